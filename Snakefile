@@ -1,0 +1,23 @@
+# contexture: raw files of an immunotherapy biomarker study -> the figures and tables
+# of a paper. This file is the table of contents; each stage lives in workflow/rules/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/clinical.smk"
+include: "workflow/rules/patients.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

@@ -1,0 +1,119 @@
+"""Validation of the workflow configuration (config/config.yaml).
+
+The schema is JSON Schema draft 2020-12 with ``additionalProperties: false`` at every
+level, so a typo such as ``nanostrng:`` stops the run naming the key. It is assembled
+from ``workflow/schemas/config.schema.yaml`` (top level and cohort basics) and one file
+per cohort section in ``workflow/schemas/cohort/<section>.schema.yaml`` (each stage
+owns the file describing its inputs and options). Defaults declared in the schema are
+filled in, nested objects included (``default: {}`` on an object lets its children's
+defaults apply), following the jsonschema documentation's "extend with default" recipe.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, validators
+
+from contexture.errors import ConfigError
+from contexture.io import read_yaml
+from contexture.validation import SCHEMA_DIR
+
+
+def config_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Return the full config schema, cohort sections stitched in from their own files."""
+    schema = copy.deepcopy(read_yaml(schema_dir / "config.schema.yaml"))
+    cohort = schema["$defs"]["cohort"]
+    for path in sorted((schema_dir / "cohort").glob("*.schema.yaml")):
+        section = path.name.removesuffix(".schema.yaml")
+        if section in cohort["properties"]:
+            raise ConfigError(f"cohort section '{section}' is defined twice ({path})")
+        cohort["properties"][section] = read_yaml(path)
+    return schema
+
+
+def _extend_with_default(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema) -> Iterator:
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_FillingValidator = _extend_with_default(Draft202012Validator)
+
+
+def _path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _message(error) -> str:
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unexpected = sorted(set(error.instance) - set(known))
+        return f"{_path(error)}: unknown key(s) {unexpected}; allowed keys here are {known}"
+    return f"{_path(error)}: {error.message}"
+
+
+def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
+    """Validate ``config`` in place, fill schema defaults, and return it.
+
+    Raises :class:`ConfigError` listing every problem, each with its dotted key path.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError("the config must be a mapping with a 'cohorts' key")
+    schema = config_schema(schema_dir)
+    validator = _FillingValidator(schema)
+    # Fill defaults first (jsonschema fills as it walks), then collect every error.
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        lines = "\n".join(f"  - {_message(e)}" for e in errors)
+        raise ConfigError(f"config is invalid ({len(errors)} problem(s)):\n{lines}")
+    for name, cohort in config["cohorts"].items():
+        declared = declared_inputs(cohort)
+        if "simulate" in cohort and declared:
+            raise ConfigError(
+                f"cohorts.{name}: declare either 'simulate' or input files, not both (found inputs for {sorted(declared)})"
+            )
+        if "simulate" not in cohort and not declared:
+            raise ConfigError(
+                f"cohorts.{name}: no inputs; declare 'simulate' or at least one of {', '.join(INPUT_KEYS)}"
+            )
+    return config
+
+
+# Where each modality's input files are declared in a cohort: a path-valued cohort key
+# (None) or the keys of its section that name inputs; every other key is an option.
+INPUT_KEYS: dict[str, tuple[str, ...] | None] = {
+    "clinical": None,
+    "recist": None,
+    "nanostring": ("rcc",),
+    "pet": ("scans", "voi_table"),
+    "ihc": ("slides", "densities"),
+}
+
+
+def declared_inputs(cohort: dict) -> set[str]:
+    """The modalities whose input files a (real) cohort declares."""
+    found = set()
+    for modality, keys in INPUT_KEYS.items():
+        value = cohort.get(modality)
+        if keys is None and isinstance(value, str):
+            found.add(modality)
+        elif keys is not None and isinstance(value, dict) and any(k in value for k in keys):
+            found.add(modality)
+    return found
+
+
+def cohort_modalities(cohort: dict) -> set[str]:
+    """The modalities a cohort has: declared inputs, or what its simulator writes."""
+    if "simulate" in cohort:
+        return set(cohort["simulate"]["modalities"])
+    return declared_inputs(cohort)

@@ -1,0 +1,121 @@
+"""Reading and writing files: the only module that knows file formats.
+
+Tables are TSV with one header row and empty cells for missing values (DESIGN.md,
+outputs contract). Writers are atomic: they write to a temporary file beside the target
+and ``os.replace`` it into place, so a failed job never leaves a complete-looking table.
+Floats are written with a fixed format so the same inputs give byte-identical tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from contexture.errors import InputError
+
+# 10 significant digits: far beyond any clinical precision (and R's print default of 7),
+# short enough to be readable, and fixed so reruns are byte-identical.
+FLOAT_FORMAT = "%.10g"
+
+# Refuse tables larger than this before reading them into memory (issue: hostile input).
+MAX_TABLE_BYTES = 4 * 1024**3
+
+
+def _separator(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    return "," if name.endswith(".csv") else "\t"
+
+
+def read_input_table(path: str | os.PathLike, *, what: str = "table") -> pd.DataFrame:
+    """Read a user's input table (TSV, or CSV by extension; optionally gzipped) as text.
+
+    Every column is read as a string, so validation (:mod:`contexture.validation`) can
+    report the exact offending value; blank cells become missing. The file is opened
+    read-only and never written.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} '{path}' does not exist (or is not a file).")
+    if path.stat().st_size > MAX_TABLE_BYTES:
+        raise InputError(
+            f"{what} '{path}' is {path.stat().st_size} bytes; refusing to read a table over {MAX_TABLE_BYTES} bytes."
+        )
+    try:
+        table = pd.read_csv(
+            path,
+            sep=_separator(path),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8-sig",  # tolerate the BOM spreadsheet programs add
+            skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
+        raise InputError(
+            f"{what} '{path}' could not be read as a {'CSV' if _separator(path) == ',' else 'TSV'} table: {error}"
+        ) from error
+    except pd.errors.EmptyDataError as error:
+        raise InputError(f"{what} '{path}' is empty: expected a header row and data rows.") from error
+    table.columns = [str(c).strip() for c in table.columns]
+    for column in table.columns:
+        table[column] = table[column].str.strip()
+    return table
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a table this workflow wrote (TSV, typed by pandas' inference)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike, *, index: bool = False) -> None:
+    """Write ``table`` as TSV atomically, with fixed float formatting and empty missing cells."""
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, sep="\t", index=index, na_rep="", float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def write_yaml(data: object, path: str | os.PathLike) -> None:
+    """Write ``data`` as YAML atomically, keys in insertion order."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+def read_yaml(path: str | os.PathLike) -> object:
+    """Read a YAML file (config, signature, truth)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"YAML file '{path}' does not exist.")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as error:
+        raise InputError(f"YAML file '{path}' is not valid YAML: {error}") from error
+
+
+def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 of a file, streamed (for provenance manifests and no-data-loss checks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,40 @@
+"""The boundary between a Snakemake script and the package.
+
+Scripts call :func:`run` with their main function. It sends stderr and Python logging
+to the rule's log, and turns a :class:`contexture.errors.ContextureError` into one
+readable paragraph in the log and on the console with a non-zero exit, instead of a
+traceback from deep inside pandas. Any other exception is a bug: it propagates with
+its traceback (also to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from contexture.errors import ContextureError
+
+log = logging.getLogger("contexture")
+
+
+def run(main: Callable[[object], None], snakemake: object) -> None:
+    """Run ``main(snakemake)`` with logging to ``snakemake.log[0]`` and clean user errors."""
+    console = sys.__stderr__
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    handle = open(log_path, "w", buffering=1) if log_path else console
+    sys.stderr = handle
+    logging.basicConfig(
+        stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    try:
+        main(snakemake)
+    except ContextureError as error:
+        rule = getattr(snakemake, "rule", "?")
+        paragraph = f"contexture error in rule '{rule}' ({type(error).__name__}):\n{error}\n"
+        handle.write(paragraph)
+        if handle is not console:
+            console.write(paragraph)
+        console.flush()
+        handle.flush()
+        sys.exit(1)

@@ -1,0 +1,21 @@
+# Clinical stage: validate the patient table and derive PFS/OS in days and months.
+
+
+rule clinical:
+    input:
+        clinical=clinical_input,
+    output:
+        clinical="results/{cohort}/clinical/clinical.tsv",
+    log:
+        "results/{cohort}/logs/clinical.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/clinical.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort, "clinical", "results/{cohort}/clinical/clinical.tsv"
+    )
+)

@@ -1,0 +1,24 @@
+# The patient table (outputs contract): clinical table + every stage's patient features.
+
+
+rule patients:
+    input:
+        unpack(patients_inputs),
+    output:
+        patients=report(
+            "results/{cohort}/tables/patients.tsv",
+            caption="../report/patients.rst",
+            category="Tables",
+            subcategory="{cohort}",
+        ),
+    log:
+        "results/{cohort}/logs/patients.log",
+    conda:
+        "../../envs/core.yaml"
+    params:
+        stages=lambda wc: [stage for stage, _ in patient_feature_tables(wc.cohort)],
+    script:
+        "../scripts/patients.py"
+
+
+OUTPUT_PROVIDERS.append(lambda cohort: [f"results/{cohort}/tables/patients.tsv"])

@@ -1,0 +1,14 @@
+"""Assemble tables/patients.tsv from the clinical table and each stage's features."""
+
+from contexture.io import read_table, write_table
+from contexture.patients import assemble_patients
+from contexture.runner import run
+
+
+def main(smk):
+    clinical = read_table(smk.input.clinical) if "clinical" in smk.input.keys() else None
+    features = [(stage, read_table(path)) for stage, path in zip(smk.params.stages, smk.input.features, strict=True)]
+    write_table(assemble_patients(clinical, features), smk.output.patients)
+
+
+run(main, snakemake)
