@@ -1,4 +1,7 @@
-"""Reading and writing files: the only module that knows file formats.
+"""Reading and writing files: the only package that knows file formats.
+
+This module holds the tables, YAML and atomic writers; each modality's own formats live
+in a submodule (``contexture.io.rcc``, ``contexture.io.pet_images``, ``contexture.io.qupath``).
 
 Tables are TSV with one header row and empty cells for missing values (DESIGN.md,
 outputs contract). Writers are atomic: they write to a temporary file beside the target
