@@ -15,10 +15,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are files, never windows
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from contexture.io import atomic_path, write_table  # noqa: E402
+from contexture.io import atomic_path, write_table
 
 MM_PER_INCH = 25.4
 ONE_COLUMN_MM = 89.0
@@ -107,7 +107,9 @@ def save_figure(fig: plt.Figure, png_path: str | Path, source_data: pd.DataFrame
         fig.savefig(temporary, format="png", dpi=300, metadata={"Software": None})
     written.append(png_path)
     with atomic_path(pdf_path) as temporary:
-        fig.savefig(temporary, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
+        fig.savefig(
+            temporary, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+        )
     written.append(pdf_path)
     if source_data is not None:
         source_path = png_path.with_name(png_path.stem + ".source.tsv")
