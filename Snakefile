@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/clinical.smk"
 include: "workflow/rules/patients.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

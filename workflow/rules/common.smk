@@ -2,7 +2,7 @@
 # uses. Stages register what they produce in OUTPUT_PROVIDERS (targets of `rule all`)
 # and PATIENT_FEATURE_PROVIDERS (tables joined into tables/patients.tsv), so adding a
 # stage never edits another stage's file.
-from contexture.config import cohort_modalities, validate_config
+from contexture.config import INPUT_KEYS, cohort_modalities, validate_config
 from contexture.errors import ConfigError
 
 try:
@@ -68,10 +68,29 @@ def patients_inputs(wildcards):
     return inputs
 
 
+def cohort_outputs(cohort):
+    """Every table and figure a cohort's inputs allow (the bundle's contents)."""
+    return [path for provider in OUTPUT_PROVIDERS for path in provider(cohort)]
+
+
+def manifest_inputs(cohort):
+    """The input files (and folders, globs) of a cohort, for the manifest's checksums."""
+    if is_simulated(cohort):
+        return [raw_dir(cohort)]
+    cohort_cfg = cohort_config(cohort)
+    paths = []
+    for modality, keys in INPUT_KEYS.items():
+        value = cohort_cfg.get(modality)
+        if keys is None and isinstance(value, str):
+            paths.append(value)
+        elif isinstance(value, dict):
+            paths += [v for v in value.values() if isinstance(v, str)]
+    return paths
+
+
 def all_outputs():
     return [
         path
         for cohort in COHORTS
-        for provider in OUTPUT_PROVIDERS
-        for path in provider(cohort)
+        for path in cohort_outputs(cohort) + [f"results/{cohort}/{cohort}_bundle.zip"]
     ]
