@@ -31,6 +31,7 @@ from contexture.io import read_input_table, read_yaml
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
@@ -65,14 +66,21 @@ def _coerce(column: pd.Series, spec: dict) -> tuple[pd.Series, pd.Series, str]:
         typed = pd.to_datetime(column, format="%Y-%m-%d", errors="coerce")
         return typed, present & typed.isna(), "a date as YYYY-MM-DD"
     if kind in ("number", "integer"):
-        typed = pd.to_numeric(column, errors="coerce")
-        bad = present & typed.isna()
+        # Python's float() is correctly rounded (pandas' fast parser is not, for long
+        # mantissas); the regex admits only plain decimal literals, so "inf", "nan",
+        # "1_000" and "2,8" are rejected rather than silently read.
+        literal = column.str.fullmatch(_NUMBER, na=False)
+        typed = pd.Series(np.nan, index=column.index, dtype=float)
+        typed[literal] = [float(text) for text in column[literal]]
+        bad = present & ~np.isfinite(typed)
+        typed = typed.where(~bad)
         if kind == "integer":
-            not_whole = present & typed.notna() & (typed != np.round(typed))
-            bad |= not_whole
+            # Integers must be whole and exactly representable (|n| < 2**53).
+            whole = np.isfinite(typed) & (typed == np.round(typed)) & (typed.abs() < 2.0**53)
+            bad |= present & ~whole
             typed = typed.where(~bad)
             return typed.astype("Int64"), bad, "an integer"
-        return typed.astype(float), bad, "a number"
+        return typed, bad, "a number"
     if kind == "boolean":
         lowered = column.str.lower()
         typed = pd.Series(pd.NA, index=column.index, dtype="boolean")
