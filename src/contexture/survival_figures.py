@@ -92,14 +92,14 @@ def km_figure(curves: pd.DataFrame, km: pd.DataFrame, logrank: pd.DataFrame, end
         ]
         if len(test):
             curve_ax.text(
-                0.97, 0.97, _p_text(float(test["p"].iloc[0])), ha="right", va="top", transform=curve_ax.transAxes
+                0.03, 0.04, _p_text(float(test["p"].iloc[0])), ha="left", va="bottom", transform=curve_ax.transAxes
             )
         curve_ax.set_ylim(0, 1.02)
         curve_ax.set_xlim(0, ticks[-1] * 1.03 if ticks[-1] > 0 else 1)
         curve_ax.set_xticks(ticks)
-        curve_ax.set_ylabel(f"{ENDPOINT_NAMES.get(endpoint, endpoint)} probability")
+        curve_ax.set_ylabel(f"{ENDPOINT_NAMES.get(endpoint, endpoint)}")
         curve_ax.set_title(stratifier if stratifier != "all" else "All patients", loc="left")
-        curve_ax.legend(loc="lower left", frameon=False)
+        curve_ax.legend(loc="upper right", frameon=False)
         risk_ax.set_xlim(curve_ax.get_xlim())
         risk_ax.set_xticks(ticks)
         risk_ax.set_ylim(-0.6, len(groups) - 0.4)
