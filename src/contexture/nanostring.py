@@ -396,7 +396,9 @@ def process(
         corrected = apply_background(counts, bg, background_mode)
     pos_factor = qc["pos_factor"].to_numpy()
     if method == "nsolver":
-        values = normalize_nsolver(corrected[genes][:, included], pos_factor[included], qc["hk_factor"].to_numpy()[included])
+        values = normalize_nsolver(
+            corrected[genes][:, included], pos_factor[included], qc["hk_factor"].to_numpy()[included]
+        )
     elif method == "ruvg":
         log_scaled = np.log2(np.maximum(corrected[genes][:, included] * pos_factor[included], 1.0))
         values, w = ruvg(log_scaled, hk_mask[genes], ruv_k)
@@ -465,3 +467,10 @@ def match_sample_sheet(files: list[str], sheet: pd.DataFrame | None, sheet_path:
         out[column] = matched[column].astype(object) if column in matched.columns else pd.NA
     out["file"] = base
     return out
+
+
+def samples_table(samples: pd.DataFrame, lanes: pd.DataFrame) -> pd.DataFrame:
+    """``samples.tsv``: sample_id, patient_id, timepoint, batch, file, qc_pass, included."""
+    qc = lanes[["sample_id", "qc_pass", "included"]]
+    table = samples[SAMPLE_COLUMNS].merge(qc, on="sample_id", how="left", validate="one_to_one")
+    return table.sort_values("sample_id", kind="stable").reset_index(drop=True)

@@ -35,10 +35,10 @@ column in a preallocated numpy array (no per-probe pandas operations).
 from __future__ import annotations
 
 import glob
-from collections import Counter
 import gzip
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,7 +194,9 @@ def parse_rcc(text: str, path: str = "<text>") -> RccFile:
             attributes[column] = value
     for required in ("file_version", "gene_rlf"):
         if required not in attributes:
-            raise InputError(f"RCC file '{path}': no {required!r} attribute ({'FileVersion' if required == 'file_version' else 'GeneRLF'}).")
+            raise InputError(
+                f"RCC file '{path}': no {required!r} attribute ({'FileVersion' if required == 'file_version' else 'GeneRLF'})."
+            )
 
     first_line, block = sections["Code_Summary"]
     lines = [line for line in block.split("\n") if line.strip()]
@@ -410,3 +412,14 @@ def read_rlf_name(path: str | os.PathLike) -> str:
         if in_header and key.strip().lower() == "name":
             return value.strip()
     raise InputError(f"RLF file '{path}': no 'Name=' line in its [Header] section.")
+
+
+def check_rlf(path: str | os.PathLike, rccs: RccSet) -> None:
+    """Refuse RCC files whose CodeSet (GeneRLF) is not the RLF's ``Name``."""
+    name = read_rlf_name(path)
+    codesets = sorted(set(rccs.lanes["gene_rlf"]))
+    if codesets != [name]:
+        raise InputError(
+            f"RLF file '{path}' describes CodeSet {name!r} but the RCC files are from {codesets}: "
+            "the RLF and the RCC files must belong to one CodeSet."
+        )
