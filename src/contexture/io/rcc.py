@@ -39,6 +39,7 @@ import gzip
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,9 +123,11 @@ def _sections(text: str, path: str) -> dict[str, tuple[int, str]]:
     """Map section name -> (line number of its first content line, content text)."""
     found: dict[str, tuple[int, str]] = {}
     open_name, open_end, open_line = None, 0, 0
+    line, counted_to = 1, 0
     for match in _TAG.finditer(text):
         closing, name = match.group(1) == "/", match.group(2)
-        line = text.count("\n", 0, match.start()) + 1
+        line += text.count("\n", counted_to, match.start())  # incremental: each byte counted once
+        counted_to = match.start()
         if not closing:
             if open_name is not None:
                 raise InputError(
@@ -163,8 +166,16 @@ def _attributes(content: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _bad_code_summary_line(lines: list[str], first_line: int, path: str, width: int) -> InputError:
-    for offset, line in enumerate(lines):
+def _bad_code_summary_line(block: str, first_line: int, path: str, width: int) -> InputError:
+    """Find the first malformed probe line of a Code_Summary block (slow path, errors only)."""
+    header_seen = False
+    for offset, raw in enumerate(block.split("\n")):
+        line = raw.strip()
+        if not line:
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
         fields = line.split(",")
         where = f"RCC file '{path}', line {first_line + offset}"
         if len(fields) != width:
@@ -173,7 +184,7 @@ def _bad_code_summary_line(lines: list[str], first_line: int, path: str, width: 
                 f"{len(fields)}: {line!r}"
             )
         count = fields[-1].strip()
-        if not count.isdigit():
+        if not (count.isascii() and count.isdigit()):
             return InputError(f"{where}: count {count!r} is not a non-negative integer (probe {fields[1]!r}).")
     return InputError(f"RCC file '{path}': Code_Summary could not be parsed.")
 
@@ -199,7 +210,10 @@ def parse_rcc(text: str, path: str = "<text>") -> RccFile:
             )
 
     first_line, block = sections["Code_Summary"]
-    lines = [line for line in block.split("\n") if line.strip()]
+    clean = " " not in block and "\t" not in block  # the usual case: no stripping needed
+    lines = block.strip("\n").split("\n") if clean and "\n\n" not in block.strip("\n") else None
+    if lines is None:
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
     if not lines:
         raise InputError(f"RCC file '{path}', line {first_line}: <Code_Summary> is empty.")
     header = [c.strip() for c in lines[0].split(",")]
@@ -213,21 +227,21 @@ def parse_rcc(text: str, path: str = "<text>") -> RccFile:
     # Fast path: one join and one split for the whole block.
     fields = ",".join(body).split(",")
     if len(fields) != width * len(body):
-        raise _bad_code_summary_line(body, first_line + 1, path, width)
-    count_text = fields[width - 1 :: width] if width == 4 else fields[header.index("Count") :: width]
-    try:
-        counts = np.array(count_text, dtype=np.str_).astype(np.int64)
-    except ValueError:
-        raise _bad_code_summary_line(body, first_line + 1, path, width) from None
-    if (counts < 0).any():
-        raise _bad_code_summary_line(body, first_line + 1, path, width)
+        raise _bad_code_summary_line(block, first_line, path, width)
+    count_text = fields[header.index("Count") :: width]
+    if not clean:
+        count_text = [c.strip() for c in count_text]
+    digits = "".join(count_text)
+    if not (digits.isascii() and digits.isdigit()) or "" in count_text:
+        raise _bad_code_summary_line(block, first_line, path, width)
+    counts = np.fromiter(map(int, count_text), dtype=np.int64, count=len(count_text))
     messages_text = sections.get("Messages", (0, ""))[1]
     return RccFile(
         path=path,
         attributes=attributes,
-        code_class=[c.strip() for c in fields[0::width]],
-        name=[n.strip() for n in fields[1::width]],
-        accession=[a.strip() for a in fields[2::width]],
+        code_class=fields[0::width] if clean else [c.strip() for c in fields[0::width]],
+        name=fields[1::width] if clean else [n.strip() for n in fields[1::width]],
+        accession=fields[2::width] if clean else [a.strip() for a in fields[2::width]],
         counts=counts,
         messages=[m for m in messages_text.split("\n") if m.strip()],
     )
@@ -304,72 +318,99 @@ def _clean_names(code_class: np.ndarray, name: np.ndarray) -> tuple[np.ndarray, 
     return names, concentration
 
 
-def merge_rcc(files: list[RccFile], samples: list[str]) -> RccSet:
+def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     """Merge parsed RCC files into one probe x sample matrix, by (CodeClass, Name, Accession).
 
-    ``samples[i]`` names ``files[i]``. Refuses files from different CodeSets (GeneRLF),
-    duplicate probe keys within a file, and files whose probe sets differ.
+    ``samples[i]`` names the i-th file. ``files`` may be a generator: each file is
+    reduced to its count column and attributes as it arrives, so 10,000 files never sit
+    in memory at once. Refuses files from different CodeSets (GeneRLF), duplicate probe
+    keys within a file, and files whose probe sets differ.
     """
-    if len(files) != len(samples):
-        raise ValueError("one sample name per file")
+    samples = list(samples)
     if len(set(samples)) != len(samples):
         dupes = sorted(name for name, n in Counter(samples).items() if n > 1)
         raise InputError(f"sample names are not unique: {dupes[:10]}; name the samples in a sample sheet.")
-    codesets: dict[str, list[str]] = {}
+    first: RccFile | None = None
+    position: dict[tuple[str, str, str], int] = {}
+    columns: list[np.ndarray] = []
+    attributes: list[dict[str, str]] = []
+    paths: list[str] = []
     for f in files:
-        codesets.setdefault(f.attributes["gene_rlf"], []).append(f.path)
-    if len(codesets) > 1:
-        parts = [f"{name!r} ({len(paths)} file(s), e.g. '{paths[0]}')" for name, paths in sorted(codesets.items())]
-        raise InputError(
-            "RCC files come from different CodeSets (GeneRLF): "
-            + "; ".join(parts)
-            + ". Probes of different CodeSets cannot be merged; analyse each CodeSet as its own cohort."
-        )
-    reference = files[0].keys
-    position = {key: i for i, key in enumerate(reference)}
-    if len(position) != len(reference):
-        _raise_duplicate_keys(files[0])
-    counts = np.empty((len(reference), len(files)), dtype=np.int64)
-    for j, f in enumerate(files):
-        keys = f.keys
-        if keys == reference:
-            counts[:, j] = f.counts
-            continue
-        if len(set(keys)) != len(keys):
-            _raise_duplicate_keys(f)
-        if set(keys) != position.keys():
-            missing = sorted(position.keys() - set(keys))[:5]
-            extra = sorted(set(keys) - position.keys())[:5]
-            raise InputError(
-                f"RCC file '{f.path}' has a different probe set from '{files[0].path}' although both are CodeSet "
-                f"{f.attributes['gene_rlf']!r}: missing {missing}, extra {extra}."
-            )
-        order = np.fromiter((position[k] for k in keys), dtype=np.int64, count=len(keys))
-        counts[order, j] = f.counts
-    code_class = np.array(files[0].code_class, dtype=object)
-    names, concentration = _clean_names(code_class, np.array(files[0].name, dtype=object))
+        if first is None:
+            first = f
+            keys = f.keys
+            position = {key: i for i, key in enumerate(keys)}
+            if len(position) != len(keys):
+                _raise_duplicate_keys(f)
+            columns.append(f.counts)
+        else:
+            if f.attributes["gene_rlf"] != first.attributes["gene_rlf"]:
+                _raise_codesets(first, f, attributes, paths)
+            if f.code_class == first.code_class and f.name == first.name and f.accession == first.accession:
+                columns.append(f.counts)
+            else:
+                columns.append(_reorder(f, first, position))
+        attributes.append(f.attributes)
+        paths.append(f.path)
+    if first is None:
+        raise InputError("no RCC files to read.")
+    if len(paths) != len(samples):
+        raise ValueError("one sample name per file")
+    counts = np.column_stack(columns) if columns else np.empty((len(position), 0), dtype=np.int64)
+    code_class = np.array(first.code_class, dtype=object)
+    names, concentration = _clean_names(code_class, np.array(first.name, dtype=object))
     probes = pd.DataFrame(
         {
             "code_class": code_class,
             "name": names,
-            "accession": np.array(files[0].accession, dtype=object),
+            "accession": np.array(first.accession, dtype=object),
             "concentration": concentration,
         }
     )
     if probes.duplicated(["code_class", "name", "accession"]).any():
-        _raise_duplicate_keys(files[0], cleaned=True)
+        _raise_duplicate_keys(first, cleaned=True)
     order = sorted(
         range(len(probes)),
         key=lambda i: (_class_rank(code_class[i]), code_class[i], names[i], probes["accession"].iat[i]),
     )
     probes = probes.iloc[order].reset_index(drop=True)
     counts = counts[order]
-    lanes = pd.DataFrame([f.attributes for f in files])
-    lanes.insert(0, "file", [os.path.basename(f.path) for f in files])
+    lanes = pd.DataFrame(attributes)
+    lanes.insert(0, "file", [os.path.basename(p) for p in paths])
     lanes.insert(0, "sample_id", samples)
     sample_order = np.argsort(np.array(samples, dtype=object), kind="stable")
     lanes = lanes.iloc[sample_order].reset_index(drop=True)
-    return RccSet(probes, counts[:, sample_order], [samples[i] for i in sample_order], lanes)
+    return RccSet(probes, np.ascontiguousarray(counts[:, sample_order]), [samples[i] for i in sample_order], lanes)
+
+
+def _reorder(f: RccFile, first: RccFile, position: dict) -> np.ndarray:
+    """Counts of ``f`` in the probe order of ``first`` (merge by key), or an error."""
+    keys = f.keys
+    if len(set(keys)) != len(keys):
+        _raise_duplicate_keys(f)
+    if set(keys) != position.keys():
+        missing = sorted(position.keys() - set(keys))[:5]
+        extra = sorted(set(keys) - position.keys())[:5]
+        raise InputError(
+            f"RCC file '{f.path}' has a different probe set from '{first.path}' although both are CodeSet "
+            f"{f.attributes['gene_rlf']!r}: missing {missing}, extra {extra}."
+        )
+    column = np.empty(len(keys), dtype=np.int64)
+    column[np.fromiter((position[k] for k in keys), dtype=np.int64, count=len(keys))] = f.counts
+    return column
+
+
+def _raise_codesets(first: RccFile, other: RccFile, attributes: list[dict], paths: list[str]) -> None:
+    codesets: dict[str, list[str]] = {}
+    for a, p in zip([*attributes, other.attributes], [*paths, other.path], strict=True):
+        codesets.setdefault(a["gene_rlf"], []).append(p)
+    parts = [f"{name!r} ({len(found)} file(s), e.g. '{found[0]}')" for name, found in sorted(codesets.items())]
+    raise InputError(
+        "RCC files come from different CodeSets (GeneRLF): "
+        + "; ".join(parts)
+        + f" (first difference: '{other.path}' vs '{first.path}'). Probes of different CodeSets cannot be merged; "
+        "analyse each CodeSet as its own cohort."
+    )
 
 
 def _raise_duplicate_keys(f: RccFile, cleaned: bool = False) -> None:
@@ -390,7 +431,9 @@ def read_rcc_files(paths: list[str | os.PathLike], samples: list[str] | None = N
     paths = [Path(p) for p in paths]
     if samples is None:
         samples = [rcc_stem(p.name) for p in paths]
-    return merge_rcc([read_rcc(p) for p in paths], list(samples))
+    if len(samples) != len(paths):
+        raise ValueError("one sample name per file")
+    return merge_rcc((read_rcc(p) for p in paths), list(samples))
 
 
 def read_rlf_name(path: str | os.PathLike) -> str:
