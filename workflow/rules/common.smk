@@ -3,7 +3,7 @@
 # and PATIENT_FEATURE_PROVIDERS (tables joined into tables/patients.tsv), so adding a
 # stage never edits another stage's file.
 from contexture.config import INPUT_KEYS, cohort_modalities, validate_config
-from contexture.errors import ConfigError
+from contexture.errors import ConfigError, ContextureError
 
 try:
     validate_config(config)
@@ -94,3 +94,31 @@ def all_outputs():
         for cohort in COHORTS
         for path in cohort_outputs(cohort) + [f"results/{cohort}/{cohort}_bundle.zip"]
     ]
+
+
+# --- nanostring ---
+def nanostring_option(cohort, key):
+    """An option of the cohort's nanostring section (schema defaults already filled)."""
+    return cohort_config(cohort).get("nanostring", {}).get(key)
+
+
+def nanostring_inputs(wildcards):
+    """RCC files (or the simulator's folder), and the sample sheet and RLF if declared."""
+    cohort = wildcards.cohort
+    if is_simulated(cohort):
+        raw = f"{raw_dir(cohort)}/nanostring"
+        return {"rcc": [f"{raw}/rcc"], "samples": f"{raw}/samples.tsv"}
+    from contexture.io.rcc import find_rcc_files
+
+    section = cohort_config(cohort)["nanostring"]
+    try:
+        files = [str(path) for path in find_rcc_files(section["rcc"])]
+    except ContextureError as error:
+        raise WorkflowError(
+            f"contexture: cohorts.{cohort}.nanostring.rcc: {error}"
+        ) from None
+    inputs = {"rcc": files}
+    for key in ("samples", "rlf"):
+        if key in section:
+            inputs[key] = section[key]
+    return inputs

@@ -1,0 +1,468 @@
+"""NanoString nCounter Reporter Code Count (RCC) files, and the RLF name check.
+
+An RCC file is the per-lane text export of the nCounter Digital Analyzer / SPRINT
+(nCounter Data Analysis Guidelines, MAN-C0011; nSolver 4.0 User Manual, MAN-C0019).
+It is made of tagged sections::
+
+    <Header>             FileVersion,1.7 / SoftwareVersion,...
+    <Sample_Attributes>  ID, Owner, Comments, Date, GeneRLF (the CodeSet), SystemAPF
+    <Lane_Attributes>    ID (lane 1-12), FovCount, FovCounted, ScannerID,
+                         StagePosition, BindingDensity, CartridgeID, CartridgeBarcode
+    <Code_Summary>       CodeClass,Name,Accession,Count then one line per probe
+    <Messages>           free text (may be empty)
+
+What this reader accepts, all giving identical counts: FileVersion 1.7 and 2.0; LF,
+CRLF or CR line ends; a UTF-8 byte-order mark; ``.RCC`` / ``.rcc`` and gzipped
+``.RCC.gz`` (detected by content, not by name). Attribute lines are split on the first
+comma only (values such as comments may contain commas). ``ID`` appears in both
+attribute sections: it is kept twice, as ``rcc_sample_id`` and ``lane_id``. Control
+probe names carry their concentration (``POS_A(128)``, ``NEG_C(0)``): the name becomes
+``POS_A`` and the concentration (fM) goes to a ``concentration`` column. Every other
+name is kept whole, including SNV probes with ``|`` or ``(`` in their names. PlexSet
+classes (``Endogenous1s`` ... ``Housekeeping8s``) are kept as written.
+
+Probes are identified by (CodeClass, Name, Accession) and files are merged by that key,
+never by line position. Files from different CodeSets (``GeneRLF``) are refused, as are
+files of one CodeSet with different probe sets. Sample identifiers come from the caller
+(sample sheet or file name), so two RCC files with the same ``ID`` attribute do not
+collide.
+
+Speed: the Code_Summary of a file is parsed with one join and one split over the whole
+block, and counts are converted with numpy in one call; the matrix is filled column by
+column in a preallocated numpy array (no per-probe pandas operations).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from contexture.errors import InputError
+
+REQUIRED_SECTIONS = ("Header", "Sample_Attributes", "Lane_Attributes", "Code_Summary")
+OPTIONAL_SECTIONS = ("Messages",)
+CODE_SUMMARY_COLUMNS = ("CodeClass", "Name", "Accession", "Count")
+# Standard concentrations (fM) of the ERCC positive controls (MAN-C0011), used when a
+# file's control names do not carry them.
+POSITIVE_CONCENTRATIONS = {"POS_A": 128.0, "POS_B": 32.0, "POS_C": 8.0, "POS_D": 2.0, "POS_E": 0.5, "POS_F": 0.125}
+MAX_RCC_BYTES = 64 * 1024**2  # an RCC is ~20-60 kB; refuse anything absurdly large
+
+_TAG = re.compile(r"^[ \t]*<(/?)([A-Za-z_][A-Za-z0-9_]*)>[ \t]*$", re.MULTILINE)
+_CONTROL = re.compile(r"^((?:POS|NEG)_[A-Za-z0-9]+)\(([0-9]*\.?[0-9]+)\)$")
+_KNOWN_KEYS = {
+    "FileVersion": "file_version",
+    "SoftwareVersion": "software_version",
+    "SystemType": "system_type",
+    "Owner": "owner",
+    "Comments": "comments",
+    "Date": "date",
+    "GeneRLF": "gene_rlf",
+    "SystemAPF": "system_apf",
+    "AssayType": "assay_type",
+    "FovCount": "fov_count",
+    "FovCounted": "fov_counted",
+    "ScannerID": "scanner_id",
+    "StagePosition": "stage_position",
+    "BindingDensity": "binding_density",
+    "CartridgeID": "cartridge_id",
+    "CartridgeBarcode": "cartridge_barcode",
+}
+
+
+@dataclass
+class RccFile:
+    """One parsed RCC file: its attributes and its Code_Summary as parallel arrays."""
+
+    path: str
+    attributes: dict[str, str]
+    code_class: list[str]
+    name: list[str]
+    accession: list[str]
+    counts: np.ndarray
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[tuple[str, str, str]]:
+        return list(zip(self.code_class, self.name, self.accession, strict=True))
+
+
+def _snake(key: str) -> str:
+    if key in _KNOWN_KEYS:
+        return _KNOWN_KEYS[key]
+    key = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key.strip())
+    return re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_").lower()
+
+
+def _decode(raw: bytes, path: str) -> str:
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise InputError(f"RCC file '{path}': gzip stream is damaged or truncated ({error}).") from error
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # older Windows exports; names are ASCII anyway
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _sections(text: str, path: str) -> dict[str, tuple[int, str]]:
+    """Map section name -> (line number of its first content line, content text)."""
+    found: dict[str, tuple[int, str]] = {}
+    open_name, open_end, open_line = None, 0, 0
+    line, counted_to = 1, 0
+    for match in _TAG.finditer(text):
+        closing, name = match.group(1) == "/", match.group(2)
+        line += text.count("\n", counted_to, match.start())  # incremental: each byte counted once
+        counted_to = match.start()
+        if not closing:
+            if open_name is not None:
+                raise InputError(
+                    f"RCC file '{path}', line {line}: section <{name}> opens before <{open_name}> "
+                    f"(line {open_line}) is closed; the file is damaged or truncated."
+                )
+            open_name, open_end, open_line = name, match.end(), line
+        else:
+            if name != open_name:
+                raise InputError(
+                    f"RCC file '{path}', line {line}: </{name}> closes a section that is not open "
+                    f"(open: {open_name or 'none'})."
+                )
+            found[name] = (open_line + 1, text[open_end + 1 : match.start()])
+            open_name = None
+    if open_name is not None:
+        raise InputError(
+            f"RCC file '{path}', line {open_line}: section <{open_name}> is never closed; "
+            "the file is truncated (an incomplete copy or transfer?)."
+        )
+    missing = [s for s in REQUIRED_SECTIONS if s not in found]
+    if missing:
+        raise InputError(
+            f"RCC file '{path}': missing section(s) {', '.join('<' + s + '>' for s in missing)}; "
+            f"an RCC file has {', '.join('<' + s + '>' for s in REQUIRED_SECTIONS + OPTIONAL_SECTIONS)}."
+        )
+    return found
+
+
+def _attributes(content: str) -> list[tuple[str, str]]:
+    pairs = []
+    for line in content.split("\n"):
+        if line.strip():
+            key, _, value = line.partition(",")  # split on the first comma only
+            pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _bad_code_summary_line(block: str, first_line: int, path: str, width: int) -> InputError:
+    """Find the first malformed probe line of a Code_Summary block (slow path, errors only)."""
+    header_seen = False
+    for offset, raw in enumerate(block.split("\n")):
+        line = raw.strip()
+        if not line:
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+        fields = line.split(",")
+        where = f"RCC file '{path}', line {first_line + offset}"
+        if len(fields) != width:
+            return InputError(
+                f"{where}: expected {width} comma-separated fields (CodeClass,Name,Accession,Count), got "
+                f"{len(fields)}: {line!r}"
+            )
+        count = fields[-1].strip()
+        if not (count.isascii() and count.isdigit()):
+            return InputError(f"{where}: count {count!r} is not a non-negative integer (probe {fields[1]!r}).")
+    return InputError(f"RCC file '{path}': Code_Summary could not be parsed.")
+
+
+def parse_rcc(text: str, path: str = "<text>") -> RccFile:
+    """Parse the text of one RCC file (line ends already normalized to LF).
+
+    Raises :class:`InputError` naming the file and line for a truncated file, a missing
+    section, a malformed Code_Summary line or a non-numeric count.
+    """
+    sections = _sections(text, path)
+    attributes: dict[str, str] = {}
+    for section, id_name in (("Header", None), ("Sample_Attributes", "rcc_sample_id"), ("Lane_Attributes", "lane_id")):
+        for key, value in _attributes(sections[section][1]):
+            column = id_name if key == "ID" and id_name else _snake(key)
+            if column in attributes and section == "Lane_Attributes":
+                column = f"lane_{column}"
+            attributes[column] = value
+    for required in ("file_version", "gene_rlf"):
+        if required not in attributes:
+            raise InputError(
+                f"RCC file '{path}': no {required!r} attribute ({'FileVersion' if required == 'file_version' else 'GeneRLF'})."
+            )
+
+    first_line, block = sections["Code_Summary"]
+    clean = " " not in block and "\t" not in block  # the usual case: no stripping needed
+    lines = block.strip("\n").split("\n") if clean and "\n\n" not in block.strip("\n") else None
+    if lines is None:
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+    if not lines:
+        raise InputError(f"RCC file '{path}', line {first_line}: <Code_Summary> is empty.")
+    header = [c.strip() for c in lines[0].split(",")]
+    if header[: len(CODE_SUMMARY_COLUMNS)] != list(CODE_SUMMARY_COLUMNS):
+        raise InputError(
+            f"RCC file '{path}', line {first_line}: Code_Summary header is {lines[0]!r}; expected "
+            f"{','.join(CODE_SUMMARY_COLUMNS)}."
+        )
+    width = len(header)
+    body = lines[1:]
+    # Fast path: one join and one split for the whole block.
+    fields = ",".join(body).split(",")
+    if len(fields) != width * len(body):
+        raise _bad_code_summary_line(block, first_line, path, width)
+    count_text = fields[header.index("Count") :: width]
+    if not clean:
+        count_text = [c.strip() for c in count_text]
+    digits = "".join(count_text)
+    if not (digits.isascii() and digits.isdigit()) or "" in count_text:
+        raise _bad_code_summary_line(block, first_line, path, width)
+    counts = np.fromiter(map(int, count_text), dtype=np.int64, count=len(count_text))
+    messages_text = sections.get("Messages", (0, ""))[1]
+    return RccFile(
+        path=path,
+        attributes=attributes,
+        code_class=fields[0::width] if clean else [c.strip() for c in fields[0::width]],
+        name=fields[1::width] if clean else [n.strip() for n in fields[1::width]],
+        accession=fields[2::width] if clean else [a.strip() for a in fields[2::width]],
+        counts=counts,
+        messages=[m for m in messages_text.split("\n") if m.strip()],
+    )
+
+
+def read_rcc(path: str | os.PathLike) -> RccFile:
+    """Read one RCC file (plain or gzipped; any line ends; optional BOM)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"RCC file '{path}' does not exist (or is not a file).")
+    if path.stat().st_size > MAX_RCC_BYTES:
+        raise InputError(f"RCC file '{path}' is {path.stat().st_size} bytes; an RCC file is well under 1 MB.")
+    return parse_rcc(_decode(path.read_bytes(), str(path)), str(path))
+
+
+def is_rcc_name(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith(".rcc") or lowered.endswith(".rcc.gz")
+
+
+def rcc_stem(name: str) -> str:
+    """File name without ``.RCC`` / ``.rcc.gz``: the default sample name."""
+    base = os.path.basename(name)
+    lowered = base.lower()
+    for suffix in (".rcc.gz", ".rcc"):
+        if lowered.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def find_rcc_files(spec: str | os.PathLike) -> list[Path]:
+    """RCC files named by a folder (its ``*.RCC``/``*.rcc``/``*.RCC.gz``) or a glob pattern."""
+    spec = str(spec)
+    if os.path.isdir(spec):
+        files = [Path(spec) / n for n in os.listdir(spec) if is_rcc_name(n) and (Path(spec) / n).is_file()]
+    else:
+        files = [Path(p) for p in glob.glob(spec) if Path(p).is_file()]
+    if not files:
+        raise InputError(f"no RCC files found at '{spec}' (a folder of .RCC/.rcc/.RCC.gz files, or a glob pattern).")
+    return sorted(files)
+
+
+def _class_rank(code_class: str) -> int:
+    for rank, prefix in enumerate(("Endogenous", "Housekeeping", "Positive", "Negative")):
+        if code_class.startswith(prefix):
+            return rank
+    return 4
+
+
+@dataclass
+class RccSet:
+    """Files merged by probe key: probe table, count matrix (probes x samples), lanes."""
+
+    probes: pd.DataFrame  # code_class, name, accession, concentration
+    counts: np.ndarray  # int64, probes x samples
+    samples: list[str]
+    lanes: pd.DataFrame  # one row per sample: sample_id, file, attributes
+
+    def count_table(self) -> pd.DataFrame:
+        """``code_class, name, accession`` then one integer column per sample."""
+        table = self.probes[["code_class", "name", "accession"]].copy()
+        return pd.concat([table, pd.DataFrame(self.counts, columns=self.samples, index=table.index)], axis=1)
+
+
+def _clean_names(code_class: np.ndarray, name: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    names = name.astype(object).copy()
+    concentration = np.full(len(names), np.nan)
+    for i in np.flatnonzero([c.startswith(("Positive", "Negative")) for c in code_class]):
+        match = _CONTROL.match(names[i])
+        if match:
+            names[i], concentration[i] = match.group(1), float(match.group(2))
+        elif names[i] in POSITIVE_CONCENTRATIONS:
+            concentration[i] = POSITIVE_CONCENTRATIONS[names[i]]
+    return names, concentration
+
+
+def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
+    """Merge parsed RCC files into one probe x sample matrix, by (CodeClass, Name, Accession).
+
+    ``samples[i]`` names the i-th file. ``files`` may be a generator: each file is
+    reduced to its count column and attributes as it arrives, so 10,000 files never sit
+    in memory at once. Refuses files from different CodeSets (GeneRLF), duplicate probe
+    keys within a file, and files whose probe sets differ.
+    """
+    samples = list(samples)
+    if len(set(samples)) != len(samples):
+        dupes = sorted(name for name, n in Counter(samples).items() if n > 1)
+        raise InputError(f"sample names are not unique: {dupes[:10]}; name the samples in a sample sheet.")
+    first: RccFile | None = None
+    position: dict[tuple[str, str, str], int] = {}
+    columns: list[np.ndarray] = []
+    attributes: list[dict[str, str]] = []
+    paths: list[str] = []
+    for f in files:
+        if first is None:
+            first = f
+            keys = f.keys
+            position = {key: i for i, key in enumerate(keys)}
+            if len(position) != len(keys):
+                _raise_duplicate_keys(f)
+            columns.append(f.counts)
+        else:
+            if f.attributes["gene_rlf"] != first.attributes["gene_rlf"]:
+                _raise_codesets(first, f, attributes, paths)
+            if f.code_class == first.code_class and f.name == first.name and f.accession == first.accession:
+                columns.append(f.counts)
+            else:
+                columns.append(_reorder(f, first, position))
+        attributes.append(f.attributes)
+        paths.append(f.path)
+    if first is None:
+        raise InputError("no RCC files to read.")
+    if len(paths) != len(samples):
+        raise ValueError("one sample name per file")
+    counts = np.column_stack(columns) if columns else np.empty((len(position), 0), dtype=np.int64)
+    code_class = np.array(first.code_class, dtype=object)
+    names, concentration = _clean_names(code_class, np.array(first.name, dtype=object))
+    probes = pd.DataFrame(
+        {
+            "code_class": code_class,
+            "name": names,
+            "accession": np.array(first.accession, dtype=object),
+            "concentration": concentration,
+        }
+    )
+    if probes.duplicated(["code_class", "name", "accession"]).any():
+        _raise_duplicate_keys(first, cleaned=True)
+    order = sorted(
+        range(len(probes)),
+        key=lambda i: (_class_rank(code_class[i]), code_class[i], names[i], probes["accession"].iat[i]),
+    )
+    probes = probes.iloc[order].reset_index(drop=True)
+    counts = counts[order]
+    lanes = pd.DataFrame(attributes)
+    lanes.insert(0, "file", [os.path.basename(p) for p in paths])
+    lanes.insert(0, "sample_id", samples)
+    sample_order = np.argsort(np.array(samples, dtype=object), kind="stable")
+    lanes = lanes.iloc[sample_order].reset_index(drop=True)
+    return RccSet(probes, np.ascontiguousarray(counts[:, sample_order]), [samples[i] for i in sample_order], lanes)
+
+
+def _reorder(f: RccFile, first: RccFile, position: dict) -> np.ndarray:
+    """Counts of ``f`` in the probe order of ``first`` (merge by key), or an error."""
+    keys = f.keys
+    if len(set(keys)) != len(keys):
+        _raise_duplicate_keys(f)
+    if set(keys) != position.keys():
+        missing = sorted(position.keys() - set(keys))[:5]
+        extra = sorted(set(keys) - position.keys())[:5]
+        raise InputError(
+            f"RCC file '{f.path}' has a different probe set from '{first.path}' although both are CodeSet "
+            f"{f.attributes['gene_rlf']!r}: missing {missing}, extra {extra}."
+        )
+    column = np.empty(len(keys), dtype=np.int64)
+    column[np.fromiter((position[k] for k in keys), dtype=np.int64, count=len(keys))] = f.counts
+    return column
+
+
+def _raise_codesets(first: RccFile, other: RccFile, attributes: list[dict], paths: list[str]) -> None:
+    codesets: dict[str, list[str]] = {}
+    for a, p in zip([*attributes, other.attributes], [*paths, other.path], strict=True):
+        codesets.setdefault(a["gene_rlf"], []).append(p)
+    parts = [f"{name!r} ({len(found)} file(s), e.g. '{found[0]}')" for name, found in sorted(codesets.items())]
+    raise InputError(
+        "RCC files come from different CodeSets (GeneRLF): "
+        + "; ".join(parts)
+        + f" (first difference: '{other.path}' vs '{first.path}'). Probes of different CodeSets cannot be merged; "
+        "analyse each CodeSet as its own cohort."
+    )
+
+
+def _raise_duplicate_keys(f: RccFile, cleaned: bool = False) -> None:
+    keys = f.keys
+    seen, duplicated = set(), []
+    for key in keys:
+        if key in seen:
+            duplicated.append(key)
+        seen.add(key)
+    what = "after removing control concentrations" if cleaned else ""
+    raise InputError(
+        f"RCC file '{f.path}': probe key (CodeClass, Name, Accession) repeated {what}: {duplicated[:5] or 'controls'}."
+    )
+
+
+def read_rcc_files(paths: list[str | os.PathLike], samples: list[str] | None = None) -> RccSet:
+    """Read and merge RCC files; samples default to the file names without extension."""
+    paths = [Path(p) for p in paths]
+    if samples is None:
+        samples = [rcc_stem(p.name) for p in paths]
+    if len(samples) != len(paths):
+        raise ValueError("one sample name per file")
+    return merge_rcc((read_rcc(p) for p in paths), list(samples))
+
+
+def read_rlf_name(path: str | os.PathLike) -> str:
+    """The CodeSet name of an RLF file (``Name=`` in its ``[Header]``), for checking RCCs.
+
+    Only the name is used: the probe annotation this workflow needs is in the RCC files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"RLF file '{path}' does not exist.")
+    text = _decode(path.read_bytes(), str(path))
+    in_header = False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_header = stripped.lower() == "[header]"
+            continue
+        key, _, value = stripped.partition("=")
+        if in_header and key.strip().lower() == "name":
+            return value.strip()
+    raise InputError(f"RLF file '{path}': no 'Name=' line in its [Header] section.")
+
+
+def check_rlf(path: str | os.PathLike, rccs: RccSet) -> None:
+    """Refuse RCC files whose CodeSet (GeneRLF) is not the RLF's ``Name``."""
+    name = read_rlf_name(path)
+    codesets = sorted(set(rccs.lanes["gene_rlf"]))
+    if codesets != [name]:
+        raise InputError(
+            f"RLF file '{path}' describes CodeSet {name!r} but the RCC files are from {codesets}: "
+            "the RLF and the RCC files must belong to one CodeSet."
+        )

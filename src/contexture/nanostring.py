@@ -1,0 +1,476 @@
+"""NanoString nCounter: lane QC, nSolver normalization, RUVg, relative log expression.
+
+Inputs are the merged raw counts of :mod:`contexture.io.rcc` (a probe table with
+``code_class``, ``name``, ``accession``, ``concentration`` and an integer matrix probes x
+samples) and the lane attributes. Everything here is vectorized over lanes.
+
+Lane QC (per lane; defaults from the nCounter Data Analysis Guidelines MAN-C0011 and the
+nSolver 4.0 User Manual MAN-C0019, "QC settings"; each is a config key):
+
+* imaging: FovCounted / FovCount < 0.75 fails;
+* binding density (spots per square micron): < 0.1 or > 2.25 fails on nCounter MAX/FLEX,
+  > 1.8 on SPRINT. The instrument is read from ScannerID (SPRINT serials start with
+  ``P``) unless configured;
+* positive-control linearity: R^2 of log2(count) on log2(concentration) over POS_A-E
+  (POS_F, 0.125 fM, sits at background and is excluded as in nSolver) < 0.95 fails;
+  counts below 1 are floored to 1 before the log;
+* limit of detection: POS_E (0.5 fM) <= mean + 2 SD of the negative controls fails
+  (SD with n - 1, R's ``sd``);
+* housekeeping genes: raw geometric mean < 32 fails, < 100 is flagged borderline
+  (borderline lanes are kept);
+* positive normalization factor outside 0.3-3 and housekeeping factor outside 0.1-10
+  fail (the ranges nSolver flags).
+
+nSolver normalization (MAN-C0019, "Normalization"): geometric means use counts floored
+to 1 (``max(count, 1)``). For lane j with positive-control geometric mean p_j over
+POS_A-F, ``pos_factor_j = mean_k(p_k) / p_j`` (arithmetic mean over lanes of the lane
+geometric means). Housekeeping: h_j = geometric mean of the housekeeping genes after
+positive scaling, ``hk_factor_j = mean_k(h_k) / h_j``. Normalized counts are
+``counts * pos_factor * hk_factor``, reported as log2 with values < 1 floored to 1.
+Factors are computed once over every lane of the run (as nSolver does); excluding
+failed lanes afterwards only drops their columns (the reference mean is a constant
+that shifts every log2 value equally). Optional background correction per lane from
+its negative controls (mean, mean + 2 SD, or max), subtracted (floored at 0) or used
+as a threshold (raised to the background), is applied to the counts before scaling;
+factors are always those of the raw counts, so the QC table does not depend on it.
+
+RUVg (Risso et al. 2014, Nat Biotechnol 32:896; applied to nCounter data by
+Bhattacharya et al. 2021, Brief Bioinform 22:bbaa163): with Y the samples x genes
+matrix of log2 positive-scaled counts (floored to 1) and Y_c its housekeeping columns
+centred per gene, W = the first k left singular vectors of Y_c (numpy SVD); every gene
+is regressed on W, ``alpha = (W'W)^-1 W'Y``, and ``Y - W alpha`` is the corrected
+log2 expression. As W's columns have mean zero, gene means are kept. This is
+RUVSeq::RUVg(isLog = TRUE) on the same Y.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from contexture.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+POSITIVE_QC_NAMES = ("POS_A", "POS_B", "POS_C", "POS_D", "POS_E")  # linearity: POS_F excluded
+LOD_PROBE = "POS_E"
+
+
+@dataclass(frozen=True)
+class QCThresholds:
+    """Lane QC thresholds; defaults as published by NanoString (see module docstring)."""
+
+    # MAN-C0011 "Imaging QC": >= 75% of fields of view counted.
+    imaging_min_fov_ratio: float = 0.75
+    # MAN-C0011 "Binding density QC": 0.1-2.25 spots/um^2 (MAX/FLEX), 0.1-1.8 (SPRINT).
+    binding_density_min: float = 0.1
+    binding_density_max_max_flex: float = 2.25
+    binding_density_max_sprint: float = 1.8
+    # auto: from ScannerID; or force max_flex / sprint.
+    instrument: str = "auto"
+    # MAN-C0011 "Positive control linearity": R^2 of log2 counts vs log2 concentration >= 0.95.
+    positive_linearity_min_r2: float = 0.95
+    # MAN-C0011 "Limit of detection": POS_E > mean + 2 SD of negative controls.
+    lod_sd_multiplier: float = 2.0
+    # nSolver 4.0 (MAN-C0019) housekeeping QC: geometric mean < 32 fail, < 100 borderline.
+    housekeeping_geomean_fail: float = 32.0
+    housekeeping_geomean_borderline: float = 100.0
+    # nSolver 4.0 (MAN-C0019) normalization flags: positive factor 0.3-3, content factor 0.1-10.
+    positive_factor_range: tuple[float, float] = (0.3, 3.0)
+    housekeeping_factor_range: tuple[float, float] = (0.1, 10.0)
+
+    @classmethod
+    def from_config(cls, qc: dict | None) -> QCThresholds:
+        qc = dict(qc or {})
+        for key in ("positive_factor_range", "housekeeping_factor_range"):
+            if key in qc:
+                qc[key] = tuple(qc[key])
+        return cls(**qc)
+
+
+@dataclass
+class NanostringResult:
+    """What :func:`process` returns: tables for the outputs contract."""
+
+    raw_counts: pd.DataFrame
+    lanes: pd.DataFrame
+    normalized: pd.DataFrame
+    log2_raw: pd.DataFrame  # for the RLE "before" panel
+    housekeeping: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _class_mask(probes: pd.DataFrame, prefix: str) -> np.ndarray:
+    return probes["code_class"].astype(str).str.startswith(prefix).to_numpy()
+
+
+def geometric_mean_floored(counts: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Geometric mean with counts < 1 floored to 1 (nSolver), along ``axis``."""
+    values = np.maximum(np.asarray(counts, dtype=float), 1.0)
+    return np.exp(np.log(values).mean(axis=axis))
+
+
+def scaling_factors(lane_geomeans: np.ndarray) -> np.ndarray:
+    """nSolver factor per lane: arithmetic mean of the lane geometric means / this lane's.
+
+    Two lanes with geometric means p and 2p get 1.5p/p = 1.5 and 1.5p/2p = 0.75.
+    """
+    lane_geomeans = np.asarray(lane_geomeans, dtype=float)
+    return lane_geomeans.mean() / lane_geomeans
+
+
+def positive_control_factors(probes: pd.DataFrame, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lane geometric means of POS_A-F, positive normalization factors)."""
+    positive = _class_mask(probes, "Positive")
+    if not positive.any():
+        raise InputError("no Positive-class probes in the RCC files: positive-control normalization is impossible.")
+    geomeans = geometric_mean_floored(counts[positive], axis=0)
+    return geomeans, scaling_factors(geomeans)
+
+
+def housekeeping_factors(
+    counts: np.ndarray, housekeeping_rows: np.ndarray, pos_factor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lane geometric means of housekeeping genes after positive scaling, factors)."""
+    if not housekeeping_rows.any():
+        ones = np.ones(counts.shape[1])
+        return np.full(counts.shape[1], np.nan), ones
+    scaled = counts[housekeeping_rows] * pos_factor[np.newaxis, :]
+    geomeans = geometric_mean_floored(scaled, axis=0)
+    return geomeans, scaling_factors(geomeans)
+
+
+def positive_linearity_r2(log2_concentration: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """R^2 of the least-squares line log2(max(count,1)) ~ log2(concentration), per lane."""
+    x = np.asarray(log2_concentration, dtype=float)
+    y = np.log2(np.maximum(np.asarray(counts, dtype=float), 1.0))
+    xc = x - x.mean()
+    yc = y - y.mean(axis=0)
+    sxy = xc @ yc
+    syy = (yc**2).sum(axis=0)
+    sxx = (xc**2).sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = sxy**2 / (sxx * syy)
+    return np.where(syy == 0, 0.0, r2)
+
+
+def instrument_from_scanner(scanner_ids: pd.Series) -> np.ndarray:
+    """``sprint`` where the ScannerID starts with ``P`` (SPRINT serials), else ``max_flex``."""
+    ids = scanner_ids.fillna("").astype(str).str.strip().str.upper()
+    return np.where(ids.str.startswith("P"), "sprint", "max_flex")
+
+
+def housekeeping_rows(probes: pd.DataFrame, names: list[str] | None) -> tuple[np.ndarray, list[str]]:
+    """Rows of the housekeeping genes: the Housekeeping CodeClass, or the configured names.
+
+    Configured names are looked up among non-control probes; unknown names are a
+    :class:`ConfigError`. Returns (row mask, names used).
+    """
+    if names:
+        control = _class_mask(probes, "Positive") | _class_mask(probes, "Negative")
+        available = probes["name"].to_numpy()
+        unknown = sorted(set(names) - set(available[~control]))
+        if unknown:
+            raise ConfigError(f"nanostring.housekeeping: gene(s) {unknown} are not in the RCC files' CodeSet.")
+        mask = np.isin(available, list(names)) & ~control
+    else:
+        mask = _class_mask(probes, "Housekeeping")
+    return mask, sorted(probes.loc[mask, "name"].astype(str).unique())
+
+
+def lane_qc(
+    probes: pd.DataFrame,
+    counts: np.ndarray,
+    lanes: pd.DataFrame,
+    thresholds: QCThresholds = QCThresholds(),
+    housekeeping: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Every QC metric and flag per lane, with the positive and housekeeping factors.
+
+    ``lanes`` holds one row per sample (columns of the RCC attributes, in the order of
+    ``counts`` columns). Returns ``lanes`` with metric, flag (True = failed), ``qc_pass``
+    and ``qc_failures`` columns. The ``flag_housekeeping_borderline`` flag is reported
+    but does not fail a lane.
+    """
+    t = thresholds
+    out = lanes.copy().reset_index(drop=True)
+    if housekeeping is None:
+        housekeeping = _class_mask(probes, "Housekeeping")
+    names = probes["name"].astype(str).to_numpy()
+    positive = _class_mask(probes, "Positive")
+    negative = _class_mask(probes, "Negative")
+
+    fov_count = pd.to_numeric(out.get("fov_count"), errors="coerce").to_numpy(dtype=float)
+    fov_counted = pd.to_numeric(out.get("fov_counted"), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["fov_ratio"] = fov_counted / fov_count
+    out["flag_imaging"] = ~(out["fov_ratio"] >= t.imaging_min_fov_ratio)
+
+    density = pd.to_numeric(out.get("binding_density"), errors="coerce").astype(float)
+    out["binding_density"] = density
+    if t.instrument == "auto":
+        instrument = instrument_from_scanner(out.get("scanner_id", pd.Series("", index=out.index)))
+    else:
+        instrument = np.full(len(out), t.instrument)
+    out["instrument"] = instrument
+    out["binding_density_max"] = np.where(
+        instrument == "sprint", t.binding_density_max_sprint, t.binding_density_max_max_flex
+    )
+    out["flag_binding_density"] = ~((density >= t.binding_density_min) & (density <= out["binding_density_max"]))
+
+    qc_rows = np.flatnonzero(positive & np.isin(names, POSITIVE_QC_NAMES))
+    concentration = probes["concentration"].to_numpy(dtype=float)
+    if len(qc_rows) >= 2:
+        out["positive_linearity_r2"] = positive_linearity_r2(np.log2(concentration[qc_rows]), counts[qc_rows])
+    else:
+        out["positive_linearity_r2"] = np.nan
+    out["flag_positive_linearity"] = ~(out["positive_linearity_r2"] >= t.positive_linearity_min_r2)
+
+    lod_row = np.flatnonzero(positive & (names == LOD_PROBE))
+    negatives = counts[negative].astype(float)
+    out["pos_e_count"] = counts[lod_row[0]] if len(lod_row) else np.nan
+    if negatives.shape[0] >= 2:
+        out["negative_mean"] = negatives.mean(axis=0)
+        out["negative_sd"] = negatives.std(axis=0, ddof=1)
+    else:
+        out["negative_mean"] = np.nan
+        out["negative_sd"] = np.nan
+    out["lod_threshold"] = out["negative_mean"] + t.lod_sd_multiplier * out["negative_sd"]
+    out["flag_limit_of_detection"] = ~(out["pos_e_count"] > out["lod_threshold"])
+
+    raw_hk = geometric_mean_floored(counts[housekeeping], axis=0) if housekeeping.any() else np.full(len(out), np.nan)
+    out["housekeeping_geomean"] = raw_hk
+    out["flag_housekeeping_low"] = raw_hk < t.housekeeping_geomean_fail
+    out["flag_housekeeping_borderline"] = (raw_hk >= t.housekeeping_geomean_fail) & (
+        raw_hk < t.housekeeping_geomean_borderline
+    )
+
+    pos_geomean, pos_factor = positive_control_factors(probes, counts)
+    hk_geomean, hk_factor = housekeeping_factors(counts, housekeeping, pos_factor)
+    out["positive_geomean"] = pos_geomean
+    out["pos_factor"] = pos_factor
+    low, high = t.positive_factor_range
+    out["flag_positive_factor"] = ~((pos_factor >= low) & (pos_factor <= high))
+    out["housekeeping_geomean_scaled"] = hk_geomean
+    out["hk_factor"] = hk_factor
+    low, high = t.housekeeping_factor_range
+    out["flag_housekeeping_factor"] = ~((hk_factor >= low) & (hk_factor <= high))
+
+    fail_flags = [
+        "flag_imaging",
+        "flag_binding_density",
+        "flag_positive_linearity",
+        "flag_limit_of_detection",
+        "flag_housekeeping_low",
+        "flag_positive_factor",
+        "flag_housekeeping_factor",
+    ]
+    failed = out[fail_flags].to_numpy(dtype=bool)
+    out["qc_pass"] = ~failed.any(axis=1)
+    labels = np.array([f.removeprefix("flag_") for f in fail_flags])
+    out["qc_failures"] = [";".join(labels[row]) for row in failed]
+    return out
+
+
+def background_per_lane(counts: np.ndarray, negative: np.ndarray, method: str) -> np.ndarray:
+    """Background of each lane from its negative controls: ``mean``, ``mean_2sd`` or ``max``."""
+    negatives = counts[negative].astype(float)
+    if negatives.shape[0] == 0:
+        raise InputError("background correction needs Negative-class probes; the RCC files have none.")
+    if method == "mean":
+        return negatives.mean(axis=0)
+    if method == "mean_2sd":
+        return negatives.mean(axis=0) + 2 * negatives.std(axis=0, ddof=1)
+    if method == "max":
+        return negatives.max(axis=0)
+    raise ConfigError(f"nanostring.normalization.background: unknown method {method!r}")
+
+
+def apply_background(counts: np.ndarray, background: np.ndarray, mode: str) -> np.ndarray:
+    """``subtract``: max(count - bg, 0); ``threshold``: max(count, bg)."""
+    counts = counts.astype(float)
+    if mode == "subtract":
+        return np.maximum(counts - background[np.newaxis, :], 0.0)
+    if mode == "threshold":
+        return np.maximum(counts, background[np.newaxis, :])
+    raise ConfigError(f"nanostring.normalization.background_mode: unknown mode {mode!r}")
+
+
+def normalize_nsolver(counts: np.ndarray, pos_factor: np.ndarray, hk_factor: np.ndarray) -> np.ndarray:
+    """log2(max(counts * pos_factor * hk_factor, 1)) (nSolver normalized counts, log2)."""
+    scaled = np.asarray(counts, dtype=float) * (pos_factor * hk_factor)[np.newaxis, :]
+    return np.log2(np.maximum(scaled, 1.0))
+
+
+def ruvg(log_expression: np.ndarray, control_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """RUVg on log expression (genes x samples): returns (corrected, W samples x k).
+
+    W is the first k left singular vectors of the control genes' samples x genes matrix,
+    centred per gene; alpha = (W'W)^-1 W'Y by least squares; corrected = Y - W alpha
+    (Risso et al. 2014). k must be at least 1 and below the number of samples.
+    """
+    y = np.asarray(log_expression, dtype=float).T  # samples x genes
+    n_samples = y.shape[0]
+    control = y[:, control_rows]
+    if control.shape[1] < 1:
+        raise ConfigError("RUVg needs control (housekeeping) genes; none were found.")
+    if not 1 <= k < n_samples or k > control.shape[1]:
+        raise ConfigError(
+            f"nanostring.normalization.ruv_k = {k}: must be >= 1, < the number of samples ({n_samples}) and <= "
+            f"the number of control genes ({control.shape[1]})."
+        )
+    centred = control - control.mean(axis=0, keepdims=True)
+    u, _, _ = np.linalg.svd(centred, full_matrices=False)
+    w = u[:, :k]
+    # Deterministic sign: largest-magnitude entry of each factor positive.
+    signs = np.sign(w[np.abs(w).argmax(axis=0), np.arange(k)])
+    w = w * np.where(signs == 0, 1.0, signs)
+    alpha, *_ = np.linalg.lstsq(w, y, rcond=None)
+    return (y - w @ alpha).T, w
+
+
+def relative_log_expression(log_expression: pd.DataFrame) -> pd.DataFrame:
+    """RLE (Gandolfo & Speed 2018): each gene's log expression minus its median over samples."""
+    return log_expression.sub(log_expression.median(axis=1), axis=0)
+
+
+def _expression_frame(probes: pd.DataFrame, rows: np.ndarray, values: np.ndarray, samples: list[str]) -> pd.DataFrame:
+    names = probes.loc[rows, "name"].astype(str).to_numpy()
+    accessions = probes.loc[rows, "accession"].astype(str).to_numpy()
+    duplicated = pd.Series(names).duplicated(keep=False).to_numpy()
+    labels = np.where(duplicated, np.char.add(np.char.add(names.astype(str), "|"), accessions.astype(str)), names)
+    frame = pd.DataFrame(values, columns=samples)
+    frame.insert(0, "name", labels)
+    return frame
+
+
+def process(
+    probes: pd.DataFrame,
+    counts: np.ndarray,
+    lanes: pd.DataFrame,
+    *,
+    thresholds: QCThresholds = QCThresholds(),
+    exclude_failed: bool = True,
+    method: str = "nsolver",
+    housekeeping: list[str] | None = None,
+    background: str = "none",
+    background_mode: str = "subtract",
+    ruv_k: int = 1,
+) -> NanostringResult:
+    """QC every lane and normalize; the one call behind the ``nanostring`` rule.
+
+    ``lanes`` has a ``sample_id`` column in the order of ``counts`` columns. Returns raw
+    counts (all probes), lanes with QC and factors (``included`` = used downstream),
+    log2 normalized expression of the non-control genes for included lanes, and log2
+    raw counts (same genes and lanes) for the RLE comparison.
+    """
+    warnings: list[str] = []
+    samples = lanes["sample_id"].astype(str).tolist()
+    hk_mask, hk_names = housekeeping_rows(probes, housekeeping)
+    if len(hk_names) < 3:
+        message = (
+            f"only {len(hk_names)} housekeeping gene(s) ({hk_names}); nSolver content normalization is unstable "
+            "with fewer than 3 (MAN-C0011): set nanostring.housekeeping."
+        )
+        log.warning(message)
+        warnings.append(message)
+    qc = lane_qc(probes, counts, lanes, thresholds, hk_mask)
+    qc["included"] = qc["qc_pass"] | (not exclude_failed)
+    included = qc["included"].to_numpy()
+    if not included.any():
+        raise InputError(
+            f"every lane ({len(qc)}) failed QC ({'; '.join(sorted(set(qc['qc_failures'])))}); nothing to normalize. "
+            "Check lanes.tsv-style metrics in the log or set nanostring.exclude_failed: false."
+        )
+    control = _class_mask(probes, "Positive") | _class_mask(probes, "Negative")
+    genes = np.flatnonzero(~control)
+    kept = [s for s, keep in zip(samples, included, strict=True) if keep]
+    corrected = counts.astype(float)
+    if background != "none":
+        bg = background_per_lane(counts, _class_mask(probes, "Negative"), background)
+        qc["background"] = bg
+        corrected = apply_background(counts, bg, background_mode)
+    pos_factor = qc["pos_factor"].to_numpy()
+    if method == "nsolver":
+        values = normalize_nsolver(
+            corrected[genes][:, included], pos_factor[included], qc["hk_factor"].to_numpy()[included]
+        )
+    elif method == "ruvg":
+        log_scaled = np.log2(np.maximum(corrected[genes][:, included] * pos_factor[included], 1.0))
+        values, w = ruvg(log_scaled, hk_mask[genes], ruv_k)
+        for i in range(w.shape[1]):
+            qc[f"ruv_w{i + 1}"] = np.nan
+            qc.loc[included, f"ruv_w{i + 1}"] = w[:, i]
+    else:
+        raise ConfigError(f"nanostring.normalization.method: unknown method {method!r} (nsolver or ruvg)")
+    normalized = _expression_frame(probes, genes, values, kept)
+    log2_raw = _expression_frame(probes, genes, np.log2(np.maximum(counts[genes][:, included], 1.0)), kept)
+    raw = probes[["code_class", "name", "accession"]].copy()
+    raw = pd.concat([raw, pd.DataFrame(counts, columns=samples, index=raw.index)], axis=1)
+    return NanostringResult(raw, qc, normalized, log2_raw, hk_names, warnings)
+
+
+SAMPLE_COLUMNS = ["sample_id", "patient_id", "timepoint", "batch", "file"]
+
+
+def match_sample_sheet(files: list[str], sheet: pd.DataFrame | None, sheet_path: str = "sample sheet") -> pd.DataFrame:
+    """One row per RCC file: ``sample_id, patient_id, timepoint, batch, file`` in file order.
+
+    ``sheet`` (validated ``tables/nanostring_samples``) maps its ``file`` column to the
+    RCC file names (base name, with or without ``.RCC``/``.RCC.gz``). Without a sheet each
+    file is its own sample named by its file name (patient and timepoint empty). Files
+    missing from the sheet and sheet rows without a file are errors listing them all.
+    """
+    from contexture.io.rcc import rcc_stem
+
+    base = [Path(f).name for f in files]
+    if sheet is None:
+        return pd.DataFrame(
+            {
+                "sample_id": [rcc_stem(b) for b in base],
+                "patient_id": pd.NA,
+                "timepoint": pd.NA,
+                "batch": pd.NA,
+                "file": base,
+            }
+        )
+    lookup: dict[str, int] = {}
+    for i, b in enumerate(base):
+        lookup[b] = i
+        lookup.setdefault(rcc_stem(b), i)
+    rows = np.full(len(files), -1)
+    unknown = []
+    for r, listed in enumerate(sheet["file"].astype(str)):
+        key = Path(listed).name
+        index = lookup.get(key, lookup.get(rcc_stem(key)))
+        if index is None:
+            unknown.append(f"row {r + 1} (line {r + 2}): {listed!r}")
+        elif rows[index] >= 0:
+            unknown.append(f"row {r + 1} (line {r + 2}): {listed!r} names the same file as row {rows[index] + 1}")
+        else:
+            rows[index] = r
+    unlisted = [b for b, r in zip(base, rows, strict=True) if r < 0]
+    if unknown or unlisted:
+        parts = []
+        if unknown:
+            parts.append("sheet rows without a matching RCC file: " + "; ".join(unknown[:20]))
+        if unlisted:
+            parts.append(f"RCC files not in the sheet ({len(unlisted)}): {unlisted[:20]}")
+        raise InputError(f"NanoString sample sheet '{sheet_path}' does not match the RCC files: " + ". ".join(parts))
+    matched = sheet.iloc[rows].reset_index(drop=True)
+    out = pd.DataFrame({"sample_id": matched["sample_id"].astype(str)})
+    for column in ("patient_id", "timepoint", "batch"):
+        out[column] = matched[column].astype(object) if column in matched.columns else pd.NA
+    out["file"] = base
+    return out
+
+
+def samples_table(samples: pd.DataFrame, lanes: pd.DataFrame) -> pd.DataFrame:
+    """``samples.tsv``: sample_id, patient_id, timepoint, batch, file, qc_pass, included."""
+    qc = lanes[["sample_id", "qc_pass", "included"]]
+    table = samples[SAMPLE_COLUMNS].merge(qc, on="sample_id", how="left", validate="one_to_one")
+    return table.sort_values("sample_id", kind="stable").reset_index(drop=True)

@@ -1,0 +1,84 @@
+"""Real snakemake runs of the NanoString stage: demo outputs, and bad RCC input stops the run."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run_snakemake
+from tests.unit.test_nanostring_rcc import rcc_text
+
+pytestmark = pytest.mark.workflow
+
+FIGURES = (
+    "nanostring_binding_density",
+    "nanostring_imaging",
+    "nanostring_positive_control_linearity",
+    "nanostring_normalization_factors",
+    "nanostring_relative_log_expression",
+)
+
+
+def test_demo_writes_tables_and_figures(demo_run):
+    out = demo_run / "results/small/nanostring"
+    raw = pd.read_csv(out / "raw_counts.tsv", sep="\t")
+    lanes = pd.read_csv(out / "lanes.tsv", sep="\t")
+    normalized = pd.read_csv(out / "normalized.tsv", sep="\t")
+    samples = pd.read_csv(out / "samples.tsv", sep="\t")
+    sheet = pd.read_csv(demo_run / "results/small/raw/nanostring/samples.tsv", sep="\t")
+    truth = __import__("yaml").safe_load((demo_run / "results/small/raw/nanostring/truth.yaml").read_text())
+
+    assert list(raw.columns[:3]) == ["code_class", "name", "accession"]
+    sample_ids = sorted(sheet["sample_id"])
+    assert list(raw.columns[3:]) == sample_ids
+    assert all(pd.api.types.is_integer_dtype(raw[c]) for c in sample_ids)
+    assert list(samples.columns) == ["sample_id", "patient_id", "timepoint", "batch", "file", "qc_pass", "included"]
+    assert samples["sample_id"].tolist() == sample_ids
+    # The designed failures, and only they, fail QC and are excluded downstream.
+    failed = set(lanes.loc[~lanes["qc_pass"], "sample_id"])
+    assert failed == set(truth["failed_lanes"])
+    for sample, reason in truth["failed_lanes"].items():
+        assert lanes.set_index("sample_id").loc[sample, f"flag_{reason}"]
+    assert normalized.columns[0] == "name"
+    assert list(normalized.columns[1:]) == [s for s in sample_ids if s not in failed]
+    assert {"pos_factor", "hk_factor", "fov_ratio", "positive_linearity_r2", "lod_threshold"} <= set(lanes.columns)
+    # Normalized = log2(raw * pos_factor * hk_factor), floored at 0, for a passing lane.
+    sample = normalized.columns[1]
+    lane = lanes.set_index("sample_id").loc[sample]
+    genes = raw[~raw["code_class"].isin(["Positive", "Negative"])].set_index("name")[sample]
+    expected = np.log2(np.maximum(genes * lane["pos_factor"] * lane["hk_factor"], 1))
+    np.testing.assert_allclose(normalized.set_index("name")[sample], expected.loc[normalized["name"]], rtol=1e-8)
+    figures = demo_run / "results/small/figures"
+    for name in FIGURES:
+        for suffix in (".png", ".pdf", ".source.tsv"):
+            assert (figures / f"{name}{suffix}").stat().st_size > 0, name + suffix
+
+
+def _real_cohort(tmp_path, files):
+    folder = tmp_path / "inputs" / "rcc"
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return {"cohorts": {"trial": {"nanostring": {"rcc": str(folder)}}}}, folder
+
+
+def test_real_cohort_without_sample_sheet(tmp_path):
+    config, _ = _real_cohort(tmp_path, {f"lane{i}.RCC": rcc_text(lane=str(i)) for i in range(1, 4)})
+    run_snakemake(tmp_path, config)
+    samples = pd.read_csv(tmp_path / "results/trial/nanostring/samples.tsv", sep="\t")
+    assert samples["sample_id"].tolist() == ["lane1", "lane2", "lane3"]
+    assert samples["included"].all()
+
+
+def test_truncated_rcc_stops_the_run_and_writes_nothing(tmp_path):
+    files = {"good.RCC": rcc_text(), "cut.RCC": rcc_text().split("Positive,POS_C")[0]}
+    config, folder = _real_cohort(tmp_path, files)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = run_snakemake(tmp_path, config, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "cut.RCC" in output and "line 26" in output and "truncated" in output
+    assert not list((tmp_path / "results/trial").glob("nanostring/*.tsv"))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    shutil.rmtree(tmp_path / "results", ignore_errors=True)

@@ -1,0 +1,95 @@
+# NanoString nCounter stage: RCC files -> raw counts, lane QC, normalized expression, QC
+# figures (contexture.io.rcc, contexture.nanostring; docs/nanostring.md). Simulated
+# cohorts get their RCC files from simulate_nanostring.
+
+
+rule simulate_nanostring:
+    input:
+        latent_patients="results/{cohort}/raw/truth/patients.tsv",
+    output:
+        rcc=directory("results/{cohort}/raw/nanostring/rcc"),
+        samples="results/{cohort}/raw/nanostring/samples.tsv",
+        lanes="results/{cohort}/raw/nanostring/lanes_truth.tsv",
+        truth="results/{cohort}/raw/nanostring/truth.yaml",
+    log:
+        "results/{cohort}/logs/simulate_nanostring.log",
+    benchmark:
+        "results/{cohort}/benchmarks/simulate_nanostring.tsv"
+    conda:
+        "../../envs/nanostring.yaml"
+    params:
+        seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
+    script:
+        "../scripts/nanostring_simulate.py"
+
+
+rule nanostring:
+    input:
+        unpack(nanostring_inputs),
+    output:
+        raw_counts="results/{cohort}/nanostring/raw_counts.tsv",
+        lanes="results/{cohort}/nanostring/lanes.tsv",
+        normalized="results/{cohort}/nanostring/normalized.tsv",
+        samples="results/{cohort}/nanostring/samples.tsv",
+    log:
+        "results/{cohort}/logs/nanostring.log",
+    benchmark:
+        "results/{cohort}/benchmarks/nanostring.tsv"
+    conda:
+        "../../envs/nanostring.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        qc=lambda wc: nanostring_option(wc.cohort, "qc"),
+        exclude_failed=lambda wc: nanostring_option(wc.cohort, "exclude_failed"),
+        housekeeping=lambda wc: nanostring_option(wc.cohort, "housekeeping"),
+        method=lambda wc: nanostring_option(wc.cohort, "normalization")["method"],
+        background=lambda wc: nanostring_option(wc.cohort, "normalization")[
+            "background"
+        ],
+        background_mode=lambda wc: nanostring_option(wc.cohort, "normalization")[
+            "background_mode"
+        ],
+        ruv_k=lambda wc: nanostring_option(wc.cohort, "normalization")["ruv_k"],
+    script:
+        "../scripts/nanostring.py"
+
+
+rule nanostring_qc_figures:
+    input:
+        raw_counts="results/{cohort}/nanostring/raw_counts.tsv",
+        lanes="results/{cohort}/nanostring/lanes.tsv",
+        normalized="results/{cohort}/nanostring/normalized.tsv",
+    output:
+        binding_density="results/{cohort}/figures/nanostring_binding_density.png",
+        imaging="results/{cohort}/figures/nanostring_imaging.png",
+        linearity="results/{cohort}/figures/nanostring_positive_control_linearity.png",
+        factors="results/{cohort}/figures/nanostring_normalization_factors.png",
+        rle="results/{cohort}/figures/nanostring_relative_log_expression.png",
+    log:
+        "results/{cohort}/logs/nanostring_qc_figures.log",
+    conda:
+        "../../envs/nanostring.yaml"
+    params:
+        qc=lambda wc: nanostring_option(wc.cohort, "qc"),
+        method=lambda wc: nanostring_option(wc.cohort, "normalization")["method"],
+    script:
+        "../scripts/nanostring_figures.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "nanostring",
+        "results/{cohort}/nanostring/raw_counts.tsv",
+        "results/{cohort}/nanostring/lanes.tsv",
+        "results/{cohort}/nanostring/normalized.tsv",
+        "results/{cohort}/nanostring/samples.tsv",
+        "results/{cohort}/figures/nanostring_binding_density.png",
+        "results/{cohort}/figures/nanostring_imaging.png",
+        "results/{cohort}/figures/nanostring_positive_control_linearity.png",
+        "results/{cohort}/figures/nanostring_normalization_factors.png",
+        "results/{cohort}/figures/nanostring_relative_log_expression.png",
+    )
+)
