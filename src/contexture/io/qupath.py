@@ -19,6 +19,8 @@ pyarrow CSV engine so that a 1,000,000-cell export costs only its five columns i
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 from pathlib import Path
 
@@ -204,8 +206,16 @@ def write_detections(cells: pd.DataFrame, path: str | os.PathLike, image: str) -
         }
     )
     with atomic_path(path) as temporary:
-        compression = {"method": "gzip", "mtime": 0} if str(path).endswith(".gz") else None
-        table.to_csv(temporary, sep="\t", index=False, lineterminator="\n", compression=compression)
+        if str(path).endswith(".gz"):
+            # No file name and a zero time stamp in the gzip header: byte-identical reruns.
+            with (
+                open(temporary, "wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
+            ):
+                table.to_csv(text, sep="\t", index=False, lineterminator="\n")
+        else:
+            table.to_csv(temporary, sep="\t", index=False, lineterminator="\n")
 
 
 def write_annotations(annotations: pd.DataFrame, path: str | os.PathLike, image: str) -> None:
