@@ -13,25 +13,40 @@ IMMUNOSCORE_COLOURS = {"Low": OKABE_ITO["vermillion"], "Intermediate": OKABE_ITO
 MAX_MAP_CELLS = 60_000
 
 
-def density_by_phenotype(slides: pd.DataFrame, column: str = "cd8_density_tumor"):
-    """CD8+ density (log scale, +1 cell/mm²) of each slide by immune phenotype, with medians."""
-    data = slides[["slide_id", "patient_id", "timepoint", "ihc_phenotype", column]].dropna(subset=["ihc_phenotype"])
-    fig, ax = figure(89, 65)
-    rng = np.random.default_rng(0)  # fixed jitter: identical figures on rerun
-    for position, phenotype in enumerate(PHENOTYPES):
-        values = data.loc[data["ihc_phenotype"] == phenotype, column].to_numpy(float) + 1.0
-        jitter = rng.uniform(-0.18, 0.18, len(values))
-        ax.scatter(position + jitter, values, s=10, color=GROUP_COLOURS[phenotype], alpha=0.8, linewidths=0)
-        if len(values):
-            ax.hlines(np.median(values), position - 0.3, position + 0.3, color="black", linewidth=1.0)
-        ax.text(position, 1.02, f"n = {len(values)}", transform=ax.get_xaxis_transform(), ha="center", fontsize=6)
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(PHENOTYPES)), PHENOTYPES)
-    ax.set_xlim(-0.6, len(PHENOTYPES) - 0.4)
-    region = column.rsplit("_", 1)[-1]
-    ax.set_ylabel(f"CD8+ cells per mm² + 1 ({region})")
-    ax.set_xlabel("Immune phenotype")
-    return fig, data.rename(columns={column: f"{column}_per_mm2"})
+def density_by_phenotype(slides: pd.DataFrame, columns: tuple[str, ...] = ("cd8_density_tumor", "cd8_density_stromal")):
+    """CD8+ density (log scale, +1 cell/mm²) by immune phenotype: tumour core and stroma panels."""
+    data = slides[["slide_id", "patient_id", "timepoint", "ihc_phenotype", *columns]].dropna(subset=["ihc_phenotype"])
+    fig, axes = figure(140, 65, ncols=len(columns), sharey=True)
+    titles = {
+        "tumor": "tumour core",
+        "stromal": "stroma / margin (max)",
+        "stroma": "stroma",
+        "margin": "invasive margin",
+    }
+    for ax, column in zip(np.atleast_1d(axes), columns, strict=True):
+        rng = np.random.default_rng(0)  # fixed jitter: identical figures on rerun
+        for position, phenotype in enumerate(PHENOTYPES):
+            values = data.loc[data["ihc_phenotype"] == phenotype, column].dropna().to_numpy(float) + 1.0
+            jitter = rng.uniform(-0.18, 0.18, len(values))
+            ax.scatter(position + jitter, values, s=10, color=GROUP_COLOURS[phenotype], alpha=0.8, linewidths=0)
+            if len(values):
+                ax.hlines(np.median(values), position - 0.3, position + 0.3, color="black", linewidth=1.0)
+            ax.text(
+                position,
+                1.0,
+                f"n = {len(values)}",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+            )
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(PHENOTYPES)), PHENOTYPES)
+        ax.set_xlim(-0.6, len(PHENOTYPES) - 0.4)
+        ax.set_title(titles.get(column.rsplit("_", 1)[-1], column), pad=10)
+        ax.set_xlabel("Immune phenotype")
+    np.atleast_1d(axes)[0].set_ylabel("CD8+ cells per mm² + 1")
+    return fig, data
 
 
 def immunoscore_distribution(slides: pd.DataFrame):

@@ -29,7 +29,10 @@ def nearest_distances(query_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray
         return np.full(len(query_xy), np.nan)
     if len(query_xy) == 0:
         return np.empty(0)
-    distances, _ = cKDTree(target_xy).query(query_xy, k=1)
+    # Unbalanced, non-compact trees build several times faster on ~10^6 points; the
+    # nearest-neighbour answer is exact either way.
+    tree = cKDTree(target_xy, balanced_tree=False, compact_nodes=False)
+    distances, _ = tree.query(query_xy, k=1)
     return distances
 
 
