@@ -16,6 +16,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/clinical.smk"
 include: "workflow/rules/nanostring.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/ihc.smk"
 include: "workflow/rules/patients.smk"
 include: "workflow/rules/report.smk"
 

@@ -122,3 +122,55 @@ def nanostring_inputs(wildcards):
         if key in section:
             inputs[key] = section[key]
     return inputs
+
+
+# --- ihc ---
+from contexture.errors import ContextureError
+from contexture.ihc.slides import slide_files
+
+
+def ihc_inputs(wildcards):
+    """Slide sheet and every export it names (or the density table), and the reference."""
+    cohort = wildcards.cohort
+    section = cohort_config(cohort).get("ihc", {})
+    inputs = {}
+    if is_simulated(cohort):
+        inputs["raw"] = f"{raw_dir(cohort)}/ihc"
+    elif "slides" in section:
+        inputs["slides"] = section["slides"]
+        try:
+            inputs["files"] = slide_files(section["slides"])
+        except ContextureError:
+            inputs["files"] = (
+                []
+            )  # the rule's script reports the sheet's problems in full
+    else:
+        inputs["densities"] = section["densities"]
+    if "reference" in section.get("immunoscore", {}):
+        inputs["reference"] = section["immunoscore"]["reference"]
+    return inputs
+
+
+def ihc_options(cohort):
+    """The cohort's ihc options (schema defaults filled), without the input paths."""
+    section = cohort_config(cohort).get("ihc", {})
+    return {k: v for k, v in section.items() if k not in ("slides", "densities")}
+
+
+def ihc_pet_correlation_outputs(cohort):
+    """IHC-PET correlation outputs, once the PET stage provides tables/lesions.tsv."""
+    if not (has_modality(cohort, "ihc") and has_modality(cohort, "pet")):
+        return []
+    lesions = f"results/{cohort}/tables/lesions.tsv"
+    provided = [
+        path
+        for provider in OUTPUT_PROVIDERS
+        if provider is not ihc_pet_correlation_outputs
+        for path in provider(cohort)
+    ]
+    if lesions not in provided:
+        return []
+    return [
+        f"results/{cohort}/tables/ihc_pet_correlation.tsv",
+        f"results/{cohort}/figures/ihc_suvmax_vs_cd8_density.png",
+    ]

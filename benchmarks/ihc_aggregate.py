@@ -1,0 +1,99 @@
+"""Benchmark the IHC aggregation: N slides x M cells in one process, peak memory reported.
+
+Writes synthetic QuPath detection/annotation exports (``--distinct`` different files,
+reused cyclically by the slide sheet so that generating 50 x 1,000,000 cells does not
+dominate the run; every slide is still read and aggregated from disk), then times
+``contexture.ihc.slides.summarize_slides`` + ``score_slides`` -- exactly what the
+``ihc`` rule does -- and prints rows/second and the peak resident memory.
+
+    python benchmarks/ihc_aggregate.py                      # 50 slides x 1,000,000 cells
+    python benchmarks/ihc_aggregate.py --slides 5 --cells 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from contexture.ihc.slides import read_slide_sheet, score_slides, summarize_slides
+from contexture.io import qupath, write_table
+
+CLASSES = np.array(["Tumor", "Stroma", "CD3: CD8", "CD3", ""])
+CLASS_P = [0.55, 0.3, 0.05, 0.05, 0.05]
+PARENTS = np.array(["Tumor", "Invasive margin", "Stroma", "Image"])
+PARENT_P = [0.5, 0.2, 0.29, 0.01]
+
+
+def write_synthetic(folder: Path, index: int, cells: int) -> tuple[str, str]:
+    rng = np.random.default_rng(index)
+    side = np.sqrt(cells / 3000.0) * 1000.0  # ~3000 cells/mm²
+    table = pd.DataFrame(
+        {
+            "class": CLASSES[rng.choice(len(CLASSES), cells, p=CLASS_P)],
+            "parent": PARENTS[rng.choice(len(PARENTS), cells, p=PARENT_P)],
+            "x": rng.uniform(0, side, cells),
+            "y": rng.uniform(0, side, cells),
+        }
+    )
+    cells_path = folder / f"cells_{index}.tsv"
+    qupath.write_detections(table, cells_path, f"slide_{index}.svs")
+    area = side**2
+    annotations = pd.DataFrame(
+        {
+            "name": ["", "", ""],
+            "class": ["Tumor", "Invasive margin", "Stroma"],
+            "area": [0.5 * area, 0.2 * area, 0.3 * area],
+            "x": [0.0] * 3,
+            "y": [0.0] * 3,
+        }
+    )
+    annotations_path = folder / f"annotations_{index}.tsv"
+    qupath.write_annotations(annotations, annotations_path, f"slide_{index}.svs")
+    return cells_path.name, annotations_path.name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slides", type=int, default=50)
+    parser.add_argument("--cells", type=int, default=1_000_000, help="cells per slide")
+    parser.add_argument("--distinct", type=int, default=2, help="distinct export files to generate")
+    parser.add_argument("--folder", type=Path, default=None, help="where to write the exports (default: a temp dir)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ihc_bench_") as temporary:
+        folder = args.folder or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        files = [write_synthetic(folder, i, args.cells) for i in range(min(args.distinct, args.slides))]
+        generation = time.perf_counter() - started
+        sheet = pd.DataFrame(
+            {
+                "slide_id": [f"S{i:03d}" for i in range(args.slides)],
+                "patient_id": [f"P{i:03d}" for i in range(args.slides)],
+                "timepoint": "baseline",
+                "cells": [files[i % len(files)][0] for i in range(args.slides)],
+                "annotations": [files[i % len(files)][1] for i in range(args.slides)],
+            }
+        )
+        write_table(sheet, folder / "slides.tsv")
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        slides = score_slides(summarize_slides(read_slide_sheet(folder / "slides.tsv"), {}), {})
+        elapsed = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows = int(slides["n_cells"].sum())
+        print(f"slides: {len(slides)}, cells per slide: {args.cells:,}, total rows: {rows:,}")
+        print(f"generation of {len(files)} distinct export(s): {generation:.1f} s")
+        print(f"aggregation (read + densities + phenotype + Immunoscore + kd-tree): {elapsed:.1f} s")
+        print(f"throughput: {rows / elapsed:,.0f} rows/s")
+        print(f"peak resident memory: {peak_mb:,.0f} MB (after generation: {rss_before:,.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

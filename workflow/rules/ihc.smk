@@ -1,0 +1,110 @@
+# CD8 IHC stage: QuPath exports (or a density table) -> per-slide densities, immune
+# phenotype, Immunoscore, spatial measures; patient features; SUVmax correlation when
+# the cohort has PET. Methods: docs/ihc.md and contexture.ihc.
+
+
+rule simulate_ihc:
+    input:
+        patients="results/{cohort}/raw/truth/patients.tsv",
+        lesions="results/{cohort}/raw/truth/lesions.tsv",
+    output:
+        raw=directory("results/{cohort}/raw/ihc"),
+    log:
+        "results/{cohort}/logs/simulate_ihc.log",
+    benchmark:
+        "results/{cohort}/benchmarks/simulate_ihc.tsv"
+    conda:
+        "../../envs/ihc.yaml"
+    params:
+        seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
+    script:
+        "../scripts/ihc_simulate.py"
+
+
+rule ihc:
+    input:
+        unpack(ihc_inputs),
+    output:
+        slides=report(
+            "results/{cohort}/tables/ihc_slides.tsv",
+            caption="../report/ihc_slides.rst",
+            category="Tables",
+            subcategory="{cohort}",
+        ),
+        features="results/{cohort}/ihc/patient_features.tsv",
+        paired="results/{cohort}/tables/ihc_paired_change.tsv",
+        paired_test="results/{cohort}/tables/ihc_paired_change_test.tsv",
+        density_figure=report(
+            "results/{cohort}/figures/ihc_cd8_density_by_phenotype.png",
+            caption="../report/ihc_figures.rst",
+            category="IHC",
+            subcategory="{cohort}",
+        ),
+        immunoscore_figure=report(
+            "results/{cohort}/figures/ihc_immunoscore_distribution.png",
+            caption="../report/ihc_figures.rst",
+            category="IHC",
+            subcategory="{cohort}",
+        ),
+        cell_map=report(
+            "results/{cohort}/figures/ihc_cell_map.png",
+            caption="../report/ihc_figures.rst",
+            category="IHC",
+            subcategory="{cohort}",
+        ),
+    log:
+        "results/{cohort}/logs/ihc.log",
+    benchmark:
+        "results/{cohort}/benchmarks/ihc.tsv"
+    conda:
+        "../../envs/ihc.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        options=lambda wc: ihc_options(wc.cohort),
+    script:
+        "../scripts/ihc_slides.py"
+
+
+rule ihc_pet_correlation:
+    input:
+        slides="results/{cohort}/tables/ihc_slides.tsv",
+        lesions="results/{cohort}/tables/lesions.tsv",
+    output:
+        table="results/{cohort}/tables/ihc_pet_correlation.tsv",
+        figure=report(
+            "results/{cohort}/figures/ihc_suvmax_vs_cd8_density.png",
+            caption="../report/ihc_figures.rst",
+            category="IHC",
+            subcategory="{cohort}",
+        ),
+    log:
+        "results/{cohort}/logs/ihc_pet_correlation.log",
+    conda:
+        "../../envs/ihc.yaml"
+    params:
+        densities=["cd8_density_tumor", "cd8_density_overall"],
+    script:
+        "../scripts/ihc_pet_correlation.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "ihc",
+        "results/{cohort}/tables/ihc_slides.tsv",
+        "results/{cohort}/tables/ihc_paired_change.tsv",
+        "results/{cohort}/figures/ihc_cd8_density_by_phenotype.png",
+        "results/{cohort}/figures/ihc_immunoscore_distribution.png",
+        "results/{cohort}/figures/ihc_cell_map.png",
+    )
+)
+OUTPUT_PROVIDERS.append(ihc_pet_correlation_outputs)
+PATIENT_FEATURE_PROVIDERS.append(
+    lambda cohort: (
+        [("ihc", f"results/{cohort}/ihc/patient_features.tsv")]
+        if has_modality(cohort, "ihc")
+        else []
+    )
+)

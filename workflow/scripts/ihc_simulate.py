@@ -1,0 +1,12 @@
+"""Write the demo cohort's QuPath exports and slide sheet (contexture.simulate.ihc)."""
+
+from contexture.io import read_table
+from contexture.runner import run
+from contexture.simulate.ihc import write_ihc
+
+
+def main(smk):
+    write_ihc(read_table(smk.input.patients), read_table(smk.input.lesions), smk.output.raw, smk.params.seed)
+
+
+run(main, snakemake)
