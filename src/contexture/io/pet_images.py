@@ -417,6 +417,8 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
         if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
             raise InputError(f"label mask '{path}' holds non-integer values; expected integer labels (0 = background).")
     labels = data.astype(np.int32)
+    if labels.size and labels.min() < 0:
+        raise InputError(f"label mask '{path}' holds negative values; expected labels >= 0 (0 = background).")
     sform, qform = int(image.header["sform_code"]), int(image.header["qform_code"])
     code = sform if sform > 0 else qform
     return LabelMap(labels=labels, affine=image.affine.astype(float), source=str(path), space_code=code)

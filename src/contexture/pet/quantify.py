@@ -145,6 +145,13 @@ def labels_outside_fov(
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
+def present_labels(labels: np.ndarray) -> np.ndarray:
+    """Sorted nonzero label values occurring in a non-negative integer array."""
+    counts = np.bincount(labels.ravel())
+    counts[0] = 0
+    return np.flatnonzero(counts)
+
+
 def peak_kernel(affine: np.ndarray, volume_ml: float = 1.0) -> np.ndarray:
     """Boolean kernel of voxels whose centres lie within the sphere of ``volume_ml`` (PERCIST)."""
     radius = (3.0 * volume_ml * 1000.0 / (4.0 * math.pi)) ** (1.0 / 3.0)  # mm; 6.2035 for 1 ml
@@ -160,8 +167,7 @@ def peak_kernel(affine: np.ndarray, volume_ml: float = 1.0) -> np.ndarray:
 
 def voi_statistics(suv: np.ndarray, label_grid: np.ndarray, voxel_volume_ml: float, kernel: np.ndarray) -> pd.DataFrame:
     """SUVmax, SUVmean, SUVpeak, voxels and volume per nonzero label of ``label_grid``."""
-    present = np.unique(label_grid)
-    present = present[present != 0]
+    present = present_labels(label_grid)
     rows = []
     half = np.array(kernel.shape) // 2
     kernel_f = kernel.astype(np.float64)
@@ -261,7 +267,7 @@ def check_mask(mask: LabelMap, image: PetImage, labels: pd.DataFrame, labels_pat
             f"label mask '{mask.source}' is in {TEMPLATE_SPACES[mask.space_code]} template space (NIfTI sform/qform code "
             f"{mask.space_code}), not in the scanner space of PET image '{image.source}'."
         )
-    present = set(np.unique(mask.labels).tolist()) - {0}
+    present = set(present_labels(mask.labels).tolist())
     listed = set(labels["label"].astype(int))
     unknown = sorted(present - listed)
     if unknown:
@@ -303,7 +309,7 @@ def quantify_scan(
     mask = read_label_map(mask_path)
     check_mask(mask, image, labels, str(labels_path), options)
     grid = resample_labels(mask.labels, mask.affine, suv.shape, image.affine)
-    vanished = sorted(set(labels["label"].astype(int)) - set(np.unique(grid).tolist()))
+    vanished = sorted(set(labels["label"].astype(int)) - set(present_labels(grid).tolist()))
     if vanished:
         raise InputError(
             f"label mask '{mask_path}': label(s) {vanished[:20]} cover no PET voxel centre of '{scan}' after "
