@@ -220,9 +220,7 @@ def test_bids_factor_hand_values():
     factor, _ = bids_suv_factor(_sidecar(ImageDecayCorrected=False), scan="s")
     assert factor == pytest.approx(0.0021447074, rel=1e-7)
     # An InjectionStart written as a same-day clock difference, corrected by the dates.
-    factor, _ = bids_suv_factor(
-        _sidecar(InjectionStart=0, ScanDate="2025-03-03", InjectionDate="2025-03-01"), scan="s"
-    )
+    factor, _ = bids_suv_factor(_sidecar(InjectionStart=0, ScanDate="2025-03-03", InjectionDate="2025-03-01"), scan="s")
     assert factor == pytest.approx(0.0021399746, rel=1e-7)
     # Weight: sidecar, else clinical fallback; missing everywhere is an error naming the field.
     no_weight = _sidecar()
