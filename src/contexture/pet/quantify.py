@@ -327,7 +327,9 @@ def quantify_scan(
         references[key] = row[key]
     for region, group in references.groupby("region", sort=True):
         name = RATIO_NAMES.get(region.lower(), region.lower())
-        lesions[f"tumor_to_{name}"] = lesions["suvmax"] / group["suvmean"].mean()
+        # Several labels of one region: their voxel-weighted SUVmean.
+        region_mean = (group["suvmean"] * group["voxels"]).sum() / group["voxels"].sum()
+        lesions[f"tumor_to_{name}"] = lesions["suvmax"] / region_mean
     provenance = {
         "patient_id": row["patient_id"],
         "timepoint": row["timepoint"],
