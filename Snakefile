@@ -17,6 +17,7 @@ include: "workflow/rules/clinical.smk"
 include: "workflow/rules/nanostring.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/ihc.smk"
+include: "workflow/rules/pet.smk"
 include: "workflow/rules/patients.smk"
 include: "workflow/rules/report.smk"
 

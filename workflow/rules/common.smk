@@ -174,3 +174,51 @@ def ihc_pet_correlation_outputs(cohort):
         f"results/{cohort}/tables/ihc_pet_correlation.tsv",
         f"results/{cohort}/figures/ihc_suvmax_vs_cd8_density.png",
     ]
+
+
+# --- pet ---
+def pet_options(cohort):
+    """The cohort's pet section with schema defaults (simulated cohorts may omit it)."""
+    return cohort_config(cohort).get("pet") or {}
+
+
+def pet_image_files(scans_path):
+    """Images, masks and labels named by a real cohort's scans table (for rerun triggers).
+
+    Parsing problems are left to the rule, which reports them with file, row and column.
+    """
+    import os
+
+    from contexture.io import read_input_table
+
+    try:
+        table = read_input_table(scans_path)
+    except Exception:
+        return []
+    base = os.path.dirname(scans_path)
+    files = []
+    for column in ("image", "mask", "labels"):
+        if column in table.columns:
+            for value in table[column].dropna():
+                path = value if os.path.isabs(value) else os.path.join(base, value)
+                if os.path.exists(path):
+                    files.append(path)
+    return sorted(set(files))
+
+
+def pet_quantify_inputs(wildcards):
+    cohort = wildcards.cohort
+    inputs = {}
+    if has_modality(cohort, "clinical"):
+        inputs["clinical"] = f"results/{cohort}/clinical/clinical.tsv"
+    if is_simulated(cohort):
+        inputs["scans"] = f"{raw_dir(cohort)}/pet/scans.tsv"
+        inputs["images"] = f"{raw_dir(cohort)}/pet/images"
+        return inputs
+    section = pet_options(cohort)
+    if "voi_table" in section:
+        inputs["voi_table"] = section["voi_table"]
+    else:
+        inputs["scans"] = section["scans"]
+        inputs["image_files"] = pet_image_files(section["scans"])
+    return inputs

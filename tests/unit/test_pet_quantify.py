@@ -1,0 +1,176 @@
+"""Label resampling, SUV statistics, SUVpeak and patient features against hand values."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contexture.errors import InputError
+from contexture.io.pet_images import write_nifti
+from contexture.pet.quantify import (
+    finish_lesions,
+    patient_features,
+    peak_kernel,
+    quantify_scans,
+    resample_labels,
+    voi_statistics,
+)
+
+
+def _iso(step: float, origin=(0.0, 0.0, 0.0)) -> np.ndarray:
+    affine = np.diag([step, step, step, 1.0])
+    affine[:3, 3] = origin
+    return affine
+
+
+def test_mask_on_a_finer_shifted_grid_samples_the_right_voxels():
+    # PET: 4 mm voxels, centres at 0, 4, 8, ... mm. Mask: 2 mm voxels shifted by 0.6 mm,
+    # centres at 0.6 + 2m, so mask voxels m = 3..6 cover [5.6, 13.6) mm on each axis.
+    # PET centres inside: 8 and 12 mm -> PET indices 2 and 3 on each axis: 8 voxels.
+    mask = np.zeros((20, 20, 20), np.int32)
+    mask[3:7, 3:7, 3:7] = 5
+    grid = resample_labels(mask, _iso(2.0, (0.6, 0.6, 0.6)), (10, 10, 10), _iso(4.0))
+    expected = np.zeros((10, 10, 10), np.int32)
+    expected[2:4, 2:4, 2:4] = 5
+    np.testing.assert_array_equal(grid, expected)
+
+
+def test_mask_with_flipped_axes_and_oblique_pet_matches_brute_force():
+    mask = np.zeros((30, 25, 20), np.int32)
+    mask[5:15, 8:20, 4:12] = 1
+    mask[18:26, 2:9, 10:18] = 2
+    mask_affine = np.diag([-1.5, 2.0, 2.5, 1.0])
+    mask_affine[:3, 3] = [40.0, -10.0, 3.0]
+    angle = 0.3
+    rotation = np.array([[math.cos(angle), -math.sin(angle), 0], [math.sin(angle), math.cos(angle), 0], [0, 0, 1]])
+    pet_affine = np.eye(4)
+    pet_affine[:3, :3] = rotation * 3.0
+    pet_affine[:3, 3] = [-5.0, -20.0, 0.0]
+    shape = (20, 22, 24)
+    grid = resample_labels(mask, mask_affine, shape, pet_affine)
+    to_mask = np.linalg.inv(mask_affine) @ pet_affine
+    for i, j, k in itertools.product(*(range(n) for n in shape)):  # reference: one voxel at a time
+        m = np.rint(to_mask @ [i, j, k, 1.0])[:3].astype(int)
+        inside = all(0 <= m[a] < mask.shape[a] for a in range(3))
+        assert grid[i, j, k] == (mask[tuple(m)] if inside else 0)
+    assert set(np.unique(grid)) == {0, 1, 2}
+
+
+def test_peak_kernel_sizes():
+    # Lattice points within radius 6.2035 mm (1 ml sphere): 4 mm voxels -> |d|^2 <= 2.40:
+    # 1 + 6 + 12 = 19; 2 mm voxels -> |d|^2 <= 9.62: 123 points (OEIS A000605, r = 3).
+    assert peak_kernel(_iso(4.0)).sum() == 19
+    assert peak_kernel(_iso(2.0)).sum() == 123
+
+
+def test_suvpeak_of_a_hot_voxel_and_a_uniform_sphere():
+    suv = np.full((20, 20, 20), 2.0)
+    suv[10, 10, 10] = 20.0
+    labels = np.zeros(suv.shape, np.int32)
+    labels[9:12, 9:12, 9:12] = 1
+    # Uniform sphere of SUV 10, radius 14 mm, far from the hot voxel.
+    index = np.indices(suv.shape).transpose(1, 2, 3, 0)
+    sphere = np.linalg.norm((index - [4, 4, 15]) * 4.0, axis=-1) <= 14.0
+    suv[sphere] = 10.0
+    labels[sphere] = 2
+    # Corner voxel: hot, only the 7 kernel voxels inside the image count.
+    suv[0, 0, 0] = 20.0
+    labels[0, 0, 0] = 3
+    stats = voi_statistics(suv, labels, 0.064, peak_kernel(_iso(4.0))).set_index("label")
+    # Sphere centred on the hot voxel: (20 + 18 * 2) / 19
+    assert stats.loc[1, "suvpeak"] == pytest.approx(56 / 19)
+    assert stats.loc[1, "suvmax"] == 20 and stats.loc[1, "suvmean"] == pytest.approx((20 + 26 * 2) / 27)
+    assert stats.loc[1, "voxels"] == 27 and stats.loc[1, "volume_ml"] == pytest.approx(27 * 0.064)
+    # The 19-voxel sphere fits inside the uniform sphere: SUVpeak = SUVmax = SUVmean = 10
+    assert stats.loc[2, ["suvmax", "suvmean", "suvpeak"]].tolist() == pytest.approx([10, 10, 10])
+    # Corner: offsets >= 0 within radius: 1 + 3 face + 3 edge = 7 voxels: (20 + 6 * 2) / 7
+    assert stats.loc[3, "suvpeak"] == pytest.approx(32 / 7)
+
+
+def test_patient_features_geometric_mean_excludes_irradiated():
+    lesions = finish_lesions(
+        pd.DataFrame(
+            {
+                "patient_id": ["A", "A", "A", "A", "B"],
+                "lesion_id": ["1", "2", "3", "1", "9"],
+                "timepoint": ["baseline", "baseline", "baseline", "on_treatment", "baseline"],
+                "scan_day": [-3, -3, -3, 30, -1],
+                "site": ["liver"] * 5,
+                "suvmax": [2.0, 8.0, 100.0, 5.0, 7.0],
+                "irradiated": [False, False, True, False, True],
+            }
+        )
+    )
+    features = patient_features(lesions).set_index("patient_id")
+    assert features.loc["A", "pet_geomean_suvmax_baseline"] == pytest.approx(4.0)  # sqrt(2 * 8)
+    assert features.loc["A", "pet_lesions_baseline"] == 2
+    assert features.loc["A", "pet_geomean_suvmax_on_treatment"] == pytest.approx(5.0)
+    assert np.isnan(features.loc["B", "pet_geomean_suvmax_baseline"]) and features.loc["B", "pet_lesions_baseline"] == 0
+
+
+def _scan_files(tmp_path, mask_affine=None, labels_extra="", mask_values=None):
+    """One NIfTI scan: SUV 1 background, lesion SUV 6 (label 1), aorta SUV 2 (label 2)."""
+    affine = _iso(4.0)
+    suv = np.ones((12, 12, 12), np.float32)
+    suv[2:5, 2:5, 2:5] = 6.0
+    suv[8:11, 8:11, 8:11] = 2.0
+    labels = np.zeros(suv.shape, np.int16)
+    labels[2:5, 2:5, 2:5] = 1
+    labels[8:11, 8:11, 8:11] = 2
+    if mask_values is not None:
+        labels[0, 0, 0] = mask_values
+    # Activity for 70 kg, 50 MBq, 48 h of 89Zr: Bq/ml = SUV / 0.0021399746
+    sidecar = {
+        "TracerRadionuclide": "Zr89",
+        "InjectedRadioactivity": 50.0,
+        "InjectedRadioactivityUnits": "MBq",
+        "TimeZero": "10:00:00",
+        "ScanStart": 0,
+        "InjectionStart": -172800,
+        "ImageDecayCorrected": True,
+        "ImageDecayCorrectionTime": 0,
+        "Units": "Bq/mL",
+        "BodyWeight": 70.0,
+    }
+    write_nifti(tmp_path / "pet.nii.gz", suv / np.float32(0.0021399746), affine, sidecar=sidecar)
+    write_nifti(tmp_path / "mask.nii.gz", labels, affine if mask_affine is None else mask_affine)
+    (tmp_path / "labels.tsv").write_text(
+        "label\tlesion_id\tsite\tkind\tirradiated\treference_region\n"
+        "1\tL1\tliver\tlesion\tfalse\t\n2\t\t\treference\t\taorta\n" + labels_extra
+    )
+    (tmp_path / "scans.tsv").write_text(
+        "patient_id\ttimepoint\tscan_day\timage\tmask\tlabels\nP1\tbaseline\t-2\tpet.nii.gz\tmask.nii.gz\tlabels.tsv\n"
+    )
+    return tmp_path / "scans.tsv"
+
+
+def test_quantify_a_nifti_scan(tmp_path):
+    lesions, references, scans = quantify_scans(_scan_files(tmp_path))
+    row = lesions.iloc[0]
+    assert (row["patient_id"], row["lesion_id"], row["timepoint"], row["scan_day"]) == ("P1", "L1", "baseline", -2)
+    assert row["suvmax"] == pytest.approx(6.0, rel=1e-6) and row["suvmean"] == pytest.approx(6.0, rel=1e-6)
+    # Peak at the cube centre: all 19 kernel voxels in the 3x3x3 cube of SUV 6.
+    assert row["suvpeak"] == pytest.approx(6.0, rel=1e-6)
+    assert row["voxels"] == 27 and row["volume_ml"] == pytest.approx(27 * 0.064)
+    assert row["tumor_to_blood"] == pytest.approx(3.0, rel=1e-6) and np.isnan(row["tumor_to_muscle"])
+    assert references.loc[0, "region"] == "aorta" and references.loc[0, "suvmean"] == pytest.approx(2.0, rel=1e-6)
+    assert scans.loc[0, "format"] == "nifti" and scans.loc[0, "uptake_s"] == 172800
+
+
+def test_label_missing_from_labels_table_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"label\(s\) \[7\].*not in the labels table"):
+        quantify_scans(_scan_files(tmp_path, mask_values=7))
+
+
+def test_label_listed_but_absent_from_mask_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"lists label\(s\) \[3\]"):
+        quantify_scans(_scan_files(tmp_path, labels_extra="3\tL3\tlung\tlesion\tfalse\t\n"))
+
+
+def test_mask_in_another_frame_of_reference_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"outside the field of view.*another frame of reference"):
+        quantify_scans(_scan_files(tmp_path, mask_affine=_iso(4.0, (300.0, 0.0, 0.0))))

@@ -1,0 +1,64 @@
+# PET stage: demo images from the latent truth, then SUV quantification per lesion
+# (contexture.pet.suv, contexture.pet.quantify; methods in docs/pet.md).
+
+
+rule simulate_pet:
+    input:
+        latent_patients="results/{cohort}/raw/truth/patients.tsv",
+        latent_lesions="results/{cohort}/raw/truth/lesions.tsv",
+    output:
+        scans="results/{cohort}/raw/pet/scans.tsv",
+        images=directory("results/{cohort}/raw/pet/images"),
+    log:
+        "results/{cohort}/logs/simulate_pet.log",
+    benchmark:
+        "results/{cohort}/benchmarks/simulate_pet.tsv"
+    conda:
+        "../../envs/pet.yaml"
+    params:
+        seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
+    script:
+        "../scripts/pet_simulate.py"
+
+
+rule pet_quantify:
+    input:
+        unpack(pet_quantify_inputs),
+    output:
+        lesions="results/{cohort}/tables/lesions.tsv",
+        reference_regions="results/{cohort}/pet/reference_regions.tsv",
+        scans="results/{cohort}/pet/scans.tsv",
+        features="results/{cohort}/pet/patient_features.tsv",
+    log:
+        "results/{cohort}/logs/pet_quantify.log",
+    benchmark:
+        "results/{cohort}/benchmarks/pet_quantify.tsv"
+    conda:
+        "../../envs/pet.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        half_life_hours=lambda wc: pet_options(wc.cohort)["half_life_hours"],
+        peak_volume_ml=lambda wc: pet_options(wc.cohort)["peak_volume_ml"],
+        fov_tolerance_voxels=lambda wc: pet_options(wc.cohort)["fov_tolerance_voxels"],
+    script:
+        "../scripts/pet_quantify.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "pet",
+        "results/{cohort}/tables/lesions.tsv",
+        "results/{cohort}/pet/reference_regions.tsv",
+        "results/{cohort}/pet/patient_features.tsv",
+    )
+)
+PATIENT_FEATURE_PROVIDERS.append(
+    lambda cohort: (
+        [("pet", f"results/{cohort}/pet/patient_features.tsv")]
+        if has_modality(cohort, "pet")
+        else []
+    )
+)

@@ -1,0 +1,39 @@
+"""Quantify PET scans (or read a VOI table) into lesions.tsv and patient features (contexture.pet.quantify)."""
+
+import pandas as pd
+
+from contexture.io import read_table, write_table
+from contexture.pet.quantify import (
+    REFERENCE_COLUMNS,
+    QuantifyOptions,
+    lesions_from_voi_table,
+    patient_features,
+    quantify_scans,
+)
+from contexture.runner import run
+
+
+def main(smk):
+    weights = {}
+    if "clinical" in smk.input.keys():
+        clinical = read_table(smk.input.clinical)
+        if "weight_kg" in clinical.columns:
+            weights = dict(zip(clinical["patient_id"].astype(str), clinical["weight_kg"], strict=True))
+    options = QuantifyOptions(
+        peak_volume_ml=smk.params.peak_volume_ml,
+        default_half_life_s=smk.params.half_life_hours * 3600.0,
+        fov_tolerance_voxels=smk.params.fov_tolerance_voxels,
+    )
+    if "voi_table" in smk.input.keys():
+        lesions = lesions_from_voi_table(smk.input.voi_table)
+        references = pd.DataFrame(columns=REFERENCE_COLUMNS)
+        scans = lesions[["patient_id", "timepoint", "scan_day"]].drop_duplicates().assign(format="voi_table")
+    else:
+        lesions, references, scans = quantify_scans(smk.input.scans, weights, options)
+    write_table(lesions, smk.output.lesions)
+    write_table(references, smk.output.reference_regions)
+    write_table(scans, smk.output.scans)
+    write_table(patient_features(lesions), smk.output.features)
+
+
+run(main, snakemake)
