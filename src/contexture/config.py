@@ -117,3 +117,47 @@ def cohort_modalities(cohort: dict) -> set[str]:
     if "simulate" in cohort:
         return set(cohort["simulate"]["modalities"])
     return declared_inputs(cohort)
+
+
+def _rows(schema: dict, prefix: str) -> list[tuple[str, str, str, str]]:
+    """Flatten a schema into (key, type, default, description) rows, depth first."""
+    rows = []
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{prefix}.{name}" if prefix else name
+        kind = sub.get("type", "enum" if "enum" in sub else "")
+        if "enum" in sub:
+            kind = " \\| ".join(str(v) for v in sub["enum"])
+        elif isinstance(kind, list):
+            kind = " or ".join(kind)
+        if sub.get("type") == "array" and "items" in sub:
+            items = sub["items"]
+            kind = "list of " + (" \\| ".join(map(str, items["enum"])) if "enum" in items else str(items.get("type", "items")))
+        default = sub.get("default", "")
+        default = "" if default == {} and sub.get("type") == "object" else f"`{default}`" if default != "" else ""
+        description = " ".join(str(sub.get("description", "")).split())
+        if sub.get("type") == "object" and "properties" in sub:
+            rows.append((key, "section", "", description))
+            rows.extend(_rows(sub, key))
+        else:
+            rows.append((key, str(kind), default, description))
+    return rows
+
+
+def schema_markdown(schema_dir: Path = SCHEMA_DIR) -> str:
+    """Markdown tables of every cohort key (from the schemas), for config/README.md."""
+    cohort = config_schema(schema_dir)["$defs"]["cohort"]
+    parts = []
+    for section, sub in cohort["properties"].items():
+        parts.append(f"### `{section}`\n")
+        description = " ".join(str(sub.get("description", "")).split())
+        if description:
+            parts.append(description + "\n")
+        rows = _rows(sub, section) if "properties" in sub else [(section, str(sub.get("type", "")), "", "")]
+        parts.append("| key | type | default | meaning |\n|---|---|---|---|")
+        parts.extend(f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in rows)
+        parts.append("")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")
