@@ -83,3 +83,34 @@ PATIENT_FEATURE_PROVIDERS.append(
         else []
     )
 )
+
+
+# Baseline-feature response classifier; reads the assembled patient table (other stages'
+# biomarkers), so it runs after `patients`. Writes a 'skipped' row when it cannot fit.
+rule response_classifier:
+    input:
+        patients="results/{cohort}/tables/patients.tsv",
+    output:
+        table="results/{cohort}/tables/classifier.tsv",
+        roc="results/{cohort}/figures/response_classifier_roc.png",
+    log:
+        "results/{cohort}/logs/response_classifier.log",
+    benchmark:
+        "results/{cohort}/benchmarks/response_classifier.tsv"
+    conda:
+        "../../envs/response.yaml"
+    params:
+        options=lambda wc: response_options(wc.cohort)["classifier"],
+        seed=lambda wc: cohort_config(wc.cohort).get("simulate", {}).get("seed", 0),
+    script:
+        "../scripts/response_classifier.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "recist",
+        "results/{cohort}/tables/classifier.tsv",
+        "results/{cohort}/figures/response_classifier_roc.png",
+    )
+)
