@@ -18,6 +18,7 @@ include: "workflow/rules/nanostring.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/ihc.smk"
 include: "workflow/rules/pet.smk"
+include: "workflow/rules/response.smk"
 include: "workflow/rules/patients.smk"
 include: "workflow/rules/report.smk"
 

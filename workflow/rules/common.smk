@@ -222,3 +222,23 @@ def pet_quantify_inputs(wildcards):
         inputs["scans"] = section["scans"]
         inputs["image_files"] = pet_image_files(section["scans"])
     return inputs
+
+
+# --- response ---
+def recist_input(wildcards):
+    """The RECIST measurement table: the simulator's, or the cohort's `recist` path."""
+    if is_simulated(wildcards.cohort):
+        return f"{raw_dir(wildcards.cohort)}/recist/recist.tsv"
+    return cohort_config(wildcards.cohort)["recist"]
+
+
+def response_inputs(wildcards):
+    """RECIST table, plus the clinical table (last-dose day, follow-up) when there is one."""
+    inputs = {"recist": recist_input(wildcards)}
+    if has_modality(wildcards.cohort, "clinical"):
+        inputs["clinical"] = f"results/{wildcards.cohort}/clinical/clinical.tsv"
+    return inputs
+
+
+def response_options(cohort):
+    return cohort_config(cohort).get("response", {})

@@ -1,0 +1,116 @@
+# Response stage: RECIST 1.1 time-point and best overall responses, iRECIST, SITC
+# resistance, ORR/DCR with exact CIs, waterfall/spider/swimmer plots (contexture.response),
+# and the baseline-feature response classifier on tables/patients.tsv.
+
+
+# Demo cohorts: the RECIST measurement table implied by the latent truth.
+rule simulate_recist:
+    input:
+        latent_patients="results/{cohort}/raw/truth/patients.tsv",
+        latent_lesions="results/{cohort}/raw/truth/lesions.tsv",
+    output:
+        recist="results/{cohort}/raw/recist/recist.tsv",
+        expected="results/{cohort}/raw/truth/recist_expected.tsv",
+    log:
+        "results/{cohort}/logs/simulate_recist.log",
+    conda:
+        "../../envs/response.yaml"
+    params:
+        seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
+    script:
+        "../scripts/response_simulate.py"
+
+
+rule recist:
+    input:
+        unpack(response_inputs),
+    output:
+        timepoints=report(
+            "results/{cohort}/tables/recist_timepoints.tsv",
+            caption="../report/recist_timepoints.rst",
+            category="Tables",
+            subcategory="{cohort}",
+        ),
+        features="results/{cohort}/response/patient_features.tsv",
+        rates="results/{cohort}/tables/response_rates.tsv",
+    log:
+        "results/{cohort}/logs/recist.log",
+    benchmark:
+        "results/{cohort}/benchmarks/recist.tsv"
+    conda:
+        "../../envs/response.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        options=lambda wc: response_options(wc.cohort),
+    script:
+        "../scripts/response_recist.py"
+
+
+rule response_figures:
+    input:
+        unpack(response_inputs),
+        timepoints="results/{cohort}/tables/recist_timepoints.tsv",
+        features="results/{cohort}/response/patient_features.tsv",
+    output:
+        waterfall="results/{cohort}/figures/best_percent_change_waterfall.png",
+        spider="results/{cohort}/figures/target_sum_change_spider.png",
+        swimmer="results/{cohort}/figures/response_swimmer.png",
+    log:
+        "results/{cohort}/logs/response_figures.log",
+    conda:
+        "../../envs/response.yaml"
+    script:
+        "../scripts/response_figures.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "recist",
+        "results/{cohort}/tables/recist_timepoints.tsv",
+        "results/{cohort}/tables/response_rates.tsv",
+        "results/{cohort}/figures/best_percent_change_waterfall.png",
+        "results/{cohort}/figures/target_sum_change_spider.png",
+        "results/{cohort}/figures/response_swimmer.png",
+    )
+)
+PATIENT_FEATURE_PROVIDERS.append(
+    lambda cohort: (
+        [("response", f"results/{cohort}/response/patient_features.tsv")]
+        if has_modality(cohort, "recist")
+        else []
+    )
+)
+
+
+# Baseline-feature response classifier; reads the assembled patient table (other stages'
+# biomarkers), so it runs after `patients`. Writes a 'skipped' row when it cannot fit.
+rule response_classifier:
+    input:
+        patients="results/{cohort}/tables/patients.tsv",
+    output:
+        table="results/{cohort}/tables/classifier.tsv",
+        roc="results/{cohort}/figures/response_classifier_roc.png",
+    log:
+        "results/{cohort}/logs/response_classifier.log",
+    benchmark:
+        "results/{cohort}/benchmarks/response_classifier.tsv"
+    conda:
+        "../../envs/response.yaml"
+    params:
+        options=lambda wc: response_options(wc.cohort)["classifier"],
+        seed=lambda wc: cohort_config(wc.cohort).get("simulate", {}).get("seed", 0),
+    script:
+        "../scripts/response_classifier.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "recist",
+        "results/{cohort}/tables/classifier.tsv",
+        "results/{cohort}/figures/response_classifier_roc.png",
+    )
+)
