@@ -131,7 +131,9 @@ def _rows(schema: dict, prefix: str) -> list[tuple[str, str, str, str]]:
             kind = " or ".join(kind)
         if sub.get("type") == "array" and "items" in sub:
             items = sub["items"]
-            kind = "list of " + (" \\| ".join(map(str, items["enum"])) if "enum" in items else str(items.get("type", "items")))
+            kind = "list of " + (
+                " \\| ".join(map(str, items["enum"])) if "enum" in items else str(items.get("type", "items"))
+            )
         default = sub.get("default", "")
         default = "" if default == {} and sub.get("type") == "object" else f"`{default}`" if default != "" else ""
         description = " ".join(str(sub.get("description", "")).split())
