@@ -75,3 +75,22 @@ def all_outputs():
         for provider in OUTPUT_PROVIDERS
         for path in provider(cohort)
     ]
+
+
+# --- pet_models ---
+PET_MODEL_FIGURES = [
+    "pet_lesion_overview",
+    "pet_suvmax_by_site",
+    "pet_suvmax_by_dmmr",
+    "pet_suvmax_by_ihc_phenotype",
+    "pet_change_per_week_by_response",
+]
+
+
+def lesions_table_producer_exists(cohort):
+    """True if a rule (the pet stage) makes results/{cohort}/tables/lesions.tsv."""
+    path = f"results/{cohort}/tables/lesions.tsv"
+    return any(
+        candidate.name != "pet_models" and candidate.is_producer(path)
+        for candidate in workflow.rules
+    )

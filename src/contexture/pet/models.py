@@ -355,7 +355,9 @@ def bootstrap_icc(fit: MixedFit, replicates: int, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------- inputs
 
 
-def prepare_lesions(lesions: pd.DataFrame, exclude_irradiated: bool = True, file: str = "lesions table") -> pd.DataFrame:
+def prepare_lesions(
+    lesions: pd.DataFrame, exclude_irradiated: bool = True, file: str = "lesions table"
+) -> pd.DataFrame:
     """Lesions usable for the models, with ``log_suvmax``.
 
     Drops irradiated lesions (when ``exclude_irradiated``; the study analysed
@@ -436,9 +438,7 @@ def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str
 def patient_geometric_means(baseline: pd.DataFrame) -> pd.DataFrame:
     """Per-patient geometric mean SUVmax over baseline lesions: exp(mean ln SUVmax)."""
     grouped = baseline.groupby("patient_id", sort=True)["log_suvmax"]
-    return pd.DataFrame(
-        {"geomean_suvmax": np.exp(grouped.mean()), "lesions": grouped.size()}
-    ).reset_index()
+    return pd.DataFrame({"geomean_suvmax": np.exp(grouped.mean()), "lesions": grouped.size()}).reset_index()
 
 
 # --------------------------------------------------------------------------- analyses
@@ -494,15 +494,33 @@ def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
         _row("baseline_geomean", "n_patients", fit.n_patients, method="count of patients with baseline lesions"),
         _row("baseline_geomean", "n_lesions", fit.n_obs, method="count of baseline lesions"),
         _row("baseline_geomean", "geometric_mean_suvmax", geomean, low, high, method=method),
-        _row("baseline_geomean", "geometric_cv_percent_total", _gcv(total),
-             method="100*sqrt(exp(s_b^2+s_e^2)-1), REML variance components"),  # fmt: skip
-        _row("baseline_geomean", "geometric_cv_percent_between_patients", _gcv(fit.var_patient),
-             method="100*sqrt(exp(s_b^2)-1), REML"),  # fmt: skip
-        _row("baseline_geomean", "geometric_cv_percent_within_patient", _gcv(fit.var_residual),
-             method="100*sqrt(exp(s_e^2)-1), REML"),  # fmt: skip
-        _row("baseline_geomean", "patient_geomean_median", float(median), float(q1), float(q3),
-             method="median of per-patient geometric means; ci_low/ci_high = interquartile interval "
-             "(25th-75th percentile, R quantile type 7), not a CI"),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "geometric_cv_percent_total",
+            _gcv(total),
+            method="100*sqrt(exp(s_b^2+s_e^2)-1), REML variance components",
+        ),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "geometric_cv_percent_between_patients",
+            _gcv(fit.var_patient),
+            method="100*sqrt(exp(s_b^2)-1), REML",
+        ),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "geometric_cv_percent_within_patient",
+            _gcv(fit.var_residual),
+            method="100*sqrt(exp(s_e^2)-1), REML",
+        ),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "patient_geomean_median",
+            float(median),
+            float(q1),
+            float(q3),
+            method="median of per-patient geometric means; ci_low/ci_high = interquartile interval "
+            "(25th-75th percentile, R quantile type 7), not a CI",
+        ),  # fmt: skip
     ]
     replicates, seed = int(options["bootstrap_replicates"]), int(options["seed"])
     if fit.n_patients >= 2 and replicates > 0:
@@ -511,9 +529,15 @@ def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
     else:
         low_icc = high_icc = math.nan
     rows += [
-        _row("icc", "icc", fit.icc, float(low_icc), float(high_icc),
-             method=f"s_b^2/(s_b^2+s_e^2), REML random-intercept LMM on ln SUVmax without covariates; "
-             f"{pct} parametric bootstrap percentile CI ({replicates} replicates, seed {seed})"),  # fmt: skip
+        _row(
+            "icc",
+            "icc",
+            fit.icc,
+            float(low_icc),
+            float(high_icc),
+            method=f"s_b^2/(s_b^2+s_e^2), REML random-intercept LMM on ln SUVmax without covariates; "
+            f"{pct} parametric bootstrap percentile CI ({replicates} replicates, seed {seed})",
+        ),  # fmt: skip
         _row("icc", "variance_between_patients", fit.var_patient, method="REML, ln SUVmax scale"),
         _row("icc", "variance_within_patient", fit.var_residual, method="REML, ln SUVmax scale"),
     ]
@@ -616,7 +640,9 @@ def _weeks(frame: pd.DataFrame, baseline_time: str) -> np.ndarray:
     return weeks
 
 
-def change_analysis(lesions: pd.DataFrame, covariates: pd.DataFrame, options: dict, volume_adjusted: bool) -> list[dict]:
+def change_analysis(
+    lesions: pd.DataFrame, covariates: pd.DataFrame, options: dict, volume_adjusted: bool
+) -> list[dict]:
     """% change in geometric mean SUVmax per week of treatment, overall and by response.
 
     Patients with at least one on-treatment measurement; model
@@ -652,8 +678,12 @@ def change_analysis(lesions: pd.DataFrame, covariates: pd.DataFrame, options: di
     fit = fit_random_intercepts(y, design, groups, lesion)
     rows = [
         _row(analysis, "n_patients", fit.n_patients, method="patients with an on-treatment scan"),
-        _row(analysis, "percent_change_per_week[all]", *_percent(_wald_exp(fit, {"weeks": 1.0}, level)),
-             method=f"100*(exp(slope)-1); {base_method}; p from z-test"),  # fmt: skip
+        _row(
+            analysis,
+            "percent_change_per_week[all]",
+            *_percent(_wald_exp(fit, {"weeks": 1.0}, level)),
+            method=f"100*(exp(slope)-1); {base_method}; p from z-test",
+        ),  # fmt: skip
     ]
     if volume_adjusted:
         est, se = fit.contrast({"log_volume": 1.0})
