@@ -97,7 +97,7 @@ def uptake_violin(baseline: pd.DataFrame, column: str, label: str, colours: dict
     counts = frame.groupby(frame[column].astype(str))["patient_id"].nunique()
     ax.set_xticks(positions, [f"{lvl}\n(n={counts[lvl]})" for lvl in levels])
     ax.set_xlabel(label)
-    ax.set_ylabel("Baseline SUVmax (log scale); dots: patient geometric means")
+    ax.set_ylabel("Baseline SUVmax (log scale)")
     source = pd.DataFrame(
         {
             column: means["level"],
@@ -145,7 +145,7 @@ def per_patient_change(lesions: pd.DataFrame, covariates: pd.DataFrame, baseline
     ax.axhline(0, color=OKABE_ITO["grey"], linewidth=0.5, linestyle="--")
     ax.set_xticks(range(len(levels)), levels)
     ax.set_xlabel("Best overall response")
-    ax.set_ylabel("Change in geometric mean SUVmax (% per week)")
+    ax.set_ylabel("SUVmax geometric mean change (%/week)")
     source = per_patient.reset_index()[columns]
     return fig, source
 
