@@ -158,17 +158,8 @@ def ihc_options(cohort):
 
 
 def ihc_pet_correlation_outputs(cohort):
-    """IHC-PET correlation outputs, once the PET stage provides tables/lesions.tsv."""
+    """IHC-PET correlation outputs, for cohorts with both modalities."""
     if not (has_modality(cohort, "ihc") and has_modality(cohort, "pet")):
-        return []
-    lesions = f"results/{cohort}/tables/lesions.tsv"
-    provided = [
-        path
-        for provider in OUTPUT_PROVIDERS
-        if provider is not ihc_pet_correlation_outputs
-        for path in provider(cohort)
-    ]
-    if lesions not in provided:
         return []
     return [
         f"results/{cohort}/tables/ihc_pet_correlation.tsv",
@@ -242,3 +233,13 @@ def response_inputs(wildcards):
 
 def response_options(cohort):
     return cohort_config(cohort).get("response", {})
+
+
+# --- pet_models ---
+PET_MODEL_FIGURES = [
+    "pet_lesion_overview",
+    "pet_suvmax_by_site",
+    "pet_suvmax_by_dmmr",
+    "pet_suvmax_by_ihc_phenotype",
+    "pet_change_per_week_by_response",
+]

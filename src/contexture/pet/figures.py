@@ -1,0 +1,178 @@
+"""Figures of the CD8-PET analyses (contexture.pet.models), in the house style.
+
+Each function takes the prepared lesion table (``contexture.pet.models.prepare_lesions``)
+and patient covariates (``patient_covariates``) and returns ``(figure, source_data)``;
+the workflow saves both with :func:`contexture.plotting.save_figure`. SUVmax axes are
+logarithmic, matching the log-scale models. Layouts follow the study's Fig. 2-4
+(Kist de Ruijter et al., Nat Med 2022): lesions per patient ordered by geometric mean,
+uptake by site and by patient group, and change during treatment by best response.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from contexture.plotting import GROUP_COLOURS, OKABE_ITO, RESPONSE_COLOURS, SITE_COLOURS, TWO_COLUMN_MM, figure
+from contexture.plotting import ONE_COLUMN_MM as ONE_COLUMN
+
+BOR_ORDER = ["CR", "PR", "SD", "PD", "NE"]
+
+
+def _site_colour(site: str) -> str:
+    return SITE_COLOURS.get(site, SITE_COLOURS["other"])
+
+
+def _empty(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def lesion_overview(baseline: pd.DataFrame):
+    """Baseline SUVmax of every lesion per patient, patients ordered by geometric mean.
+
+    Points are lesions coloured by organ site; the black bar is the patient's geometric
+    mean SUVmax. Source data: one row per lesion with its patient's rank and geometric mean.
+    """
+    fig, ax = figure(TWO_COLUMN_MM, 70)
+    if baseline.empty:
+        _empty(ax, "no baseline lesions")
+        return fig, pd.DataFrame(columns=["patient_id", "rank", "geomean_suvmax", "lesion_id", "site", "suvmax"])
+    geomeans = np.exp(baseline.groupby("patient_id")["log_suvmax"].mean()).rename("geomean_suvmax")
+    order = geomeans.sort_values(kind="stable").index
+    rank = pd.Series(np.arange(1, len(order) + 1), index=order, name="rank")
+    data = baseline.join(rank, on="patient_id").join(geomeans, on="patient_id").sort_values(["rank", "lesion_id"])
+    for site, part in data.groupby("site", sort=True):
+        ax.scatter(part["rank"], part["suvmax"], s=6, color=_site_colour(site), label=site, linewidths=0)
+    ax.hlines(geomeans[order], rank.to_numpy() - 0.35, rank.to_numpy() + 0.35, color=OKABE_ITO["black"], linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xticks(rank.to_numpy())
+    ax.set_xticklabels(order, rotation=90, fontsize=4 if len(order) > 40 else 5)
+    if len(order) > 100:
+        ax.set_xticks([])
+    ax.set_xlabel("Patient (ordered by geometric mean SUVmax)")
+    ax.set_ylabel("Baseline SUVmax")
+    handles = [Line2D([], [], color=OKABE_ITO["black"], label="patient geometric mean")]
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, frameon=False, ncols=3, loc="upper left")
+    source = data[["patient_id", "rank", "geomean_suvmax", "lesion_id", "site", "suvmax"]].reset_index(drop=True)
+    return fig, source
+
+
+def uptake_violin(baseline: pd.DataFrame, column: str, label: str, colours: dict[str, str] | None = None):
+    """Violins of baseline lesion SUVmax (log scale) per level of ``column``.
+
+    Overlaid dots are per-patient geometric means within the level (for a patient-level
+    covariate, the patient's geometric mean). Source data: those geometric means.
+    """
+    fig, ax = figure(ONE_COLUMN, 65)
+    frame = baseline[baseline[column].notna()] if column in baseline.columns else baseline.iloc[0:0]
+    columns = [column, "patient_id", "lesions", "geomean_suvmax"]
+    if frame.empty:
+        _empty(ax, f"{label}: not available")
+        return fig, pd.DataFrame(columns=columns)
+    levels = sorted(frame[column].astype(str).unique())
+    colours = colours or {}
+    positions = np.arange(1, len(levels) + 1)
+    parts = ax.violinplot(
+        [frame.loc[frame[column].astype(str) == lvl, "log_suvmax"].to_numpy() for lvl in levels],
+        positions=positions,
+        showextrema=False,
+        widths=0.8,
+    )
+    for body, lvl in zip(parts["bodies"], levels, strict=True):
+        body.set_facecolor(colours.get(lvl, OKABE_ITO["grey"]))
+        body.set_alpha(0.45)
+        body.set_edgecolor("none")
+    grouped = frame.assign(level=frame[column].astype(str)).groupby(["level", "patient_id"], sort=True)["log_suvmax"]
+    means = grouped.agg(["mean", "size"]).reset_index()
+    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(means))
+    x = means["level"].map({lvl: i + 1 for i, lvl in enumerate(levels)}).to_numpy() + jitter
+    ax.scatter(x, means["mean"], s=7, color=OKABE_ITO["black"], linewidths=0, zorder=3)
+    ticks = np.log([1, 2, 5, 10, 20, 50])
+    ax.set_yticks(ticks, [f"{v:g}" for v in np.exp(ticks)])
+    low, high = frame["log_suvmax"].min(), frame["log_suvmax"].max()
+    ax.set_ylim(low - 0.2, high + 0.2)
+    counts = frame.groupby(frame[column].astype(str))["patient_id"].nunique()
+    ax.set_xticks(positions, [f"{lvl}\n(n={counts[lvl]})" for lvl in levels])
+    ax.set_xlabel(label)
+    ax.set_ylabel("Baseline SUVmax (log scale)")
+    source = pd.DataFrame(
+        {
+            column: means["level"],
+            "patient_id": means["patient_id"],
+            "lesions": means["size"],
+            "geomean_suvmax": np.exp(means["mean"]),
+        }
+    )
+    return fig, source
+
+
+def per_patient_change(lesions: pd.DataFrame, covariates: pd.DataFrame, baseline_time: str = "zero"):
+    """Per-patient % change in geometric mean SUVmax per week, grouped by best response.
+
+    For lesions measured at both scans: 100 (exp(mean_l [ln SUV_on - ln SUV_base] / weeks)
+    - 1), weeks between the scans' treatment times (descriptive; the model estimates are
+    in pet_models.tsv). Source data: one row per patient.
+    """
+    fig, ax = figure(ONE_COLUMN, 65)
+    columns = ["patient_id", "bor", "lesions", "weeks", "percent_change_per_week"]
+    base = lesions[lesions["timepoint"] == "baseline"].set_index(["patient_id", "lesion_id"])
+    on = lesions[lesions["timepoint"] == "on_treatment"].set_index(["patient_id", "lesion_id"])
+    pairs = base[["log_suvmax", "scan_day"]].join(on[["log_suvmax", "scan_day"]], rsuffix="_on", how="inner")
+    if pairs.empty:
+        _empty(ax, "no lesions measured at both scans")
+        return fig, pd.DataFrame(columns=columns)
+    start = 0.0 if baseline_time == "zero" else pairs["scan_day"]
+    pairs["weeks"] = (pairs["scan_day_on"] - start) / 7.0
+    pairs = pairs[pairs["weeks"] > 0]
+    pairs["slope"] = (pairs["log_suvmax_on"] - pairs["log_suvmax"]) / pairs["weeks"]
+    per_patient = pairs.groupby(level="patient_id").agg(
+        lesions=("slope", "size"), weeks=("weeks", "mean"), slope=("slope", "mean")
+    )
+    bor = covariates.set_index("patient_id")["bor"] if len(covariates) else pd.Series(dtype=object)
+    per_patient["bor"] = per_patient.index.map(bor).fillna("NE")
+    per_patient["percent_change_per_week"] = 100 * np.expm1(per_patient["slope"])
+    levels = [b for b in BOR_ORDER if b in set(per_patient["bor"])] + sorted(set(per_patient["bor"]) - set(BOR_ORDER))
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(per_patient))
+    x = per_patient["bor"].map({b: i for i, b in enumerate(levels)}).to_numpy() + jitter
+    colours = per_patient["bor"].map(lambda b: RESPONSE_COLOURS.get(b, OKABE_ITO["grey"]))
+    ax.scatter(x, per_patient["percent_change_per_week"], s=10, c=list(colours), linewidths=0)
+    for i, b in enumerate(levels):
+        median = per_patient.loc[per_patient["bor"] == b, "percent_change_per_week"].median()
+        ax.hlines(median, i - 0.3, i + 0.3, color=OKABE_ITO["black"], linewidth=1)
+    ax.axhline(0, color=OKABE_ITO["grey"], linewidth=0.5, linestyle="--")
+    ax.set_xticks(range(len(levels)), levels)
+    ax.set_xlabel("Best overall response")
+    ax.set_ylabel("SUVmax geometric mean change (%/week)")
+    source = per_patient.reset_index()[columns]
+    return fig, source
+
+
+SITE_PALETTE = SITE_COLOURS
+DMMR_COLOURS = {"dMMR": OKABE_ITO["blue"], "pMMR": OKABE_ITO["vermillion"]}
+PHENOTYPE_COLOURS = GROUP_COLOURS
+
+
+def pet_model_figures(lesions: pd.DataFrame, patients: pd.DataFrame | None, options: dict | None = None) -> dict:
+    """Every figure of the PET analyses: ``{file stem: (figure, source data)}``.
+
+    ``lesions``/``patients`` as ``tables/lesions.tsv``/``tables/patients.tsv``;
+    ``options`` the cohort's ``pet_analysis`` section (same lesion selection as
+    :func:`contexture.pet.models.run_pet_models`).
+    """
+    from contexture.pet.models import DEFAULT_OPTIONS, patient_covariates, prepare_lesions
+
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    table = prepare_lesions(lesions, options["exclude_irradiated"])
+    covariates = patient_covariates(patients, options["responder_groups"])
+    tumour = table[table["site"] != options["lymph_node_sites"]["normal"]]
+    baseline = tumour[tumour["timepoint"] == "baseline"].merge(covariates, on="patient_id", how="left")
+    return {
+        "pet_lesion_overview": lesion_overview(baseline),
+        "pet_suvmax_by_site": uptake_violin(baseline, "site", "Organ site", SITE_PALETTE),
+        "pet_suvmax_by_dmmr": uptake_violin(baseline, "dmmr", "Mismatch repair status", DMMR_COLOURS),
+        "pet_suvmax_by_ihc_phenotype": uptake_violin(baseline, "ihc_phenotype", "CD8 IHC phenotype", PHENOTYPE_COLOURS),
+        "pet_change_per_week_by_response": per_patient_change(tumour, covariates, options["baseline_time"]),
+    }

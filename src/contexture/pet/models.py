@@ -1,0 +1,815 @@
+"""Statistical analyses of CD8-PET lesion uptake: linear mixed models on log SUVmax.
+
+Reproduces the analyses of the 89ZED88082A CD8-PET study (Kist de Ruijter L, et al.
+"Whole-body CD8+ T cell visualization before and during cancer immunotherapy: a phase
+1/2 trial". Nat Med 2022;28:2601-2610): lesions are clustered in patients, so uptake is
+modelled on the log scale with a random intercept per patient,
+
+    ln SUVmax_ij = x_ij' beta + b_i + e_ij,     b_i ~ N(0, s_b^2),  e_ij ~ N(0, s_e^2),
+
+and, for repeated scans, a second random intercept per lesion nested in its patient
+(``+ u_il``, u_il ~ N(0, s_l^2)). Estimates are back-transformed: exp(intercept) is the
+geometric mean SUVmax, exp(beta) a ratio of geometric means, 100 (exp(beta) - 1) a
+percentage difference or change.
+
+Engine. :func:`fit_random_intercepts` fits these models by REML or ML with the
+*profiled* deviance of Bates et al. (2015, J Stat Softw 67(1), "Fitting linear
+mixed-effects models using lme4", sections 3.4-3.5): for given relative variances
+gamma = s^2 / s_e^2 the fixed effects and s_e^2 have closed forms, so only the variance
+ratios are optimized (lme4's theta = sqrt(gamma)). Because the covariance of a patient's
+observations is compound-symmetric (or nested compound-symmetric), its inverse and
+determinant have closed forms (Woodbury), and every quantity needs only per-patient and
+per-lesion sums of X and y. A fit of 100,000 lesions therefore takes milliseconds,
+where ``statsmodels.MixedLM`` (which loops over patients in Python) takes ~25 s
+(issue 9; ``benchmarks/pet_models.py``). The engine is written by hand for that speed;
+``tests/unit/test_pet_models.py`` checks it against ``statsmodels.MixedLM`` (the
+reference implementation, same estimates to 1e-5) and against the closed-form ANOVA
+estimators of a balanced design. R equivalents: ``lme4::lmer(log(suvmax) ~ site +
+(1 | patient_id))`` (REML) and ``lmer(..., REML = FALSE)`` (ML).
+
+Inference (as in the study):
+
+* Fixed effects: Wald confidence intervals and z-tests with the model-based covariance
+  s_e^2 (X' V^-1 X)^-1 at the estimated variances (as ``statsmodels`` and
+  ``confint(fit, method = "Wald")`` in R).
+* Factors with 3 or more levels (organ site): Wald chi-square test of equality of all
+  level means under REML (as ``car::Anova(fit)`` in R).
+* Two-level factors (dMMR/pMMR; IHC desert vs stromal/inflamed; malignant vs normal
+  lymph nodes): likelihood-ratio test of models with and without the factor, both fitted
+  by ML (as ``anova(fit0, fit1)`` in R); the estimates and CIs come from the REML fit.
+* ICC = s_b^2 / (s_b^2 + s_e^2) of the model without covariates, REML; confidence
+  interval by parametric bootstrap (percentile interval, fixed seed): replicates are drawn
+  from the fitted model through its sufficient statistics -- patient means
+  ybar_i ~ N(mu, s_b^2 + s_e^2 / n_i) and the pooled within-patient sum of squares
+  ~ s_e^2 chi^2(N - k) -- and refitted by REML, which is exactly a bootstrap of the data.
+* Trend of baseline uptake across ordered best overall response: Kendall's tau-b
+  (``scipy.stats.kendalltau``; a Jonckheere-Terpstra-type test, R:
+  ``cor.test(x, as.numeric(bor), method = "kendall", exact = FALSE)``); responders vs
+  non-responders: Mann-Whitney U (exact without ties when both groups have < 50
+  patients, else normal approximation with continuity correction -- R's
+  ``wilcox.test`` defaults) with the Hodges-Lehmann ratio and its asymptotic
+  order-statistic CI (Hollander & Wolfe 1999, section 4.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from contexture.errors import InputError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["analysis", "term", "estimate", "ci_low", "ci_high", "p", "method"]
+LESION_COLUMNS = ("patient_id", "lesion_id", "timepoint", "scan_day", "site", "suvmax")
+TIMEPOINTS = ("baseline", "on_treatment")
+
+DEFAULT_OPTIONS = {
+    "exclude_irradiated": True,
+    "ci_level": 0.95,
+    "site_reference": "lymph_node",
+    "lymph_node_sites": {"malignant": "lymph_node", "normal": "lymph_node_normal"},
+    "responder_groups": {"responder": ["CR", "PR", "SD"], "non_responder": ["PD"]},
+    "bor_order": ["PD", "SD", "PR", "CR"],
+    "baseline_time": "zero",
+    "bootstrap_replicates": 999,
+    "seed": 20221201,
+}
+
+
+# --------------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """Sufficient statistics of a (nested) random-intercept model."""
+
+    n_obs: int
+    xtx: np.ndarray
+    xty: np.ndarray
+    yty: float
+    group_n: np.ndarray  # observations per patient (k,)
+    group_x: np.ndarray  # per-patient column sums of X (k, p)
+    group_y: np.ndarray  # per-patient sums of y (k,)
+    sub_n: np.ndarray | None = None  # observations per lesion (L,)
+    sub_x: np.ndarray | None = None  # per-lesion column sums of X (L, p)
+    sub_y: np.ndarray | None = None  # per-lesion sums of y (L,)
+    sub_group: np.ndarray | None = None  # patient index of each lesion (L,)
+
+    @property
+    def nested(self) -> bool:
+        return self.sub_n is not None
+
+
+def _sums(y: np.ndarray, x: np.ndarray, groups: np.ndarray, subgroups: np.ndarray | None) -> _Sums:
+    group_index, group_codes = pd.factorize(groups, sort=True)
+    k = len(group_codes)
+
+    def add(index: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.bincount(index, weights=column, minlength=size) for column in values.T])
+
+    common = {
+        "n_obs": y.size,
+        "xtx": x.T @ x,
+        "xty": x.T @ y,
+        "yty": float(y @ y),
+        "group_n": np.bincount(group_index, minlength=k).astype(float),
+        "group_x": add(group_index, k, x),
+        "group_y": np.bincount(group_index, weights=y, minlength=k),
+    }
+    if subgroups is None:
+        return _Sums(**common)
+    # Lesions are identified within their patient (the same lesion id in two patients is
+    # two lesions); codes in order of first appearance.
+    sub_index = np.asarray(pd.MultiIndex.from_arrays([group_index, subgroups]).factorize()[0])
+    n_sub = int(sub_index.max()) + 1
+    sub_group = np.zeros(n_sub, dtype=int)
+    sub_group[sub_index] = group_index
+    return _Sums(
+        **common,
+        sub_n=np.bincount(sub_index, minlength=n_sub).astype(float),
+        sub_x=add(sub_index, n_sub, x),
+        sub_y=np.bincount(sub_index, weights=y, minlength=n_sub),
+        sub_group=sub_group,
+    )
+
+
+def _profile(gammas: np.ndarray, sums: _Sums, reml: bool) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """Profiled deviance (-2 log-likelihood) at relative variances ``gammas``.
+
+    ``gammas`` = (s_b^2 / s_e^2,) or (s_b^2 / s_e^2, s_l^2 / s_e^2). With V_i the
+    covariance of patient i's observations divided by s_e^2, u' V^-1 v is
+    u'v - sum_l a_l u_l. v_l. - c_i g(u) g(v), where u_l. are lesion sums,
+    a_l = g_l / (1 + m_l g_l), h_l = 1 / (1 + m_l g_l), g(u) = sum_l h_l u_l.,
+    H_i = sum_l m_l h_l and c_i = g_b / (1 + g_b H_i); log|V_i| = sum_l log(1 + m_l g_l)
+    + log(1 + g_b H_i). Returns (deviance, beta, A = X'V^-1 X * s_e^2, s_e^2).
+    """
+    gamma_b = gammas[0]
+    n, p = sums.n_obs, sums.xtx.shape[0]
+    a_mat, b_vec, c_val = sums.xtx.copy(), sums.xty.copy(), sums.yty
+    logdet = 0.0
+    if sums.nested:
+        gamma_l = gammas[1]
+        a = gamma_l / (1.0 + sums.sub_n * gamma_l)
+        h = 1.0 / (1.0 + sums.sub_n * gamma_l)
+        a_mat -= (sums.sub_x * a[:, None]).T @ sums.sub_x
+        b_vec -= (sums.sub_x * a[:, None]).T @ sums.sub_y
+        c_val -= float(a @ sums.sub_y**2)
+        logdet += float(np.log1p(sums.sub_n * gamma_l).sum())
+        k = sums.group_n.size
+        weighted = sums.sub_x * h[:, None]
+        gx = np.column_stack([np.bincount(sums.sub_group, weights=weighted[:, j], minlength=k) for j in range(p)])
+        gy = np.bincount(sums.sub_group, weights=sums.sub_y * h, minlength=k)
+        big_h = np.bincount(sums.sub_group, weights=sums.sub_n * h, minlength=k)
+    else:
+        gx, gy, big_h = sums.group_x, sums.group_y, sums.group_n
+    c = gamma_b / (1.0 + gamma_b * big_h)
+    a_mat -= (gx * c[:, None]).T @ gx
+    b_vec -= (gx * c[:, None]).T @ gy
+    c_val -= float(c @ gy**2)
+    logdet += float(np.log1p(gamma_b * big_h).sum())
+    beta = np.linalg.solve(a_mat, b_vec)
+    quad = max(c_val - float(b_vec @ beta), 1e-300)
+    if reml:
+        dof = n - p
+        scale = quad / dof
+        sign, logdet_a = np.linalg.slogdet(a_mat)
+        deviance = dof * math.log(scale) + logdet + logdet_a + dof * (1.0 + math.log(2 * math.pi))
+    else:
+        scale = quad / n
+        deviance = n * math.log(scale) + logdet + n * (1.0 + math.log(2 * math.pi))
+    return deviance, beta, a_mat, scale
+
+
+def _optimize(sums: _Sums, reml: bool) -> np.ndarray:
+    """Relative variances minimizing the profiled deviance (bounded at 0, as lme4)."""
+    if not sums.nested:
+        # One parameter: rho = gamma / (1 + gamma) (the ICC) on [0, 1). A grid finds the
+        # basin, bounded Brent refines it; the boundary rho = 0 is checked explicitly.
+        def objective(rho: float) -> float:
+            return _profile(np.array([rho / (1.0 - rho)]), sums, reml)[0]
+
+        grid = np.linspace(0.0, 0.995, 60)
+        values = [objective(r) for r in grid]
+        best = int(np.argmin(values))
+        low, high = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
+        result = optimize.minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": 1e-12})
+        rho = result.x if result.fun <= values[best] else grid[best]
+        return np.array([rho / (1.0 - rho)])
+
+    # Two parameters: lme4's theta = sqrt(gamma) >= 0, L-BFGS-B from the best grid start.
+    def objective2(theta: np.ndarray) -> float:
+        return _profile(theta**2, sums, reml)[0]
+
+    starts = [np.array([tb, tl]) for tb in (0.25, 0.75, 1.5) for tl in (0.25, 0.75, 1.5)]
+    start = min(starts, key=objective2)
+    result = optimize.minimize(
+        objective2, start, method="L-BFGS-B", bounds=[(0.0, None), (0.0, None)], options={"ftol": 1e-14, "gtol": 1e-9}
+    )
+    # Polish with Nelder-Mead (derivative-free), as lme4 ends with a derivative-free optimizer.
+    polished = optimize.minimize(
+        objective2, np.asarray(result.x), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12}
+    )
+    best = polished.x if polished.fun < result.fun and (polished.x >= 0).all() else result.x
+    return np.asarray(best) ** 2
+
+
+@dataclass(frozen=True)
+class MixedFit:
+    """A fitted (nested) random-intercept linear mixed model.
+
+    ``params`` and ``cov`` are the fixed effects and their Wald covariance;
+    ``var_patient``, ``var_lesion`` (NaN unless nested) and ``var_residual`` the
+    variance components; ``loglike`` the REML or ML log-likelihood with all constants
+    (as R's ``logLik``); ``n_obs``, ``n_patients``, ``n_lesions``.
+    """
+
+    params: pd.Series
+    cov: pd.DataFrame
+    var_patient: float
+    var_lesion: float
+    var_residual: float
+    loglike: float
+    reml: bool
+    n_obs: int
+    n_patients: int
+    n_lesions: int
+    sums: _Sums = field(repr=False, compare=False)
+
+    @property
+    def icc(self) -> float:
+        """Between-patient share of the variance: s_b^2 / (s_b^2 [+ s_l^2] + s_e^2)."""
+        lesion = 0.0 if math.isnan(self.var_lesion) else self.var_lesion
+        return self.var_patient / (self.var_patient + lesion + self.var_residual)
+
+    def contrast(self, weights: dict[str, float] | pd.Series) -> tuple[float, float]:
+        """Estimate and standard error of sum_j w_j beta_j."""
+        w = pd.Series(weights, dtype=float).reindex(self.params.index, fill_value=0.0)
+        return float(w @ self.params), float(math.sqrt(max(w @ self.cov @ w, 0.0)))
+
+
+def fit_random_intercepts(
+    y: np.ndarray | pd.Series,
+    exog: pd.DataFrame,
+    groups: np.ndarray | pd.Series,
+    subgroups: np.ndarray | pd.Series | None = None,
+    *,
+    reml: bool = True,
+) -> MixedFit:
+    """Fit ``y ~ exog + (1 | groups) [+ (1 | groups:subgroups)]`` by REML or ML.
+
+    ``exog`` holds the fixed-effect design (include an intercept column if wanted);
+    ``subgroups`` (e.g. lesion ids) are nested within ``groups`` (patients). See the
+    module docstring for the method; equivalent to ``statsmodels.MixedLM(y, exog,
+    groups).fit(reml=reml)`` and R's ``lmer``.
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(exog, dtype=float)
+    if x.ndim != 2 or x.shape[0] != y.size:
+        raise ValueError("exog must have one row per observation")
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        raise ValueError(f"the fixed-effect design {list(exog.columns)} is rank deficient")
+    groups = np.asarray(groups)
+    subgroups = None if subgroups is None else np.asarray(subgroups)
+    sums = _sums(y, x, groups, subgroups)
+    gammas = _optimize(sums, reml)
+    deviance, beta, a_mat, scale = _profile(gammas, sums, reml)
+    names = list(exog.columns)
+    cov = scale * np.linalg.inv(a_mat)
+    return MixedFit(
+        params=pd.Series(beta, index=names),
+        cov=pd.DataFrame(cov, index=names, columns=names),
+        var_patient=float(gammas[0] * scale),
+        var_lesion=float(gammas[1] * scale) if sums.nested else math.nan,
+        var_residual=float(scale),
+        loglike=-0.5 * deviance,
+        reml=reml,
+        n_obs=int(y.size),
+        n_patients=int(sums.group_n.size),
+        n_lesions=int(sums.sub_n.size) if sums.nested else int(y.size),
+        sums=sums,
+    )
+
+
+def _intercept_only_deviance(rho: np.ndarray, means: np.ndarray, within: np.ndarray, n_i: np.ndarray) -> np.ndarray:
+    """REML deviance (up to a constant) of ``y ~ 1 + (1 | patient)`` from its sufficient
+    statistics, vectorized over replicates: ``rho`` (R,) ICCs, ``means`` (R, k) patient
+    means, ``within`` (R,) pooled within-patient sums of squares.
+
+    With gamma = rho / (1 - rho) and w_i = n_i / (1 + n_i gamma): mu = sum w ybar / sum w,
+    Q = W + sum w_i (ybar_i - mu)^2, deviance = (N - 1) ln Q + sum ln(1 + n_i gamma)
+    + ln sum w_i (the single-level case of :func:`_profile`).
+    """
+    gamma = (rho / (1.0 - rho))[:, None]
+    w = n_i / (1.0 + n_i * gamma)
+    total_w = w.sum(axis=1)
+    mu = (w * means).sum(axis=1) / total_w
+    quad = within + (w * (means - mu[:, None]) ** 2).sum(axis=1)
+    return (n_i.sum() - 1) * np.log(quad) + np.log1p(n_i * gamma).sum(axis=1) + np.log(total_w)
+
+
+def bootstrap_icc(fit: MixedFit, replicates: int, seed: int) -> np.ndarray:
+    """ICCs of ``replicates`` parametric-bootstrap refits of an intercept-only model.
+
+    Draws patient means ybar_i* ~ N(mu, s_b^2 + s_e^2 / n_i) and the pooled
+    within-patient sum of squares W* ~ s_e^2 chi^2(N - k) from the fitted model, which
+    determine the REML fit exactly, and refits every replicate by REML at once: the ICC
+    is bracketed on a grid of [0, 1) and refined by golden-section search (to 1e-10).
+    """
+    sums = fit.sums
+    if sums.nested or list(fit.params.index) != ["intercept"]:
+        raise ValueError("bootstrap_icc needs an intercept-only, single-level fit")
+    rng = np.random.default_rng(seed)
+    n_i, k, n = sums.group_n, sums.group_n.size, sums.n_obs
+    mu = float(fit.params.iloc[0])
+    out = np.empty(replicates)
+    chunk = max(1, min(replicates, 2_000_000 // k))
+    grid = np.linspace(0.0, 0.999, 41)
+    ratio = (math.sqrt(5) - 1) / 2
+    for start in range(0, replicates, chunk):
+        size = min(chunk, replicates - start)
+        means = rng.normal(mu, np.sqrt(fit.var_patient + fit.var_residual / n_i), size=(size, k))
+        within = fit.var_residual * rng.chisquare(n - k, size=size) if n > k else np.zeros(size)
+        values = np.stack([_intercept_only_deviance(np.full(size, r), means, within, n_i) for r in grid])
+        best = values.argmin(axis=0)
+        low, high = grid[np.maximum(best - 1, 0)], grid[np.minimum(best + 1, grid.size - 1)]
+        best_rho, best_value = grid[best], values[best, np.arange(size)]
+        a, b = low.copy(), high.copy()
+        for _ in range(60):  # golden-section: bracket shrinks by 0.618 per step
+            c, d = b - ratio * (b - a), a + ratio * (b - a)
+            fc = _intercept_only_deviance(c, means, within, n_i)
+            fd = _intercept_only_deviance(d, means, within, n_i)
+            left = fc < fd
+            b, a = np.where(left, d, b), np.where(left, a, c)
+        rho = (a + b) / 2
+        refined = _intercept_only_deviance(rho, means, within, n_i)
+        out[start : start + size] = np.where(refined <= best_value, rho, best_rho)
+    return out
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def prepare_lesions(
+    lesions: pd.DataFrame, exclude_irradiated: bool = True, file: str = "lesions table"
+) -> pd.DataFrame:
+    """Lesions usable for the models, with ``log_suvmax``.
+
+    Drops irradiated lesions (when ``exclude_irradiated``; the study analysed
+    non-irradiated lesions only, as radiotherapy changes local immune infiltration) and
+    lesions without an SUVmax (not measurable on that scan), logging how many. An SUVmax
+    that is not positive cannot be log-transformed and is an error.
+    """
+    missing = [c for c in LESION_COLUMNS if c not in lesions.columns]
+    if missing:
+        raise InputError(f"{file}: missing column(s) {missing}; expected {list(LESION_COLUMNS)}")
+    table = lesions.copy()
+    table["patient_id"] = table["patient_id"].astype(str)
+    table["lesion_id"] = table["lesion_id"].astype(str)
+    table["site"] = table["site"].astype(str)
+    table["suvmax"] = pd.to_numeric(table["suvmax"], errors="coerce")
+    unknown = sorted(set(table["timepoint"].dropna()) - set(TIMEPOINTS))
+    if unknown:
+        raise InputError(f"{file}: column 'timepoint' has value(s) {unknown}; expected one of {list(TIMEPOINTS)}")
+    bad = table["suvmax"].notna() & (table["suvmax"] <= 0)
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()[:10]
+        raise InputError(f"{file}: column 'suvmax' must be positive (log scale); non-positive in data row(s) {rows}")
+    if exclude_irradiated and "irradiated" in table.columns:
+        irradiated = table["irradiated"].map(_as_bool).fillna(False).astype(bool)
+        if irradiated.any():
+            log.info("excluded %d irradiated lesion measurement(s)", int(irradiated.sum()))
+        table = table[~irradiated]
+    no_value = table["suvmax"].isna()
+    if no_value.any():
+        log.info("excluded %d lesion measurement(s) without SUVmax", int(no_value.sum()))
+    table = table[~no_value].copy()
+    table["log_suvmax"] = np.log(table["suvmax"])
+    return table.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable").reset_index(drop=True)
+
+
+def _as_bool(value: object) -> bool | float:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "y", "t", "1.0", "dmmr", "msi-h", "msi"}:
+        return True
+    if text in {"false", "0", "no", "n", "f", "0.0", "pmmr", "mss"}:
+        return False
+    return math.nan
+
+
+def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str, list[str]]) -> pd.DataFrame:
+    """Patient-level covariates from ``tables/patients.tsv``: dmmr, phenotype, response.
+
+    ``dmmr`` becomes ``dMMR``/``pMMR``; ``ihc_phenotype_group`` is ``desert`` or
+    ``stromal_or_inflamed`` (the study's contrast); ``response_group`` maps best overall
+    response through ``responder_groups`` (other responses, e.g. NE, are missing).
+    """
+    columns = ["patient_id", "dmmr", "ihc_phenotype", "ihc_phenotype_group", "bor", "response_group"]
+    if patients is None:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame({"patient_id": patients["patient_id"].astype(str)})
+    if "dmmr" in patients.columns:
+        flags = patients["dmmr"].map(_as_bool)
+        out["dmmr"] = flags.map({True: "dMMR", False: "pMMR"})
+    else:
+        out["dmmr"] = pd.NA
+    phenotype = patients["ihc_phenotype"] if "ihc_phenotype" in patients.columns else pd.Series(pd.NA, index=out.index)
+    phenotype = phenotype.astype("string").str.strip().str.lower()
+    out["ihc_phenotype"] = phenotype.where(phenotype.isin(["desert", "stromal", "inflamed"]))
+    out["ihc_phenotype_group"] = out["ihc_phenotype"].map(
+        {"desert": "desert", "stromal": "stromal_or_inflamed", "inflamed": "stromal_or_inflamed"}
+    )
+    bor = patients["bor"] if "bor" in patients.columns else pd.Series(pd.NA, index=out.index)
+    out["bor"] = bor.astype("string").str.strip().str.upper()
+    lookup = {str(r).upper(): group for group, responses in responder_groups.items() for r in responses}
+    out["response_group"] = out["bor"].map(lookup)
+    return out[columns].astype(object).where(out[columns].notna(), None)
+
+
+def patient_geometric_means(baseline: pd.DataFrame) -> pd.DataFrame:
+    """Per-patient geometric mean SUVmax over baseline lesions: exp(mean ln SUVmax)."""
+    grouped = baseline.groupby("patient_id", sort=True)["log_suvmax"]
+    return pd.DataFrame({"geomean_suvmax": np.exp(grouped.mean()), "lesions": grouped.size()}).reset_index()
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def _row(analysis: str, term: str, estimate: float, low: float = math.nan, high: float = math.nan,
+         p: float = math.nan, method: str = "") -> dict:  # fmt: skip
+    return {"analysis": analysis, "term": term, "estimate": estimate, "ci_low": low, "ci_high": high, "p": p,
+            "method": method}  # fmt: skip
+
+
+def _z(ci_level: float) -> float:
+    return float(stats.norm.ppf(0.5 + ci_level / 2))
+
+
+def _wald_exp(fit: MixedFit, weights: dict, ci_level: float) -> tuple[float, float, float, float]:
+    """exp(estimate), exp(CI) and two-sided Wald z p-value of a linear combination."""
+    estimate, se = fit.contrast(weights)
+    z = _z(ci_level)
+    p = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else math.nan
+    return math.exp(estimate), math.exp(estimate - z * se), math.exp(estimate + z * se), p
+
+
+def _percent(values: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    ratio, low, high, p = values
+    return 100 * (ratio - 1), 100 * (low - 1), 100 * (high - 1), p
+
+
+def _gcv(variance: float) -> float:
+    """Geometric coefficient of variation (%): 100 sqrt(exp(s^2) - 1) (Kirkwood 1979)."""
+    return 100 * math.sqrt(math.expm1(variance))
+
+
+def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
+    """Overall geometric mean SUVmax, its GCV, per-patient geometric means, and the ICC.
+
+    Random-intercept model without covariates on ln SUVmax of baseline lesions (REML).
+    """
+    level = options["ci_level"]
+    if baseline.empty:
+        log.info("baseline analyses skipped: no baseline lesions")
+        return []
+    fit = fit_random_intercepts(
+        baseline["log_suvmax"], pd.DataFrame({"intercept": np.ones(len(baseline))}), baseline["patient_id"]
+    )
+    pct = f"{level:.0%}"
+    method = f"REML random-intercept LMM on ln SUVmax, exp(intercept); Wald {pct} CI"
+    geomean, low, high, _ = _wald_exp(fit, {"intercept": 1.0}, level)
+    per_patient = patient_geometric_means(baseline)["geomean_suvmax"].to_numpy()
+    q1, median, q3 = np.quantile(per_patient, [0.25, 0.5, 0.75])  # R quantile type 7
+    total = fit.var_patient + fit.var_residual
+    rows = [
+        _row("baseline_geomean", "n_patients", fit.n_patients, method="count of patients with baseline lesions"),
+        _row("baseline_geomean", "n_lesions", fit.n_obs, method="count of baseline lesions"),
+        _row("baseline_geomean", "geometric_mean_suvmax", geomean, low, high, method=method),
+        _row(
+            "baseline_geomean",
+            "geometric_cv_percent_total",
+            _gcv(total),
+            method="100*sqrt(exp(s_b^2+s_e^2)-1), REML variance components",
+        ),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "geometric_cv_percent_between_patients",
+            _gcv(fit.var_patient),
+            method="100*sqrt(exp(s_b^2)-1), REML",
+        ),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "geometric_cv_percent_within_patient",
+            _gcv(fit.var_residual),
+            method="100*sqrt(exp(s_e^2)-1), REML",
+        ),  # fmt: skip
+        _row(
+            "baseline_geomean",
+            "patient_geomean_median",
+            float(median),
+            float(q1),
+            float(q3),
+            method="median of per-patient geometric means; ci_low/ci_high = interquartile interval "
+            "(25th-75th percentile, R quantile type 7), not a CI",
+        ),  # fmt: skip
+    ]
+    replicates, seed = int(options["bootstrap_replicates"]), int(options["seed"])
+    if fit.n_patients >= 2 and replicates > 0:
+        boot = bootstrap_icc(fit, replicates, seed)
+        low_icc, high_icc = np.quantile(boot, [0.5 - level / 2, 0.5 + level / 2])
+    else:
+        low_icc = high_icc = math.nan
+    rows += [
+        _row(
+            "icc",
+            "icc",
+            fit.icc,
+            float(low_icc),
+            float(high_icc),
+            method=f"s_b^2/(s_b^2+s_e^2), REML random-intercept LMM on ln SUVmax without covariates; "
+            f"{pct} parametric bootstrap percentile CI ({replicates} replicates, seed {seed})",
+        ),  # fmt: skip
+        _row("icc", "variance_between_patients", fit.var_patient, method="REML, ln SUVmax scale"),
+        _row("icc", "variance_within_patient", fit.var_residual, method="REML, ln SUVmax scale"),
+    ]
+    return rows
+
+
+def factor_analysis(
+    data: pd.DataFrame, column: str, analysis: str, reference: str | None, ci_level: float
+) -> list[dict]:
+    """Uptake by a factor: geometric mean per level, ratios to ``reference``, one test.
+
+    Cell-means REML random-intercept model ``ln SUVmax ~ 0 + factor + (1 | patient)``
+    gives each level's geometric mean (exp of its coefficient) and ratios to the
+    reference level (exp of differences), with Wald CIs. The test of the factor is a
+    Wald chi-square under REML for >= 3 levels and a likelihood-ratio test of ML fits
+    with and without the factor for 2 levels (the study's choice). Rows with a missing
+    factor are dropped; a factor with < 2 levels is skipped with a log message.
+    """
+    frame = data[data[column].notna()]
+    levels = sorted(frame[column].astype(str).unique())
+    if len(levels) < 2:
+        log.info("%s analysis skipped: '%s' has %d level(s) among lesions", analysis, column, len(levels))
+        return []
+    if reference not in levels:
+        counts = frame[column].astype(str).value_counts()
+        reference = str(sorted(counts[counts == counts.max()].index)[0])
+    values = frame[column].astype(str).to_numpy()
+    design = pd.DataFrame({f"{column}={lvl}": (values == lvl).astype(float) for lvl in levels})
+    y, groups = frame["log_suvmax"].to_numpy(), frame["patient_id"].to_numpy()
+    fit = fit_random_intercepts(y, design, groups)
+    pct = f"{ci_level:.0%}"
+    rows = []
+    for lvl in levels:
+        n_lesions = int((values == lvl).sum())
+        n_patients = int(frame.loc[values == lvl, "patient_id"].nunique())
+        est, low, high, _ = _wald_exp(fit, {f"{column}={lvl}": 1.0}, ci_level)
+        rows.append(_row(analysis, f"geometric_mean_suvmax[{lvl}]", est, low, high,
+                         method=f"REML cell-means random-intercept LMM on ln SUVmax; Wald {pct} CI; "
+                         f"{n_lesions} lesions in {n_patients} patients"))  # fmt: skip
+    for lvl in levels:
+        if lvl == reference:
+            continue
+        est, low, high, p = _wald_exp(fit, {f"{column}={lvl}": 1.0, f"{column}={reference}": -1.0}, ci_level)
+        rows.append(_row(analysis, f"ratio[{lvl}/{reference}]", est, low, high, p,
+                         method=f"ratio of geometric means, REML; Wald {pct} CI and z-test"))  # fmt: skip
+    others = [lvl for lvl in levels if lvl != reference]
+    if len(levels) >= 3:
+        names = [f"{column}={lvl}" for lvl in others]
+        contrast = np.zeros((len(others), len(levels)))
+        for i, lvl in enumerate(others):
+            contrast[i, levels.index(lvl)] = 1.0
+            contrast[i, levels.index(reference)] = -1.0
+        diff = contrast @ fit.params.to_numpy()
+        cov = contrast @ fit.cov.to_numpy() @ contrast.T
+        chi2 = float(diff @ np.linalg.solve(cov, diff))
+        df = len(names)
+        rows.append(_row(analysis, f"test[{column}]", chi2, p=float(stats.chi2.sf(chi2, df)),
+                         method=f"Wald chi-square statistic, {df} df, equality of all level means, REML"))  # fmt: skip
+    else:
+        lvl = others[0]
+        full = pd.DataFrame({"intercept": 1.0, f"{column}={lvl}": (values == lvl).astype(float)})
+        ml_full = fit_random_intercepts(y, full, groups, reml=False)
+        ml_null = fit_random_intercepts(y, full[["intercept"]], groups, reml=False)
+        statistic = max(2 * (ml_full.loglike - ml_null.loglike), 0.0)
+        rows.append(_row(analysis, f"test[{column}]", statistic, p=float(stats.chi2.sf(statistic, 1)),
+                         method="likelihood-ratio chi-square statistic, 1 df, ML fits with vs without the factor"))  # fmt: skip
+    return rows
+
+
+def lymph_node_analysis(baseline_all: pd.DataFrame, sites: dict[str, str], ci_level: float) -> list[dict]:
+    """Malignant vs normal lymph nodes: % difference in geometric mean SUVmax.
+
+    Uses the baseline lesions labelled ``sites['malignant']`` and ``sites['normal']``;
+    skipped (log message) unless both labels occur. LRT under ML (two-level factor).
+    """
+    malignant, normal = sites["malignant"], sites["normal"]
+    frame = baseline_all[baseline_all["site"].isin([malignant, normal])]
+    if not {malignant, normal} <= set(frame["site"]):
+        log.info("lymph node analysis skipped: sites '%s' and '%s' not both present", malignant, normal)
+        return []
+    frame = frame.assign(node=np.where(frame["site"] == malignant, "malignant", "normal"))
+    rows = factor_analysis(frame, "node", "lymph_node", "normal", ci_level)
+    out = []
+    for row in rows:
+        if row["term"] == "ratio[malignant/normal]":
+            pct = {k: 100 * (row[k] - 1) for k in ("estimate", "ci_low", "ci_high")}
+            out.append({**row, **pct, "term": "percent_difference[malignant/normal]",
+                        "method": "100*(ratio-1) of geometric mean SUVmax, REML; Wald CI; p from z-test"})  # fmt: skip
+        else:
+            out.append(row)
+    return out
+
+
+def _weeks(frame: pd.DataFrame, baseline_time: str) -> np.ndarray:
+    """Weeks of treatment at each scan: scan_day / 7; baseline scans at 0 when
+    ``baseline_time == 'zero'`` (no treatment exposure yet), else at their own scan day."""
+    weeks = pd.to_numeric(frame["scan_day"], errors="coerce").to_numpy(dtype=float) / 7.0
+    if baseline_time == "zero":
+        weeks = np.where(frame["timepoint"].to_numpy() == "baseline", 0.0, weeks)
+    return weeks
+
+
+def change_analysis(
+    lesions: pd.DataFrame, covariates: pd.DataFrame, options: dict, volume_adjusted: bool
+) -> list[dict]:
+    """% change in geometric mean SUVmax per week of treatment, overall and by response.
+
+    Patients with at least one on-treatment measurement; model
+    ``ln SUVmax ~ weeks [+ ln volume] + (1 | patient) + (1 | patient:lesion)`` (REML),
+    then ``ln SUVmax ~ group + weeks:group [+ ln volume] + ...`` for the per-group slopes
+    and their difference (Wald z under REML). 100 (exp(slope) - 1) is the % change per
+    week; exp(slope difference) the ratio of weekly fold-changes (responder /
+    non-responder). With ``volume_adjusted``, ln volume_ml is a covariate (partial-volume
+    sensitivity: uptake change not explained by lesion volume change).
+    """
+    analysis = "change_per_week_volume_adjusted" if volume_adjusted else "change_per_week"
+    level = options["ci_level"]
+    on_patients = set(lesions.loc[lesions["timepoint"] == "on_treatment", "patient_id"])
+    frame = lesions[lesions["patient_id"].isin(on_patients)].copy()
+    frame["weeks"] = _weeks(frame, options["baseline_time"])
+    frame = frame[np.isfinite(frame["weeks"])]
+    if volume_adjusted:
+        if "volume_ml" not in frame.columns:
+            log.info("%s skipped: no volume_ml column", analysis)
+            return []
+        volume = pd.to_numeric(frame["volume_ml"], errors="coerce")
+        frame = frame[volume > 0].assign(log_volume=np.log(volume[volume > 0]))
+    if frame.empty or frame["weeks"].nunique() < 2:
+        log.info("%s skipped: no on-treatment scans", analysis)
+        return []
+    pct = f"{level:.0%}"
+    adjust = " + ln volume_ml" if volume_adjusted else ""
+    base_method = f"REML LMM ln SUVmax ~ weeks{adjust} + (1|patient) + (1|patient:lesion); Wald {pct} CI"
+    y, groups, lesion = frame["log_suvmax"].to_numpy(), frame["patient_id"].to_numpy(), frame["lesion_id"].to_numpy()
+    design = pd.DataFrame({"intercept": 1.0, "weeks": frame["weeks"].to_numpy()})
+    if volume_adjusted:
+        design["log_volume"] = frame["log_volume"].to_numpy()
+    fit = fit_random_intercepts(y, design, groups, lesion)
+    rows = [
+        _row(analysis, "n_patients", fit.n_patients, method="patients with an on-treatment scan"),
+        _row(
+            analysis,
+            "percent_change_per_week[all]",
+            *_percent(_wald_exp(fit, {"weeks": 1.0}, level)),
+            method=f"100*(exp(slope)-1); {base_method}; p from z-test",
+        ),  # fmt: skip
+    ]
+    if volume_adjusted:
+        est, se = fit.contrast({"log_volume": 1.0})
+        z = _z(level)
+        rows.append(_row(analysis, "percent_change_per_volume_doubling",
+                         100 * (2**est - 1), 100 * (2 ** (est - z * se) - 1), 100 * (2 ** (est + z * se) - 1),
+                         float(2 * stats.norm.sf(abs(est) / se)),
+                         method=f"100*(2^beta_lnvolume-1); {base_method}"))  # fmt: skip
+    response = covariates.set_index("patient_id")["response_group"] if len(covariates) else pd.Series(dtype=object)
+    group = frame["patient_id"].map(response)
+    keep = group.isin(["responder", "non_responder"]).to_numpy()
+    present = set(group[keep])
+    if present != {"responder", "non_responder"}:
+        log.info("%s by response skipped: response groups present %s", analysis, sorted(present))
+        return rows
+    sub = frame[keep]
+    responder = (group[keep] == "responder").to_numpy(dtype=float)
+    design = pd.DataFrame(
+        {
+            "intercept": 1.0,
+            "responder": responder,
+            "weeks:non_responder": sub["weeks"].to_numpy() * (1 - responder),
+            "weeks:responder": sub["weeks"].to_numpy() * responder,
+        }
+    )
+    if volume_adjusted:
+        design["log_volume"] = sub["log_volume"].to_numpy()
+    fit = fit_random_intercepts(sub["log_suvmax"], design, sub["patient_id"], sub["lesion_id"])
+    groups_text = ", ".join(f"{g}: {'/'.join(r)}" for g, r in options["responder_groups"].items())
+    method = (f"100*(exp(slope)-1); REML LMM ln SUVmax ~ response + weeks:response{adjust} + (1|patient) + "
+              f"(1|patient:lesion) ({groups_text}); Wald {pct} CI")  # fmt: skip
+    for name in ("responder", "non_responder"):
+        n = int(sub.loc[group[keep] == name, "patient_id"].nunique())
+        rows.append(_row(analysis, f"percent_change_per_week[{name}]",
+                         *_percent(_wald_exp(fit, {f"weeks:{name}": 1.0}, level)), method=f"{method}; {n} patients"))  # fmt: skip
+    rows.append(_row(analysis, "interaction_ratio[responder/non_responder]",
+                     *_wald_exp(fit, {"weeks:responder": 1.0, "weeks:non_responder": -1.0}, level),
+                     method=f"ratio of weekly fold-changes exp(slope_R - slope_NR), REML; Wald {pct} CI and z-test"))  # fmt: skip
+    return rows
+
+
+def _hodges_lehmann(x: np.ndarray, y: np.ndarray, ci_level: float) -> tuple[float, float, float]:
+    """Hodges-Lehmann shift of x vs y and its asymptotic order-statistic CI.
+
+    Lower/upper limits are the C-th smallest and largest of the n*m pairwise
+    differences, C = round(n m / 2 - z sqrt(n m (n + m + 1) / 12)) (Hollander & Wolfe
+    1999, eq. 4.41).
+    """
+    diffs = np.sort(np.subtract.outer(x, y).ravel())
+    n, m = x.size, y.size
+    c = int(round(n * m / 2 - _z(ci_level) * math.sqrt(n * m * (n + m + 1) / 12)))
+    c = min(max(c, 1), diffs.size)
+    return float(np.median(diffs)), float(diffs[c - 1]), float(diffs[diffs.size - c])
+
+
+def response_analysis(baseline: pd.DataFrame, covariates: pd.DataFrame, options: dict) -> list[dict]:
+    """Baseline per-patient geometric mean SUVmax vs best overall response.
+
+    Trend across ``bor_order`` (Kendall's tau-b), and responders vs non-responders
+    (Mann-Whitney U; Hodges-Lehmann ratio of geometric means with CI).
+    """
+    level = options["ci_level"]
+    geomeans = patient_geometric_means(baseline).merge(covariates, on="patient_id", how="left")
+    order = [str(b).upper() for b in options["bor_order"]]
+    ranked = geomeans[geomeans["bor"].isin(order)]
+    rows = []
+    if ranked["bor"].nunique() >= 2:
+        codes = ranked["bor"].map({b: i for i, b in enumerate(order)}).to_numpy()
+        tau = stats.kendalltau(codes, np.log(ranked["geomean_suvmax"].to_numpy()), variant="b")
+        rows.append(_row("response_trend", f"kendall_tau_b[{'<'.join(order)}]", float(tau.statistic),
+                         p=float(tau.pvalue), method=f"Kendall tau-b of per-patient baseline geometric mean SUVmax "
+                         f"with ordered best overall response, asymptotic p with ties; {len(ranked)} patients"))  # fmt: skip
+    else:
+        log.info("response trend skipped: fewer than 2 ordered best-response categories")
+    grouped = geomeans[geomeans["response_group"].isin(["responder", "non_responder"])]
+    x = np.log(grouped.loc[grouped["response_group"] == "responder", "geomean_suvmax"].to_numpy())
+    y = np.log(grouped.loc[grouped["response_group"] == "non_responder", "geomean_suvmax"].to_numpy())
+    if x.size and y.size:
+        ties = np.unique(np.concatenate([x, y])).size < x.size + y.size
+        exact = x.size < 50 and y.size < 50 and not ties
+        test = stats.mannwhitneyu(x, y, alternative="two-sided", method="exact" if exact else "asymptotic",
+                                  use_continuity=True)  # fmt: skip
+        shift, low, high = _hodges_lehmann(x, y, level)
+        rows.append(_row("response_group", "hodges_lehmann_ratio[responder/non_responder]", math.exp(shift),
+                         math.exp(low), math.exp(high), float(test.pvalue),
+                         method=f"Mann-Whitney U ({'exact' if exact else 'normal approximation, continuity corrected'}) "
+                         f"of per-patient baseline geometric mean SUVmax; Hodges-Lehmann ratio, asymptotic "
+                         f"{level:.0%} CI; {x.size} vs {y.size} patients"))  # fmt: skip
+        for name, values in (("responder", x), ("non_responder", y)):
+            q1, med, q3 = np.quantile(np.exp(values), [0.25, 0.5, 0.75])
+            rows.append(_row("response_group", f"patient_geomean_median[{name}]", float(med), float(q1), float(q3),
+                             method="median per-patient geometric mean SUVmax; ci_low/ci_high = interquartile "
+                             "interval, not a CI"))  # fmt: skip
+    else:
+        log.info("response group comparison skipped: need responders and non-responders")
+    return rows
+
+
+def run_pet_models(lesions: pd.DataFrame, patients: pd.DataFrame | None, options: dict | None = None) -> pd.DataFrame:
+    """Every PET analysis as one table with the columns of ``tables/pet_models.tsv``.
+
+    ``lesions`` as ``tables/lesions.tsv``; ``patients`` as ``tables/patients.tsv`` (or
+    None); ``options`` the cohort's ``pet_analysis`` section (defaults in
+    :data:`DEFAULT_OPTIONS`). Analyses whose covariate is absent or constant are skipped
+    with a log message.
+    """
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    level = options["ci_level"]
+    table = prepare_lesions(lesions, options["exclude_irradiated"])
+    covariates = patient_covariates(patients, options["responder_groups"])
+    normal_site = options["lymph_node_sites"]["normal"]
+    baseline_all = table[table["timepoint"] == "baseline"]
+    # Normal lymph nodes are reference tissue, not tumour: only in the lymph node analysis.
+    tumour = table[table["site"] != normal_site]
+    baseline = tumour[tumour["timepoint"] == "baseline"]
+    with_covariates = baseline.merge(covariates, on="patient_id", how="left")
+    rows = baseline_analysis(baseline, options)
+    rows += factor_analysis(baseline, "site", "site", options["site_reference"], level) if len(baseline) else []
+    rows += factor_analysis(with_covariates, "dmmr", "dmmr", "pMMR", level) if len(baseline) else []
+    rows += (
+        factor_analysis(with_covariates, "ihc_phenotype_group", "ihc_phenotype", "desert", level)
+        if len(baseline)
+        else []
+    )
+    rows += lymph_node_analysis(baseline_all, options["lymph_node_sites"], level)
+    rows += change_analysis(tumour, covariates, options, volume_adjusted=False)
+    rows += change_analysis(tumour, covariates, options, volume_adjusted=True)
+    rows += response_analysis(baseline, covariates, options) if len(baseline) else []
+    return pd.DataFrame(rows, columns=COLUMNS)
