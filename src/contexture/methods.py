@@ -35,7 +35,124 @@ def clinical_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     return " ".join(text)
 
 
-STAGES = (clinical_paragraph,)
+def nanostring_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """RCC reading, lane QC and normalization."""
+    lanes = _read(cohort_dir / "nanostring" / "lanes.tsv")
+    if lanes is None:
+        return ""
+    options = cohort_config.get("nanostring", {})
+    failed = lanes.loc[~lanes["qc_pass"].astype(bool), "sample_id"].tolist()
+    excluded = lanes.loc[~lanes["included"].astype(bool), "sample_id"].tolist()
+    method = (
+        options.get("normalization", {}).get("method", "nsolver")
+        if isinstance(options.get("normalization"), dict)
+        else "nsolver"
+    )
+    return (
+        "## Gene expression (NanoString nCounter)\n\n"
+        f"{len(lanes)} RCC files were read (probes matched by code class, name and accession) and checked "
+        "lane by lane against the nCounter QC rules (NanoString MAN-C0011; nSolver 4.0 User Manual): "
+        "imaging (FOV counted/FOV count ≥ 0.75), binding density, positive-control linearity "
+        "(R² ≥ 0.95), limit of detection (POS_E above the mean + 2 SD of negative controls), "
+        "housekeeping geometric mean, and positive and housekeeping scaling factors. "
+        f"{len(failed)} lane(s) failed QC"
+        + (f" ({', '.join(map(str, failed))})" if failed else "")
+        + f" and {len(excluded)} were excluded from analysis. Counts were normalized with the "
+        + (
+            "nSolver method (positive-control then housekeeping geometric-mean scaling, counts < 1 floored to 1) "
+            if method == "nsolver"
+            else f"{method} method "
+        )
+        + "and log2-transformed."
+    )
+
+
+def pet_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """PET quantification and the mixed models."""
+    lesions = _read(cohort_dir / "tables" / "lesions.tsv")
+    if lesions is None:
+        return ""
+    models = _read(cohort_dir / "tables" / "pet_models.tsv")
+    baseline = lesions[lesions["timepoint"] == "baseline"]
+    text = (
+        "## CD8 PET\n\n"
+        f"Uptake was quantified in {baseline['lesion_id'].nunique()} baseline lesions of "
+        f"{baseline['patient_id'].nunique()} patients ({len(lesions)} lesion measurements in all) as body-weight "
+        "SUV (QIBA SUV profile; injected activity decay-corrected to the scan's reference time with the "
+        "radionuclide half-life, 78.41 h for 89Zr, using full injection and scan dates): SUVmax, SUVmean, "
+        "SUVpeak (mean in a 1 cm³ sphere placed for maximum mean, PERCIST 1.0) and volume. Irradiated lesions "
+        "were excluded from uptake analyses. Per-patient uptake is the geometric mean of lesion SUVmax."
+    )
+    if models is not None and not models.empty:
+        text += (
+            " Log SUVmax was analysed with linear mixed models with a random intercept per patient "
+            "(REML; Wald tests for factors with three or more levels, likelihood-ratio tests under ML for "
+            "two-level factors); heterogeneity is the intraclass correlation of the random-intercept model; "
+            "change during treatment is the % change in geometric mean SUVmax per week, with its interaction "
+            "with best overall response and a lesion-volume-adjusted sensitivity analysis."
+        )
+    return text
+
+
+def ihc_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """IHC densities, phenotypes and Immunoscore."""
+    slides = _read(cohort_dir / "tables" / "ihc_slides.tsv")
+    if slides is None:
+        return ""
+    counts = slides["ihc_phenotype"].value_counts()
+    mix = ", ".join(f"{name} {count}" for name, count in counts.items())
+    return (
+        "## CD8 immunohistochemistry\n\n"
+        f"{len(slides)} slides of {slides['patient_id'].nunique()} patients were analysed from cell detections and "
+        "region annotations (QuPath exports): CD8+ and CD3+ cells per mm² in tumour core, invasive margin and "
+        f"stroma; immune phenotype per slide (desert / stromal / inflamed; {mix}); Immunoscore from the mean "
+        "percentile of CD3 and CD8 densities in core and margin (Low 0–25%, Intermediate 25–70%, High 70–100%; "
+        "Pagès et al., Lancet 2018); nearest-neighbour distances of CD8+ cells to tumour cells (k-d tree). "
+        "Association with PET uptake of paired lesions is Kendall's tau-b."
+    )
+
+
+def response_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """RECIST 1.1, iRECIST and SITC resistance."""
+    rates = _read(cohort_dir / "tables" / "response_rates.tsv")
+    if rates is None:
+        return ""
+    options = cohort_config.get("response", {})
+    confirmation = "with" if options.get("confirmation", True) else "without"
+    return (
+        "## Response and resistance\n\n"
+        f"Tumour response was classified by RECIST 1.1 (Eisenhauer et al. 2009) {confirmation} confirmation of "
+        "CR/PR (≥ 28 days), and by iRECIST (Seymour et al. 2017); resistance categories follow the SITC "
+        "definitions (Kluger et al. 2020). Objective response and disease control rates are given with exact "
+        "Clopper–Pearson 95% confidence intervals."
+    )
+
+
+def survival_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """Kaplan–Meier, log-rank and Cox."""
+    cox = _read(cohort_dir / "tables" / "survival_cox.tsv")
+    if cox is None:
+        return ""
+    conf_type = cohort_config.get("survival", {}).get("conf_type", "log")
+    return (
+        "## Survival analysis\n\n"
+        f"Survival was estimated by Kaplan–Meier with Greenwood variance and '{conf_type}'-transformed 95% "
+        "confidence intervals (the median's interval as in R's survfit), compared with the log-rank test, and "
+        "modelled with Cox proportional hazards regression (Efron ties; Wald confidence intervals); continuous "
+        "biomarkers are reported per standard deviation. Proportional hazards were checked with the scaled "
+        "Schoenfeld residuals test (Grambsch & Therneau 1994, as R's cox.zph) and models with fewer than 10 events "
+        "per variable are flagged (Peduzzi et al. 1996). Median follow-up is from the reverse Kaplan–Meier estimate."
+    )
+
+
+STAGES = (
+    clinical_paragraph,
+    nanostring_paragraph,
+    pet_paragraph,
+    ihc_paragraph,
+    response_paragraph,
+    survival_paragraph,
+)
 
 
 def paragraphs(cohort_dir: str | Path, cohort_config: dict) -> list[str]:
