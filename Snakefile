@@ -14,6 +14,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/clinical.smk"
+include: "workflow/rules/signatures.smk"
 include: "workflow/rules/patients.smk"
 include: "workflow/rules/report.smk"
 

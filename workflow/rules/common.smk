@@ -94,3 +94,43 @@ def all_outputs():
         for cohort in COHORTS
         for path in cohort_outputs(cohort) + [f"results/{cohort}/{cohort}_bundle.zip"]
     ]
+
+
+# --- signatures ---
+import os
+
+SIGNATURES_EXPRESSION = "results/{cohort}/nanostring/normalized.tsv"
+
+
+def signatures_config(cohort):
+    return cohort_config(cohort)["signatures"]
+
+
+def expression_available(cohort):
+    """Whether the signature analyses can run: the cohort has NanoString data and some
+    rule (the nanostring stage) produces its normalized matrix. Until that stage is
+    included, the signature outputs are not requested, so the rest still runs."""
+    if not has_modality(cohort, "nanostring"):
+        return False
+    return any(
+        SIGNATURES_EXPRESSION in [str(path) for path in rule.output]
+        for rule in workflow.rules
+    )
+
+
+def signature_resource(path):
+    """A resource path of the signatures section: absolute or relative to the working
+    directory if it exists there, otherwise relative to this workflow's folder."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(workflow.basedir, path)
+
+
+def signature_files(cohort):
+    """The signature files named in signatures.use (shipped names or .yaml paths)."""
+    from contexture.signatures import signature_path
+
+    return [
+        signature_resource(str(signature_path(name)))
+        for name in signatures_config(cohort)["use"]
+    ]
