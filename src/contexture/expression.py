@@ -39,6 +39,8 @@ from statsmodels.stats.multitest import multipletests
 from contexture.errors import InputError, Problem, raise_problems
 
 log = logging.getLogger(__name__)
+# matplotlib's PDF backend logs every font subsetting step at INFO; keep rule logs readable.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 EXACT_LIMIT = 50  # R's wilcox.test: exact p-values below 50 observations (per group)
 COMPARISONS = ("all", "responder", "non_responder", "responder_vs_non_responder")
@@ -389,6 +391,8 @@ def baseline_heatmap_figure(
     ``baseline`` is genes x patients (log2); ``score`` the ordering signature's baseline
     score per patient; ``response`` per patient (or None). Returns (figure, source data).
     """
+    from matplotlib.patches import Patch
+
     from contexture.plotting import TWO_COLUMN_MM, figure
 
     patients = [p for p in score.sort_values(kind="stable").index if p in baseline.columns]
@@ -424,9 +428,8 @@ def baseline_heatmap_figure(
     axes[2].set_xticks(x, patients, rotation=90)
     axes[2].set_xlabel("patient (ordered by baseline score)")
     fig.colorbar(image, ax=axes[2], label="z-score (log2 expression)", shrink=0.6)
-    for name in dict.fromkeys(status):
-        axes[1].bar([], [], color=_response_colour(name), label=RESPONSE_LABELS.get(name, name))
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    handles = [Patch(color=_response_colour(s), label=RESPONSE_LABELS.get(s, s)) for s in dict.fromkeys(status)]
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     source = (
         z.rename_axis("gene")
         .reset_index()

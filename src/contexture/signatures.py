@@ -206,6 +206,22 @@ def minimum_present(n: int, min_fraction: float) -> int:
     return math.ceil(min_fraction * n - 1e-9)
 
 
+def match_coverage(signature: Signature, available) -> Coverage:
+    """Match the signature's genes (and aliases) to the matrix rows, without judging coverage."""
+    available = set(available)
+    rows = _match(signature.genes, available, signature.aliases)
+    normalizer_rows = _match(signature.normalizer_genes, available, signature.aliases)
+    return Coverage(
+        signature=signature.name,
+        rows=rows,
+        missing=tuple(g for g in signature.genes if g not in rows),
+        normalizer_rows=normalizer_rows,
+        missing_normalizers=tuple(g for g in signature.normalizer_genes if g not in normalizer_rows),
+        n_genes=len(signature.genes),
+        n_normalizers=len(signature.normalizer_genes),
+    )
+
+
 def gene_coverage(signature: Signature, available, min_fraction: float = DEFAULT_MIN_FRACTION) -> Coverage:
     """Match the signature's genes (and aliases) to the matrix; raise if below ``min_fraction``.
 
@@ -215,18 +231,8 @@ def gene_coverage(signature: Signature, available, min_fraction: float = DEFAULT
     """
     if not 0 < min_fraction <= 1:
         raise ConfigError(f"signatures.min_gene_fraction must be in (0, 1]; got {min_fraction}")
-    available = set(available)
-    rows = _match(signature.genes, available, signature.aliases)
-    normalizer_rows = _match(signature.normalizer_genes, available, signature.aliases)
-    coverage = Coverage(
-        signature=signature.name,
-        rows=rows,
-        missing=tuple(g for g in signature.genes if g not in rows),
-        normalizer_rows=normalizer_rows,
-        missing_normalizers=tuple(g for g in signature.normalizer_genes if g not in normalizer_rows),
-        n_genes=len(signature.genes),
-        n_normalizers=len(signature.normalizer_genes),
-    )
+    coverage = match_coverage(signature, available)
+    rows, normalizer_rows = coverage.rows, coverage.normalizer_rows
     reasons = []
     if len(rows) < minimum_present(coverage.n_genes, min_fraction):
         reasons.append(
@@ -366,10 +372,7 @@ def score_signatures(
             if on_insufficient == "error":
                 raise
             log.warning("skipping: %s", error)
-            try:
-                coverage = gene_coverage(signature, expression.index, min_fraction=1e-12)
-            except UnscorableSignatureError:
-                coverage = None
+            coverage = match_coverage(signature, expression.index)
             coverage_rows.append(coverage_row(signature, coverage, "skipped", str(error)))
             continue
         status = "partial" if coverage.partial else "complete"
