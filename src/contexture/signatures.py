@@ -53,7 +53,8 @@ from contexture.validation import SCHEMA_DIR, load_schema
 
 log = logging.getLogger(__name__)
 
-RESOURCE_DIR = SCHEMA_DIR.parents[1] / "resources" / "signatures"
+REPOSITORY_DIR = SCHEMA_DIR.parents[1]
+RESOURCE_DIR = REPOSITORY_DIR / "resources" / "signatures"
 METHODS = ("mean", "mean_z", "weighted_normalized")
 DEFAULT_MIN_FRACTION = 0.8
 DEFAULT_LOW_QUANTILE = 0.25

@@ -112,18 +112,18 @@ def expression_available(cohort):
     included, the signature outputs are not requested, so the rest still runs."""
     if not has_modality(cohort, "nanostring"):
         return False
-    return any(
-        SIGNATURES_EXPRESSION in [str(path) for path in rule.output]
-        for rule in workflow.rules
-    )
+    expression = SIGNATURES_EXPRESSION.format(cohort=cohort)
+    return any(rule.is_producer(expression) for rule in workflow.rules)
 
 
 def signature_resource(path):
     """A resource path of the signatures section: absolute or relative to the working
-    directory if it exists there, otherwise relative to this workflow's folder."""
+    directory if it exists there, otherwise relative to the contexture repository."""
+    from contexture.signatures import REPOSITORY_DIR
+
     if os.path.isabs(path) or os.path.exists(path):
         return path
-    return os.path.join(workflow.basedir, path)
+    return str(REPOSITORY_DIR / path)
 
 
 def signature_files(cohort):
