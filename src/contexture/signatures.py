@@ -471,3 +471,50 @@ def sort_scores(scores: pd.DataFrame, signatures: list[str]) -> pd.DataFrame:
     )
     keyed = keyed.sort_values(["_s", "patient_id", "_t", "timepoint", "sample_id"], kind="stable")
     return keyed.drop(columns=["_s", "_t"]).reset_index(drop=True)
+
+
+def methods_paragraph(cohort_dir, cohort_config: dict) -> str:
+    """Methods text for the signatures stage, from the run's coverage table (or "" if absent).
+
+    For ``contexture.methods.STAGES`` (wired in by the lead at merge time).
+    """
+    path = Path(cohort_dir) / "tables" / "signature_coverage.tsv"
+    if not path.is_file():
+        return ""
+    coverage = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    options = cohort_config.get("signatures", {})
+    quantile = options.get("low_quantile", DEFAULT_LOW_QUANTILE)
+    text = [
+        "## Gene expression signatures\n",
+        "Signature scores were computed from log2 normalized NanoString expression: the mean of "
+        "log2 expression (CYT, Rooney et al. 2015: the log2 geometric mean of GZMA and PRF1; the "
+        "Ayers et al. 2017 IFN-gamma and expanded immune signatures), the T-cell-inflamed gene "
+        "expression profile as the weighted sum of housekeeping-normalized log expression (Ayers "
+        "et al. 2017; weights of Cristescu et al. 2018), and z-score means standardized on the "
+        "cohort's baseline samples.",
+    ]
+    if coverage["proxy"].astype(str).str.lower().eq("true").any():
+        text.append(
+            "The Immunosign 21 gene list is proprietary; a documented 21-gene public proxy covering "
+            "its published categories was scored instead and is reported as a proxy."
+        )
+    text.append(
+        f"Signatures were scored when at least {options.get('min_gene_fraction', DEFAULT_MIN_FRACTION):.0%} "
+        "of their genes were measured."
+    )
+    for row in coverage.itertuples(index=False):
+        if row.status == "skipped":
+            text.append(f"{row.signature} was not scored (panel lacks {str(row.missing_genes).replace(',', ', ')}).")
+        elif row.status == "partial":
+            text.append(
+                f"{row.signature} was scored from {row.n_present} of {row.n_genes} genes "
+                f"(missing {str(row.missing_genes).replace(',', ', ') or 'none'})."
+            )
+    text.append(
+        f"High and low groups were cut at the {quantile:.0%} quantile (R type 7) of baseline patient scores "
+        "(Scholler et al. 2022). Paired changes from baseline to on-treatment were tested with the "
+        "Wilcoxon signed-rank test within responders and non-responders and compared between them "
+        "with the Mann-Whitney test; chemokine and cytokine genes were correlated with T-cell genes "
+        "at baseline by Spearman's rho. P-values were adjusted by Benjamini-Hochberg."
+    )
+    return " ".join(text)
