@@ -13,17 +13,19 @@ from contexture.expression import (
     responder_status,
     score_matrix,
 )
-from contexture.io import read_table, write_table
+from contexture.io import read_input_table, read_table, write_table
 from contexture.plotting import save_figure
 from contexture.runner import run
 
 
 def main(smk):
     expression = expression_matrix(read_table(smk.input.expression), file=str(smk.input.expression))
-    samples = analysis_samples(read_table(smk.input.samples), expression.columns, file=str(smk.input.samples))
+    samples = analysis_samples(
+        read_input_table(smk.input.samples, what="sample table"), expression.columns, file=str(smk.input.samples)
+    )
     expression = expression[samples["sample_id"].to_list()]
-    scores = read_table(smk.input.scores).astype({"sample_id": str, "patient_id": str})
-    response = responder_status(read_table(smk.input.patients).astype({"patient_id": str}))
+    scores = read_input_table(smk.input.scores).astype({"score": float})
+    response = responder_status(read_input_table(smk.input.patients))
     pre, post = smk.params.pre, smk.params.post
     write_table(expression_changes(expression, samples, scores, response, pre=pre, post=post), smk.output.changes)
 
