@@ -19,6 +19,7 @@ include: "workflow/rules/survival.smk"
 include: "workflow/rules/ihc.smk"
 include: "workflow/rules/pet.smk"
 include: "workflow/rules/response.smk"
+include: "workflow/rules/signatures.smk"
 include: "workflow/rules/patients.smk"
 include: "workflow/rules/report.smk"
 

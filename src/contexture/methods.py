@@ -145,6 +145,13 @@ def survival_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     )
 
 
+def signatures_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """Immune gene signatures (contexture.signatures writes its own paragraph)."""
+    from contexture.signatures import methods_paragraph
+
+    return methods_paragraph(cohort_dir, cohort_config)
+
+
 STAGES = (
     clinical_paragraph,
     nanostring_paragraph,

@@ -243,3 +243,37 @@ PET_MODEL_FIGURES = [
     "pet_suvmax_by_ihc_phenotype",
     "pet_change_per_week_by_response",
 ]
+
+# --- signatures ---
+import os
+
+SIGNATURES_EXPRESSION = "results/{cohort}/nanostring/normalized.tsv"
+
+
+def signatures_config(cohort):
+    return cohort_config(cohort)["signatures"]
+
+
+def expression_available(cohort):
+    """Whether the signature analyses can run: the cohort has NanoString data."""
+    return has_modality(cohort, "nanostring")
+
+
+def signature_resource(path):
+    """A resource path of the signatures section: absolute or relative to the working
+    directory if it exists there, otherwise relative to the contexture repository."""
+    from contexture.signatures import REPOSITORY_DIR
+
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return str(REPOSITORY_DIR / path)
+
+
+def signature_files(cohort):
+    """The signature files named in signatures.use (shipped names or .yaml paths)."""
+    from contexture.signatures import signature_path
+
+    return [
+        signature_resource(str(signature_path(name)))
+        for name in signatures_config(cohort)["use"]
+    ]

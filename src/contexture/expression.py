@@ -1,0 +1,505 @@
+"""Expression analyses: the expression matrix, paired pre/post changes, correlations.
+
+Input is a log2 normalized matrix (genes x samples; ``nanostring/normalized.tsv``) and
+the sample table (``sample_id``, ``patient_id``, ``timepoint``, ``included``). A patient
+with several samples at one timepoint is represented by their mean (log2 scale).
+
+Paired change (post - pre, per patient) of every gene and signature score is tested
+with the Wilcoxon signed-rank test within all patients, within responders and within
+non-responders; the changes of responders and non-responders are compared with the
+Mann-Whitney (Wilcoxon rank-sum) test. Both follow R's ``wilcox.test`` defaults, so a
+statistician can reproduce every p-value:
+
+* signed rank: zero differences dropped (``zero_method="wilcox"``); exact p when fewer
+  than 50 non-zero differences and no ties, otherwise the normal approximation with tie
+  correction and continuity correction; statistic V = sum of the ranks of positive
+  differences (R: ``wilcox.test(post, pre, paired = TRUE)``).
+* rank sum: exact when both groups have fewer than 50 values and there are no ties,
+  otherwise the normal approximation with tie and continuity correction; statistic
+  W = U of the responders (R: ``wilcox.test(change_responders, change_non_responders)``).
+
+P-values are adjusted by Benjamini-Hochberg (``statsmodels`` ``multipletests``,
+``fdr_bh``; R ``p.adjust(method = "BH")``) within each family: one feature type
+(gene / signature) x one comparison.
+
+Correlations: Spearman's rho between each chemokine/cytokine gene and each T-cell gene
+over patients' baseline expression, p from the t approximation (scipy ``spearmanr``;
+R ``cor.test(method = "spearman", exact = FALSE)``), BH across all pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from contexture.errors import InputError, Problem, raise_problems
+
+log = logging.getLogger(__name__)
+# matplotlib's PDF backend logs every font subsetting step at INFO; keep rule logs readable.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+EXACT_LIMIT = 50  # R's wilcox.test: exact p-values below 50 observations (per group)
+COMPARISONS = ("all", "responder", "non_responder", "responder_vs_non_responder")
+CHANGE_COLUMNS = (
+    "feature_type",
+    "feature",
+    "comparison",
+    "test",
+    "n",
+    "estimate",
+    "estimate_type",
+    "mean_change",
+    "statistic",
+    "p",
+    "p_method",
+    "q",
+)
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+def expression_matrix(table: pd.DataFrame, *, file: str = "normalized expression") -> pd.DataFrame:
+    """Genes x samples float matrix from a table whose first column ``name`` holds gene symbols.
+
+    Every problem (duplicate gene, non-numeric or non-finite value) is reported at once,
+    naming the file, row and column.
+    """
+    if table.columns[0] != "name":
+        raise InputError(f"{file}: the first column must be 'name' (gene symbol); found {table.columns[0]!r}")
+    problems = []
+    names = table["name"].astype(str)
+    for row in np.flatnonzero(names.duplicated(keep=False).to_numpy()):
+        problems.append(Problem(file, int(row) + 1, "name", names.iloc[row], "each gene once"))
+    values = table.drop(columns="name").apply(pd.to_numeric, errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(dtype=float))
+    for row, col in zip(*np.nonzero(bad), strict=True):
+        problems.append(
+            Problem(file, int(row) + 1, values.columns[col], table.iloc[row, col + 1], "a finite log2 expression value")
+        )
+    raise_problems(problems, file)
+    values.index = pd.Index(names, name="name")
+    values.columns = values.columns.astype(str)
+    return values.astype(float)
+
+
+def _as_bool(column: pd.Series) -> pd.Series:
+    text = column.astype(str).str.strip().str.lower()
+    return text.isin({"true", "1", "yes", "t", "1.0"})
+
+
+def analysis_samples(samples: pd.DataFrame, matrix_columns, *, file: str = "samples table") -> pd.DataFrame:
+    """The samples to analyse: ``included`` ones (all when the column is absent), in matrix order.
+
+    Returns ``sample_id``, ``patient_id``, ``timepoint`` for the matrix columns that are
+    included. A matrix column absent from the sample table, or an included sample
+    absent from the matrix, is an error.
+    """
+    required = ["sample_id", "patient_id", "timepoint"]
+    missing = [c for c in required if c not in samples.columns]
+    if missing:
+        raise InputError(f"{file}: missing column(s) {missing}; found {list(samples.columns)}")
+    samples = samples.copy()
+    for column in required:
+        samples[column] = samples[column].astype(str)
+    matrix_columns = [str(c) for c in matrix_columns]
+    unknown = sorted(set(matrix_columns) - set(samples["sample_id"]))
+    if unknown:
+        raise InputError(f"{file}: expression matrix column(s) {unknown[:10]} have no row in the sample table")
+    included = samples[_as_bool(samples["included"])] if "included" in samples.columns else samples
+    absent = sorted(set(included["sample_id"]) - set(matrix_columns))
+    if absent:
+        raise InputError(f"{file}: included sample(s) {absent[:10]} are not columns of the expression matrix")
+    keep = set(included["sample_id"])
+    indexed = samples.set_index("sample_id", drop=False)
+    order = [c for c in matrix_columns if c in keep]
+    return indexed.loc[order, required].reset_index(drop=True)
+
+
+def responder_status(patients: pd.DataFrame | None) -> pd.Series | None:
+    """``responder`` / ``non_responder`` per patient from patients.tsv's boolean ``responder``.
+
+    Returns None (and logs why) when the table or the column is absent or entirely empty:
+    the by-response analyses are then skipped.
+    """
+    if patients is None or "responder" not in patients.columns:
+        log.info("no 'responder' column in the patient table: by-response comparisons skipped")
+        return None
+    known = patients[patients["responder"].notna()]
+    if known.empty:
+        log.info("the patient table's 'responder' column is empty: by-response comparisons skipped")
+        return None
+    status = np.where(_as_bool(known["responder"]), "responder", "non_responder")
+    return pd.Series(status, index=known["patient_id"].astype(str).to_numpy(), name="response")
+
+
+# --- per patient values -----------------------------------------------------------------
+
+
+def patient_means(values: pd.DataFrame, samples: pd.DataFrame, timepoint: str) -> pd.DataFrame:
+    """Features x patients: mean of each patient's samples at ``timepoint`` (columns sorted)."""
+    chosen = samples[samples["timepoint"] == timepoint]
+    if chosen.empty:
+        return pd.DataFrame(index=values.index, columns=pd.Index([], name="patient_id"), dtype=float)
+    block = values[chosen["sample_id"].to_numpy()]
+    block.columns = pd.Index(chosen["patient_id"].to_numpy(), name="patient_id")
+    return block.T.groupby(level=0, sort=True).mean().T
+
+
+def paired_changes(
+    values: pd.DataFrame, samples: pd.DataFrame, pre: str = "baseline", post: str = "on_treatment"
+) -> pd.DataFrame:
+    """Features x patients: post - pre for patients with both timepoints."""
+    before = patient_means(values, samples, pre)
+    after = patient_means(values, samples, post)
+    both = sorted(set(before.columns) & set(after.columns))
+    return after[both] - before[both]
+
+
+def score_matrix(scores: pd.DataFrame) -> pd.DataFrame:
+    """Signatures x samples matrix from long signature scores."""
+    return scores.pivot(index="signature", columns="sample_id", values="score")
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+def _has_ties(values: np.ndarray) -> bool:
+    return np.unique(values).size != values.size
+
+
+def signed_rank_test(differences) -> tuple[float, float, str]:
+    """Two-sided Wilcoxon signed-rank test of paired differences, as R's ``wilcox.test``.
+
+    Returns (V, p, method): V is the sum of ranks of the positive differences after
+    dropping zeros; ``method`` is ``exact`` or ``normal_approximation``. NaN when no
+    difference is non-zero.
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[~np.isnan(d)]
+    nonzero = d[d != 0]
+    if nonzero.size == 0:
+        return float("nan"), float("nan"), ""
+    ranks = stats.rankdata(np.abs(nonzero))
+    v = float(ranks[nonzero > 0].sum())
+    exact = nonzero.size < EXACT_LIMIT and not _has_ties(np.abs(nonzero)) and nonzero.size == d.size
+    method = "exact" if exact else "approx"
+    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=True, method=method)
+    return v, float(result.pvalue), "exact" if exact else "normal_approximation"
+
+
+def rank_sum_test(x, y) -> tuple[float, float, str]:
+    """Two-sided Mann-Whitney (Wilcoxon rank-sum) test, as R's ``wilcox.test(x, y)``.
+
+    Returns (W, p, method) with W = U of ``x``; NaN when a group is empty.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if x.size == 0 or y.size == 0:
+        return float("nan"), float("nan"), ""
+    exact = x.size < EXACT_LIMIT and y.size < EXACT_LIMIT and not _has_ties(np.concatenate([x, y]))
+    result = stats.mannwhitneyu(
+        x, y, alternative="two-sided", use_continuity=True, method="exact" if exact else "asymptotic"
+    )
+    return float(result.statistic), float(result.pvalue), "exact" if exact else "normal_approximation"
+
+
+def bh_adjust(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values; missing p-values stay missing."""
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
+    return q
+
+
+def change_tests(changes: pd.DataFrame, feature_type: str, response: pd.Series | None = None) -> pd.DataFrame:
+    """Test the paired changes (features x patients) overall, by response, and between responses.
+
+    ``response`` maps patient -> ``responder``/``non_responder`` (None: only ``all``).
+    Patients without a known response count in ``all`` only. Returns rows of
+    :data:`CHANGE_COLUMNS`; ``q`` is filled by :func:`adjust_families`.
+    """
+    groups = {"all": list(changes.columns)}
+    if response is not None:
+        known = response.reindex(changes.columns)
+        groups["responder"] = list(known.index[known == "responder"])
+        groups["non_responder"] = list(known.index[known == "non_responder"])
+    rows = []
+    for feature, row in changes.iterrows():
+        for comparison, patients in groups.items():
+            d = row[patients].to_numpy(dtype=float)
+            d = d[~np.isnan(d)]
+            v, p, method = signed_rank_test(d)
+            rows.append(
+                {
+                    "feature_type": feature_type,
+                    "feature": feature,
+                    "comparison": comparison,
+                    "test": "wilcoxon_signed_rank",
+                    "n": d.size,
+                    "estimate": float(np.median(d)) if d.size else np.nan,
+                    "estimate_type": "median_change",
+                    "mean_change": float(d.mean()) if d.size else np.nan,
+                    "statistic": v,
+                    "p": p,
+                    "p_method": method,
+                }
+            )
+        if response is not None:
+            a = row[groups["responder"]].to_numpy(dtype=float)
+            b = row[groups["non_responder"]].to_numpy(dtype=float)
+            a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+            w, p, method = rank_sum_test(a, b)
+            rows.append(
+                {
+                    "feature_type": feature_type,
+                    "feature": feature,
+                    "comparison": "responder_vs_non_responder",
+                    "test": "mann_whitney_u",
+                    "n": a.size + b.size,
+                    "estimate": float(np.median(a) - np.median(b)) if a.size and b.size else np.nan,
+                    "estimate_type": "difference_of_median_changes",
+                    "mean_change": float(a.mean() - b.mean()) if a.size and b.size else np.nan,
+                    "statistic": w,
+                    "p": p,
+                    "p_method": method,
+                }
+            )
+    return pd.DataFrame(rows, columns=[c for c in CHANGE_COLUMNS if c != "q"])
+
+
+def adjust_families(table: pd.DataFrame, by=("feature_type", "comparison")) -> pd.DataFrame:
+    """Add ``q``: Benjamini-Hochberg within each family (default: feature type x comparison)."""
+    table = table.copy()
+    table["q"] = np.nan
+    for _, index in table.groupby(list(by), sort=False).groups.items():
+        table.loc[index, "q"] = bh_adjust(table.loc[index, "p"])
+    return table
+
+
+def expression_changes(
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+    scores: pd.DataFrame | None = None,
+    response: pd.Series | None = None,
+    *,
+    pre: str = "baseline",
+    post: str = "on_treatment",
+) -> pd.DataFrame:
+    """Paired pre/post tests for every gene and every signature score (module docstring).
+
+    Rows are sorted: signatures first, then genes (alphabetical), comparisons in the
+    order of :data:`COMPARISONS`.
+    """
+    frames = []
+    if scores is not None and not scores.empty:
+        frames.append(change_tests(paired_changes(score_matrix(scores), samples, pre, post), "signature", response))
+    frames.append(change_tests(paired_changes(expression, samples, pre, post), "gene", response))
+    table = pd.concat(frames, ignore_index=True)
+    n_pairs = len(paired_changes(expression.iloc[:1], samples, pre, post).columns)
+    log.info("paired %s -> %s changes: %d patients with both timepoints", pre, post, n_pairs)
+    table = adjust_families(table)
+    order = {c: i for i, c in enumerate(COMPARISONS)}
+    table = table.assign(_t=table["feature_type"].map({"signature": 0, "gene": 1}), _c=table["comparison"].map(order))
+    table = table.sort_values(["_t", "feature", "_c"], kind="stable").drop(columns=["_t", "_c"])
+    return table[list(CHANGE_COLUMNS)].reset_index(drop=True)
+
+
+# --- correlations -----------------------------------------------------------------------
+
+
+def read_gene_list(table: pd.DataFrame, *, file: str = "gene list") -> pd.DataFrame:
+    """A gene list table (``gene`` and optional ``category``), genes unique."""
+    if "gene" not in table.columns:
+        raise InputError(f"{file}: expected a column 'gene'; found {list(table.columns)}")
+    table = table.copy()
+    table["gene"] = table["gene"].astype(str)
+    if "category" not in table.columns:
+        table["category"] = ""
+    duplicated = sorted(table.loc[table["gene"].duplicated(), "gene"])
+    if duplicated:
+        raise InputError(f"{file}: gene(s) listed twice: {duplicated}")
+    return table[["gene", "category"]]
+
+
+def spearman_correlations(
+    baseline: pd.DataFrame, genes: pd.DataFrame, tcell_genes: pd.DataFrame, *, min_patients: int = 3
+) -> pd.DataFrame:
+    """Spearman correlations of each listed gene with each T-cell gene over patients.
+
+    ``baseline`` is genes x patients (baseline means). Genes absent from the matrix are
+    logged and left out; pairs of a gene with itself are skipped. With fewer than
+    ``min_patients`` patients rho and p are missing. ``q``: BH over all pairs.
+    """
+    rows = []
+    available = set(baseline.index)
+    for listed, what in ((genes, "chemokine/cytokine"), (tcell_genes, "T-cell")):
+        absent = [g for g in listed["gene"] if g not in available]
+        if absent:
+            log.warning("%s genes absent from the expression matrix, left out of correlations: %s", what, absent)
+    for gene, category in genes.itertuples(index=False):
+        if gene not in available:
+            continue
+        for tcell, tcell_category in tcell_genes.itertuples(index=False):
+            if tcell not in available or tcell == gene:
+                continue
+            pair = baseline.loc[[gene, tcell]].T.dropna()
+            n = len(pair)
+            rho = p = np.nan
+            if n >= min_patients and pair[gene].nunique() > 1 and pair[tcell].nunique() > 1:
+                result = stats.spearmanr(pair[gene], pair[tcell])
+                rho, p = float(result.statistic), float(result.pvalue)
+            rows.append(
+                {
+                    "gene": gene,
+                    "gene_category": category,
+                    "tcell_gene": tcell,
+                    "tcell_category": tcell_category,
+                    "n": n,
+                    "rho": rho,
+                    "p": p,
+                }
+            )
+    table = pd.DataFrame(rows, columns=["gene", "gene_category", "tcell_gene", "tcell_category", "n", "rho", "p"])
+    table["q"] = bh_adjust(table["p"]) if len(table) else []
+    return table
+
+
+# --- figures ----------------------------------------------------------------------------
+
+RESPONSE_LABELS = {"responder": "responder", "non_responder": "non-responder", "unknown": "unknown"}
+
+
+def _response_colour(status: str) -> str:
+    from contexture.plotting import OKABE_ITO, RESPONSE_COLOURS
+
+    return RESPONSE_COLOURS.get(status, OKABE_ITO["grey"])
+
+
+def baseline_heatmap_figure(
+    baseline: pd.DataFrame, score: pd.Series, response: pd.Series | None, *, score_label: str
+) -> tuple[object, pd.DataFrame]:
+    """Heat map of baseline genes (rows, z-scored across patients) x patients ordered by score.
+
+    ``baseline`` is genes x patients (log2); ``score`` the ordering signature's baseline
+    score per patient; ``response`` per patient (or None). Returns (figure, source data).
+    """
+    from matplotlib.patches import Patch
+
+    from contexture.plotting import TWO_COLUMN_MM, figure
+
+    patients = [p for p in score.sort_values(kind="stable").index if p in baseline.columns]
+    data = baseline[patients]
+    spread = data.std(axis=1, ddof=1).replace(0, np.nan)
+    z = data.sub(data.mean(axis=1), axis=0).div(spread, axis=0).dropna(how="all")
+    status = (response.reindex(patients) if response is not None else pd.Series(index=patients, dtype=object)).fillna(
+        "unknown"
+    )
+    height = 30 + 2.6 * len(z)
+    fig, axes = figure(
+        TWO_COLUMN_MM, min(height, 230), nrows=3, sharex=True, gridspec_kw={"height_ratios": [1.2, 0.5, len(z) / 4 + 1]}
+    )
+    x = np.arange(len(patients))
+    axes[0].bar(x, score.reindex(patients).to_numpy(), color="#555555", width=0.8)
+    axes[0].set_ylabel(score_label, rotation=0, ha="right", va="center")
+    axes[1].bar(x, np.ones(len(x)), color=[_response_colour(s) for s in status], width=1.0)
+    axes[1].set_yticks([])
+    axes[1].set_ylabel("response", rotation=0, ha="right", va="center")
+    for spine in axes[1].spines.values():
+        spine.set_visible(False)
+    limit = float(np.nanmax(np.abs(z.to_numpy()))) if z.size else 1.0
+    image = axes[2].imshow(
+        z.to_numpy(),
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        interpolation="nearest",
+        extent=(-0.5, len(patients) - 0.5, len(z) - 0.5, -0.5),
+    )
+    axes[2].set_yticks(np.arange(len(z)), z.index)
+    axes[2].set_xticks(x, patients, rotation=90)
+    axes[2].set_xlabel("patient (ordered by baseline score)")
+    fig.colorbar(image, ax=axes[2], label="z-score (log2 expression)", shrink=0.6)
+    handles = [Patch(color=_response_colour(s), label=RESPONSE_LABELS.get(s, s)) for s in dict.fromkeys(status)]
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    source = (
+        z.rename_axis("gene")
+        .reset_index()
+        .melt(id_vars="gene", var_name="patient_id", value_name="z_score")
+        .merge(score.rename("score").rename_axis("patient_id").reset_index(), on="patient_id", how="left")
+        .merge(status.rename("response").rename_axis("patient_id").reset_index(), on="patient_id", how="left")
+    )
+    return fig, source
+
+
+def paired_scores_figure(pairs: pd.DataFrame, titles: dict[str, str] | None = None) -> tuple[object, pd.DataFrame]:
+    """Per-signature baseline vs on-treatment scores, one line per patient, by response.
+
+    ``pairs`` has ``signature``, ``patient_id``, ``response``, ``baseline``,
+    ``on_treatment``. One panel per signature, response groups side by side.
+    """
+    from contexture.plotting import TWO_COLUMN_MM, figure
+
+    signatures = list(dict.fromkeys(pairs["signature"]))
+    n = max(len(signatures), 1)
+    fig, axes = figure(TWO_COLUMN_MM, 55, ncols=n, squeeze=False)
+    statuses = [s for s in ("responder", "non_responder", "unknown") if s in set(pairs["response"])]
+    for ax, signature in zip(axes[0], signatures, strict=False):
+        block = pairs[pairs["signature"] == signature]
+        for k, status in enumerate(statuses):
+            rows = block[block["response"] == status]
+            offset = 2.5 * k
+            for _, row in rows.iterrows():
+                ax.plot(
+                    [offset, offset + 1],
+                    [row["baseline"], row["on_treatment"]],
+                    color=_response_colour(status),
+                    alpha=0.6,
+                    marker="o",
+                    markersize=2,
+                )
+            if len(rows):
+                ax.plot(
+                    [offset, offset + 1],
+                    [rows["baseline"].median(), rows["on_treatment"].median()],
+                    color="black",
+                    linewidth=2,
+                )
+        ax.set_xticks(
+            [x for k in range(len(statuses)) for x in (2.5 * k, 2.5 * k + 1)],
+            [f"pre\n{RESPONSE_LABELS[s]}" if i == 0 else "post" for s in statuses for i in (0, 1)],
+        )
+        ax.set_title((titles or {}).get(signature, signature), fontsize=6)
+        ax.set_ylabel("score")
+    return fig, pairs
+
+
+def correlation_figure(correlations: pd.DataFrame, alpha: float = 0.05) -> tuple[object, pd.DataFrame]:
+    """Matrix of Spearman rho (chemokine/cytokine genes x T-cell genes); * marks q < alpha."""
+    from contexture.plotting import ONE_COLUMN_MM, figure
+
+    rho = correlations.pivot(index="gene", columns="tcell_gene", values="rho")
+    q = correlations.pivot(index="gene", columns="tcell_gene", values="q")
+    rows = list(dict.fromkeys(correlations["gene"]))
+    cols = list(dict.fromkeys(correlations["tcell_gene"]))
+    rho, q = rho.reindex(index=rows, columns=cols), q.reindex(index=rows, columns=cols)
+    fig, ax = figure(ONE_COLUMN_MM, 25 + 5 * max(len(rows), 1))
+    image = ax.imshow(rho.to_numpy(dtype=float), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    ax.set_xticks(np.arange(len(cols)), cols, rotation=90)
+    ax.set_yticks(np.arange(len(rows)), rows)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            value = rho.iat[i, j]
+            if pd.notna(value):
+                star = "*" if pd.notna(q.iat[i, j]) and q.iat[i, j] < alpha else ""
+                ax.text(j, i, f"{value:.2f}{star}", ha="center", va="center", fontsize=5)
+    fig.colorbar(image, ax=ax, label="Spearman rho (baseline)", shrink=0.8)
+    return fig, correlations

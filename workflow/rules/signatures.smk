@@ -1,0 +1,134 @@
+# Signatures stage: gene signature scores of NanoString expression (files in
+# resources/signatures/), the patient-level Immunosign columns, paired pre/post changes by
+# response, and chemokine/cytokine vs T-cell correlations. Reads the nanostring stage's
+# normalized matrix and sample table (plain paths).
+
+
+rule signature_scores:
+    input:
+        expression="results/{cohort}/nanostring/normalized.tsv",
+        samples="results/{cohort}/nanostring/samples.tsv",
+        signatures=lambda wc: signature_files(wc.cohort),
+    output:
+        scores="results/{cohort}/tables/signature_scores.tsv",
+        coverage="results/{cohort}/tables/signature_coverage.tsv",
+        features="results/{cohort}/signatures/patient_features.tsv",
+    log:
+        "results/{cohort}/logs/signature_scores.log",
+    benchmark:
+        "results/{cohort}/benchmarks/signature_scores.tsv"
+    conda:
+        "../../envs/signatures.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        immunosign=lambda wc: signatures_config(wc.cohort)["immunosign"],
+        min_gene_fraction=lambda wc: signatures_config(wc.cohort)["min_gene_fraction"],
+        on_insufficient=lambda wc: signatures_config(wc.cohort)["on_insufficient"],
+        low_quantile=lambda wc: signatures_config(wc.cohort)["low_quantile"],
+        log_base=lambda wc: signatures_config(wc.cohort)["log_base"],
+    script:
+        "../scripts/signatures_scores.py"
+
+
+rule expression_changes:
+    input:
+        expression="results/{cohort}/nanostring/normalized.tsv",
+        samples="results/{cohort}/nanostring/samples.tsv",
+        scores="results/{cohort}/tables/signature_scores.tsv",
+        patients="results/{cohort}/tables/patients.tsv",
+        heatmap_genes=lambda wc: signature_resource(
+            signatures_config(wc.cohort)["heatmap_genes"]
+        ),
+    output:
+        changes="results/{cohort}/tables/expression_changes.tsv",
+        paired=multiext(
+            "results/{cohort}/figures/signature_changes_by_response",
+            ".png",
+            ".pdf",
+            ".source.tsv",
+        ),
+        heatmap=multiext(
+            "results/{cohort}/figures/immune_genes_baseline_heatmap",
+            ".png",
+            ".pdf",
+            ".source.tsv",
+        ),
+    log:
+        "results/{cohort}/logs/expression_changes.log",
+    benchmark:
+        "results/{cohort}/benchmarks/expression_changes.tsv"
+    conda:
+        "../../envs/signatures.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        immunosign=lambda wc: signatures_config(wc.cohort)["immunosign"],
+        pre=lambda wc: signatures_config(wc.cohort)["pre_timepoint"],
+        post=lambda wc: signatures_config(wc.cohort)["post_timepoint"],
+    script:
+        "../scripts/signatures_changes.py"
+
+
+rule expression_correlations:
+    input:
+        expression="results/{cohort}/nanostring/normalized.tsv",
+        samples="results/{cohort}/nanostring/samples.tsv",
+        genes=lambda wc: signature_resource(
+            signatures_config(wc.cohort)["correlation_genes"]
+        ),
+        tcell_genes=lambda wc: signature_resource(
+            signatures_config(wc.cohort)["tcell_genes"]
+        ),
+    output:
+        correlations="results/{cohort}/tables/expression_correlations.tsv",
+        figure=multiext(
+            "results/{cohort}/figures/chemokine_tcell_correlations",
+            ".png",
+            ".pdf",
+            ".source.tsv",
+        ),
+    log:
+        "results/{cohort}/logs/expression_correlations.log",
+    conda:
+        "../../envs/signatures.yaml"
+    params:
+        timepoint="baseline",
+        fdr_alpha=lambda wc: signatures_config(wc.cohort)["fdr_alpha"],
+    script:
+        "../scripts/signatures_correlations.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: (
+        [
+            path.format(cohort=cohort)
+            for path in (
+                "results/{cohort}/tables/signature_scores.tsv",
+                "results/{cohort}/tables/signature_coverage.tsv",
+                "results/{cohort}/tables/expression_changes.tsv",
+                "results/{cohort}/tables/expression_correlations.tsv",
+            )
+        ]
+        + [
+            f"results/{cohort}/figures/{name}{ext}"
+            for name in (
+                "signature_changes_by_response",
+                "immune_genes_baseline_heatmap",
+                "chemokine_tcell_correlations",
+            )
+            for ext in (".png", ".pdf", ".source.tsv")
+        ]
+        if expression_available(cohort)
+        else []
+    )
+)
+PATIENT_FEATURE_PROVIDERS.append(
+    lambda cohort: (
+        [("signatures", f"results/{cohort}/signatures/patient_features.tsv")]
+        if expression_available(cohort)
+        else []
+    )
+)

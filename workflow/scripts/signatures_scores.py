@@ -1,0 +1,39 @@
+"""Score gene signatures per sample; coverage table; patient-level Immunosign columns."""
+
+from contexture.errors import ConfigError
+from contexture.expression import analysis_samples, expression_matrix
+from contexture.io import read_input_table, read_table, write_table
+from contexture.runner import run
+from contexture.signatures import assign_groups, patient_features, read_signature, score_signatures, sort_scores
+
+
+def main(smk):
+    expression = expression_matrix(read_table(smk.input.expression), file=str(smk.input.expression))
+    samples = analysis_samples(
+        read_input_table(smk.input.samples, what="sample table"), expression.columns, file=str(smk.input.samples)
+    )
+    expression = expression[samples["sample_id"].to_list()]
+    signatures = [read_signature(path) for path in smk.input.signatures]
+    names = [s.name for s in signatures]
+    if smk.params.immunosign not in names:
+        raise ConfigError(f"signatures.immunosign '{smk.params.immunosign}' is not among signatures.use {names}")
+    scores, coverage = score_signatures(
+        expression,
+        samples,
+        signatures,
+        min_fraction=smk.params.min_gene_fraction,
+        on_insufficient=smk.params.on_insufficient,
+        log_base=smk.params.log_base,
+    )
+    scores, cuts = assign_groups(scores, smk.params.low_quantile)
+    coverage["low_quantile"] = smk.params.low_quantile
+    coverage["low_cut"] = coverage["signature"].map(cuts)
+    write_table(sort_scores(scores, names), smk.output.scores)
+    write_table(coverage, smk.output.coverage)
+    features = patient_features(
+        scores, smk.params.immunosign, smk.params.low_quantile, patients=sorted(set(samples["patient_id"]))
+    )
+    write_table(features, smk.output.features)
+
+
+run(main, snakemake)
