@@ -91,3 +91,49 @@ def overview_matrix(availability: pd.DataFrame) -> pd.DataFrame:
     labelled = availability.assign(column=availability["modality"] + ": " + availability["timepoint"])
     matrix = labelled.pivot_table(index="patient_id", columns="column", values="n", aggfunc="sum", fill_value=0)
     return matrix.reindex(columns=columns, fill_value=0).astype(np.int64)
+
+
+def modality_timepoints(modality: str, table: pd.DataFrame) -> pd.DataFrame:
+    """One row per item of a stage table with ``patient_id`` and ``timepoint``.
+
+    PET counts scans (unique patient, timepoint, scan day), IHC slides, NanoString samples
+    (included lanes), RECIST assessments (day ≤ 0 is baseline, later ones follow-up).
+    """
+    if modality == "pet":
+        items = table[["patient_id", "timepoint", "scan_day"]].drop_duplicates()
+    elif modality == "recist":
+        days = table[["patient_id", "assessment_day"]].drop_duplicates()
+        items = days.assign(timepoint=np.where(days["assessment_day"] <= 0, "baseline", "follow_up"))
+    elif modality == "nanostring" and "included" in table.columns:
+        items = table[table["included"].astype(str).str.lower() == "true"]
+    else:
+        items = table
+    return items[["patient_id", "timepoint"]].reset_index(drop=True)
+
+
+def overview_figure(matrix: pd.DataFrame):
+    """The CONSORT-like availability plot: patients (rows) × modality/timepoint (columns)."""
+    from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure
+
+    height = min(230.0, 25.0 + 2.6 * len(matrix))
+    fig, ax = figure(TWO_COLUMN_MM * 0.6, height)
+    present = (matrix.to_numpy() > 0).astype(float)
+    from matplotlib.colors import ListedColormap
+
+    ax.imshow(
+        present,
+        aspect="auto",
+        cmap=ListedColormap(["#F2F2F2", OKABE_ITO["blue"]]),
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right")
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=4 if len(matrix) > 40 else 5)
+    totals = (matrix > 0).sum()
+    for column, total in enumerate(totals):
+        ax.text(column, -0.8, f"n={total}", ha="center", va="bottom", fontsize=5)
+    ax.set_title(f"Data availability ({len(matrix)} patients)", pad=12)
+    ax.set_xlabel("modality: timepoint")
+    ax.set_ylabel("patient")
+    return fig

@@ -67,5 +67,7 @@ def test_config_readme_lists_every_key():
     from contexture.validation import SCHEMA_DIR
 
     readme = (SCHEMA_DIR.parents[1] / "config" / "README.md").read_text()
-    generated = readme.split("<!-- BEGIN GENERATED: python -m contexture.config -->\n")[1].split("<!-- END GENERATED -->")[0]
+    generated = readme.split("<!-- BEGIN GENERATED: python -m contexture.config -->\n")[1].split(
+        "<!-- END GENERATED -->"
+    )[0]
     assert generated == schema_markdown(), "regenerate with: python -m contexture.config"

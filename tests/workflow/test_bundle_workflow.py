@@ -49,3 +49,22 @@ def test_two_runs_give_identical_tables(demo_run, tmp_path):
     assert first == second and len(first) >= 3
     differing = [str(p) for p in first if sha256(demo_run / p) != sha256(tmp_path / p)]
     assert differing == []
+
+
+def test_data_availability_counts_each_modality(demo_run):
+    import pandas as pd
+
+    cohort_dir = demo_run / "results/small"
+    table = pd.read_csv(cohort_dir / "tables/data_availability.tsv", sep="\t")
+    lesions = pd.read_csv(cohort_dir / "tables/lesions.tsv", sep="\t")
+    samples = pd.read_csv(cohort_dir / "nanostring/samples.tsv", sep="\t")
+    pet = table[table["modality"] == "pet"].set_index(["patient_id", "timepoint"])["n"]
+    expected_pet = (
+        lesions.drop_duplicates(["patient_id", "timepoint", "scan_day"]).groupby(["patient_id", "timepoint"]).size()
+    )
+    assert pet.sort_index().to_dict() == expected_pet.sort_index().to_dict()
+    nanostring = table[table["modality"] == "nanostring"]["n"].sum()
+    assert nanostring == samples["included"].sum() < len(samples)  # QC-failed lanes are not counted
+    assert (table[table["modality"] == "clinical"]["n"] == 1).all()
+    assert table["modality"].eq("clinical").sum() == 24
+    assert (cohort_dir / "figures/cohort_overview.png").stat().st_size > 10_000

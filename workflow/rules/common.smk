@@ -68,6 +68,23 @@ def patients_inputs(wildcards):
     return inputs
 
 
+def availability_inputs(wildcards):
+    """The stage tables that say which patient has which modality at which timepoint."""
+    cohort = wildcards.cohort
+    tables = {
+        "clinical": "clinical/clinical.tsv",
+        "recist": "tables/recist_timepoints.tsv",
+        "pet": "tables/lesions.tsv",
+        "nanostring": "nanostring/samples.tsv",
+        "ihc": "tables/ihc_slides.tsv",
+    }
+    return {
+        modality: f"results/{cohort}/{path}"
+        for modality, path in tables.items()
+        if has_modality(cohort, modality)
+    }
+
+
 def cohort_outputs(cohort):
     """Every table and figure a cohort's inputs allow (the bundle's contents)."""
     return [path for provider in OUTPUT_PROVIDERS for path in provider(cohort)]

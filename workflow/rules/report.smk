@@ -1,4 +1,34 @@
-# Publishing: the provenance manifest, the methods text and the citable bundle of a cohort.
+# Publishing: data availability, the provenance manifest, the methods text and the
+# citable bundle of a cohort.
+
+
+rule data_availability:
+    input:
+        unpack(availability_inputs),
+    output:
+        table="results/{cohort}/tables/data_availability.tsv",
+        figure=report(
+            "results/{cohort}/figures/cohort_overview.png",
+            caption="../report/cohort_overview.rst",
+            category="Cohort",
+            subcategory="{cohort}",
+        ),
+    log:
+        "results/{cohort}/logs/data_availability.log",
+    conda:
+        "../../envs/core.yaml"
+    params:
+        on_unknown_patient=lambda wc: config["cohorts"][wc.cohort]["on_unknown_patient"],
+    script:
+        "../scripts/data_availability.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: [
+        f"results/{cohort}/tables/data_availability.tsv",
+        f"results/{cohort}/figures/cohort_overview.png",
+    ]
+)
 
 
 rule bundle:

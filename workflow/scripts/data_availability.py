@@ -1,0 +1,26 @@
+"""tables/data_availability.tsv and the cohort overview figure (contexture.availability)."""
+
+from contexture import availability
+from contexture.io import read_table, write_table
+from contexture.plotting import save_figure
+from contexture.runner import run
+
+
+def main(smk):
+    clinical = (
+        read_table(smk.input.clinical)["patient_id"].astype(str).tolist() if "clinical" in smk.input.keys() else None
+    )
+    stages = {
+        modality: availability.modality_timepoints(modality, read_table(smk.input[modality]))
+        for modality in ("recist", "pet", "nanostring", "ihc")
+        if modality in smk.input.keys()
+    }
+    if clinical is not None:
+        availability.check_patients_known(clinical, stages, on_unknown=smk.params.on_unknown_patient)
+    table = availability.availability_table(clinical, stages)
+    write_table(table, smk.output.table)
+    matrix = availability.overview_matrix(table)
+    save_figure(availability.overview_figure(matrix), smk.output.figure, matrix.reset_index())
+
+
+run(main, snakemake)
