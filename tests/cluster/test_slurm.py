@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.workflow]
 # The plugin checks job states this many seconds after a round of submissions, then
 # adds 10 s per round in which nothing finished; a job here (sbatch -> snakemake ->
 # srun -> snakemake -> script) takes 5-15 s, so one check usually sees it done.
-FIRST_STATUS_CHECK_SECONDS = 12
+FIRST_STATUS_CHECK_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
