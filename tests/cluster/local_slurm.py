@@ -111,8 +111,9 @@ class LocalSlurm:
         except BaseException as error:
             diagnostics = self.logs()
             self.stop()
-            if isinstance(error, SlurmUnavailable):
-                raise SlurmUnavailable(f"{error}\n{diagnostics}") from None
+            # A daemon or client that fails or hangs means no cluster here, not a bug.
+            if isinstance(error, SlurmUnavailable | subprocess.SubprocessError | OSError):
+                raise SlurmUnavailable(f"{type(error).__name__}: {error}\n{diagnostics}") from None
             raise
         return self
 

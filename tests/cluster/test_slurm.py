@@ -19,7 +19,13 @@ import yaml
 from tests.cluster.local_slurm import LocalSlurm, SlurmUnavailable, unavailable_reason
 from tests.conftest import REPO, SNAKEMAKE
 
-pytestmark = [pytest.mark.cluster, pytest.mark.workflow]
+UNAVAILABLE = unavailable_reason()
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.workflow,
+    # Decided before any fixture runs, so a machine without SLURM skips at once.
+    pytest.mark.skipif(UNAVAILABLE is not None, reason=f"no local SLURM: {UNAVAILABLE}"),
+]
 
 # The plugin checks job states this many seconds after a round of submissions, then
 # adds 10 s per round in which nothing finished; a job here (sbatch -> snakemake ->
@@ -30,9 +36,6 @@ FIRST_STATUS_CHECK_SECONDS = 15
 @pytest.fixture(scope="module")
 def slurm_cluster():
     """A running one-node cluster; stopped (by the PIDs it started) after the module."""
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"no local SLURM: {reason}")
     cluster = LocalSlurm()
     try:
         cluster.start()
