@@ -12,7 +12,7 @@ Settings chosen for a single CI machine without cgroups or a database:
 ``ProctrackType=proctrack/linuxproc`` and ``TaskPlugin=task/none`` (no cgroup
 delegation needed), ``AccountingStorageType=accounting_storage/none`` and
 ``JobAcctGatherType=jobacct_gather/none`` (no slurmdbd, hence no ``sacct``: snakemake's
-plugin must poll with ``squeue``), ``MinJobAge=600`` so finished jobs stay visible to
+plugin must poll with ``squeue``), ``MinJobAge=3600`` so finished jobs stay visible to
 ``squeue`` long enough to be reported (the plugin falls back to ``sacct`` when
 ``MinJobAge`` is below three initial status intervals).
 
@@ -252,7 +252,7 @@ class LocalSlurm:
                     "JobCompType=jobcomp/none",
                     "MpiDefault=none",
                     "ReturnToService=2",
-                    "MinJobAge=600",
+                    "MinJobAge=3600",
                     "SchedulerType=sched/backfill",
                     "MailProg=/bin/true",
                     f"NodeName={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} State=UNKNOWN",

@@ -85,7 +85,7 @@ def test_slurm_run_gives_the_local_run_tables(slurm_cluster, demo_run, tmp_path)
         "5",
         "--slurm-keep-successful-logs",
     ]
-    result = subprocess.run(command, env=slurm_cluster.env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    result = subprocess.run(command, env=slurm_cluster.env, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake under SLURM failed:\n{output[-6000:]}\n{slurm_cluster.logs()}"
 
