@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 # The stage benchmarks the project plans (issue 9); the whole-workflow one runs last.
-EXPECTED = ["nanostring_ingest", "pet_quantify", "pet_models", "ihc_aggregate", "workflow_scale"]
+EXPECTED = ["nanostring_ingest", "pet_quantify", "pet_models", "ihc_aggregate", "r_comparison", "workflow_scale"]
 SMALL_OPTIONS = ("--small", "--quick", "--smoke")
 COLUMNS = ["benchmark", "metric", "value", "target", "met"]
 COMPARISONS = {
