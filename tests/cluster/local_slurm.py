@@ -216,8 +216,11 @@ class LocalSlurm:
 
     def _write_conf(self) -> None:
         self.cpus, real_memory = _node_hardware()
-        # Leave the machine some memory; jobs ask for little.
-        self.memory_mb = max(500, real_memory - 1024)
+        # Memory is not a consumable here (CR_Core): RealMemory only bounds what one job
+        # may request, so it is set high enough for any rule's mem_mb, and
+        # SlurmdParameters=config_overrides keeps slurmd from draining a node that
+        # claims more than it has. CPUs stay real: they decide how many jobs run at once.
+        self.memory_mb = max(real_memory, 256_000)
         host = socket.gethostname().split(".")[0]
         for folder in ("state", "spool"):
             (self.root / folder).mkdir()
@@ -252,6 +255,7 @@ class LocalSlurm:
                     "JobCompType=jobcomp/none",
                     "MpiDefault=none",
                     "ReturnToService=2",
+                    "SlurmdParameters=config_overrides",
                     "MinJobAge=3600",
                     "SchedulerType=sched/backfill",
                     "MailProg=/bin/true",

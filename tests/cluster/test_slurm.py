@@ -81,6 +81,8 @@ def test_slurm_run_gives_the_local_run_tables(slurm_cluster, demo_run, tmp_path)
         str(FIRST_STATUS_CHECK_SECONDS),
         "--seconds-between-status-checks",
         "1",
+        "--max-threads",  # a rule asking for more threads than the node has still runs
+        str(slurm_cluster.cpus),
         "--latency-wait",
         "5",
         "--slurm-keep-successful-logs",
