@@ -36,7 +36,7 @@ report: demo
 	$(BIN)/snakemake --cores $(CORES) --report results/report.zip
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(if $(FULL),--full)
 
 # Re-resolve the pins from pyproject.toml's ranges (needs network to PyPI).
 lock:

@@ -1,0 +1,182 @@
+"""Python model fits vs R at scale: Cox (lifelines vs survival) and random intercepts
+(statsmodels MixedLM vs lme4), on the same simulated data, timed in the same run.
+
+* Cox proportional hazards on 100,000 patients (two covariates, Efron ties in both:
+  lifelines' only method, and ``survival::coxph``'s default).
+  R: ``coxph(Surv(time, event) ~ x + group, data = d, ties = "efron")``.
+* Linear mixed model with a random intercept per patient on 100,000 lesions
+  (20,000 patients x 5 lesions), REML in both.
+  R: ``lmer(y ~ x + (1 | patient), data = d, REML = TRUE)``.
+
+Only the fits are timed (``time.perf_counter`` around ``fit``, ``system.time`` around the
+R call), never data loading or interpreter start-up. The ratio is Python seconds / R
+seconds, reported without a target (the project uses the Python libraries for their
+place in the pipeline, not their speed); the largest absolute difference between the
+two sets of estimates (coefficients, variance components) is reported too, with the
+target <= 1e-4: the two must give the same answer. Needs ``Rscript`` with
+the ``survival`` and ``lme4`` packages (Debian: r-cran-survival, r-cran-lme4); without
+them every metric is written as not measured.
+
+    .venv/bin/python benchmarks/r_comparison.py            # 100,000 patients / lesions
+    .venv/bin/python benchmarks/r_comparison.py --small    # 10,000 each
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parent / "results" / "r_comparison.tsv"
+COLUMNS = ["benchmark", "metric", "value", "unit", "target", "met"]
+AGREEMENT_TARGET = 1e-4
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages({library(survival); library(lme4)})
+args <- commandArgs(trailingOnly = TRUE)
+cox_data <- read.delim(args[1])
+mixed_data <- read.delim(args[2])
+mixed_data$patient <- factor(mixed_data$patient)
+cox_seconds <- system.time(cox <- coxph(Surv(time, event) ~ x + group, data = cox_data, ties = "efron"))[["elapsed"]]
+mixed_seconds <- system.time(mixed <- lmer(y ~ x + (1 | patient), data = mixed_data, REML = TRUE))[["elapsed"]]
+variances <- as.data.frame(VarCorr(mixed))
+cat(sprintf('{"cox_seconds": %.6f, "mixed_seconds": %.6f, "cox": [%.10f, %.10f], "mixed": [%.10f, %.10f, %.10f, %.10f]}\n',
+    cox_seconds, mixed_seconds, coef(cox)[["x"]], coef(cox)[["group"]],
+    fixef(mixed)[["(Intercept)"]], fixef(mixed)[["x"]], variances$vcov[1], variances$vcov[2]))
+"""
+
+
+def simulate_survival(patients: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Exponential event times with log-hazard 0.5 x - 0.3 group, uniform censoring."""
+    x = rng.normal(size=patients)
+    group = rng.integers(0, 2, size=patients)
+    event_time = rng.exponential(1.0 / np.exp(0.5 * x - 0.3 * group))
+    censor_time = rng.uniform(0, 3, size=patients)
+    return pd.DataFrame(
+        {
+            "time": np.round(np.minimum(event_time, censor_time), 4) + 1e-4,
+            "event": (event_time <= censor_time).astype(int),
+            "x": x,
+            "group": group,
+        }
+    )
+
+
+def simulate_lesions(lesions: int, per_patient: int, rng: np.random.Generator) -> pd.DataFrame:
+    """y = 1 + 0.5 x + u_patient + e, u ~ N(0, 0.6^2), e ~ N(0, 0.4^2)."""
+    patients = lesions // per_patient
+    patient = np.repeat(np.arange(patients), per_patient)
+    x = rng.normal(size=patients * per_patient)
+    y = 1 + 0.5 * x + rng.normal(0, 0.6, patients)[patient] + rng.normal(0, 0.4, patients * per_patient)
+    return pd.DataFrame({"patient": patient, "x": x, "y": y})
+
+
+def fit_python(cox_data: pd.DataFrame, mixed_data: pd.DataFrame) -> dict:
+    import statsmodels.formula.api as smf
+    from lifelines import CoxPHFitter
+
+    start = time.perf_counter()
+    cox = CoxPHFitter().fit(cox_data, duration_col="time", event_col="event")
+    cox_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    mixed = smf.mixedlm("y ~ x", mixed_data, groups=mixed_data["patient"]).fit(reml=True)
+    mixed_seconds = time.perf_counter() - start
+    return {
+        "cox_seconds": cox_seconds,
+        "mixed_seconds": mixed_seconds,
+        "cox": [cox.params_["x"], cox.params_["group"]],
+        "mixed": [mixed.fe_params["Intercept"], mixed.fe_params["x"], float(mixed.cov_re.iloc[0, 0]), mixed.scale],
+    }
+
+
+def fit_r(cox_path: Path, mixed_path: Path, folder: Path) -> dict:
+    script = folder / "fit.R"
+    script.write_text(R_SCRIPT)
+    result = subprocess.run(
+        ["Rscript", str(script), str(cox_path), str(mixed_path)], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def r_missing() -> str | None:
+    if shutil.which("Rscript") is None:
+        return "Rscript not installed"
+    check = subprocess.run(
+        ["Rscript", "-e", "library(survival); library(lme4)"], capture_output=True, text=True, check=False
+    )
+    return None if check.returncode == 0 else "R packages survival and lme4 needed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", action="store_true", help="10,000 patients / lesions instead of 100,000")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    size = 10_000 if args.small else 100_000
+    rows = []
+
+    def add(metric, value, unit="", target="", met=""):
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        rows.append(
+            {"benchmark": "r_comparison", "metric": metric, "value": value, "unit": unit, "target": target, "met": met}
+        )
+
+    missing = r_missing()
+    if missing:
+        for metric in ("cox_python_over_r", "mixed_python_over_r"):
+            add(f"{metric} ({missing})", "", "ratio", "", "not measured")
+    else:
+        rng = np.random.default_rng(20240901)
+        cox_data = simulate_survival(size, rng)
+        mixed_data = simulate_lesions(size, 5, rng)
+        with tempfile.TemporaryDirectory(prefix="contexture-r-") as folder:
+            folder = Path(folder)
+            cox_path, mixed_path = folder / "cox.tsv", folder / "mixed.tsv"
+            # Both sides fit exactly the same numbers: Python reads back what R reads.
+            cox_data.to_csv(cox_path, sep="\t", index=False, float_format="%.17g")
+            mixed_data.to_csv(mixed_path, sep="\t", index=False, float_format="%.17g")
+            cox_data = pd.read_csv(cox_path, sep="\t")
+            mixed_data = pd.read_csv(mixed_path, sep="\t")
+            python = fit_python(cox_data, mixed_data)
+            r = fit_r(cox_path, mixed_path, folder)
+        for model, label in (("cox", f"cox_{size}_patients"), ("mixed", f"random_intercept_{size}_lesions")):
+            ratio = python[f"{model}_seconds"] / max(r[f"{model}_seconds"], 1e-3)
+            difference = float(np.max(np.abs(np.array(python[model]) - np.array(r[model]))))
+            add(f"{label}_python_seconds", python[f"{model}_seconds"], "s")
+            add(f"{label}_r_seconds", r[f"{model}_seconds"], "s")
+            add(f"{label}_python_over_r", ratio, "ratio")
+            agree = difference <= AGREEMENT_TARGET
+            add(
+                f"{label}_max_coefficient_difference",
+                difference,
+                "",
+                f"<= {AGREEMENT_TARGET:g}",
+                "yes" if agree else "no",
+            )
+            print(
+                f"{label}: python {python[f'{model}_seconds']:.2f} s, R {r[f'{model}_seconds']:.2f} s, "
+                f"ratio {ratio:.2f}, max coefficient difference {difference:.2e}",
+                flush=True,
+            )
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
