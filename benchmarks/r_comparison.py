@@ -1,5 +1,6 @@
 """Python model fits vs R at scale: Cox (lifelines vs survival) and random intercepts
-(statsmodels MixedLM vs lme4), on the same simulated data, timed in the same run.
+(statsmodels MixedLM, and the PET stage's own fitter, vs lme4), on the same simulated data,
+timed in the same run.
 
 * Cox proportional hazards on 100,000 patients (two covariates, Efron ties in both:
   lifelines' only method, and ``survival::coxph``'s default).
@@ -90,9 +91,20 @@ def fit_python(cox_data: pd.DataFrame, mixed_data: pd.DataFrame) -> dict:
     start = time.perf_counter()
     mixed = smf.mixedlm("y ~ x", mixed_data, groups=mixed_data["patient"]).fit(reml=True)
     mixed_seconds = time.perf_counter() - start
+    # The fitter the PET stage actually uses (contexture.pet.models: lme4's profiled
+    # REML criterion on per-patient sums), on the same data.
+    from contexture.pet.models import fit_random_intercepts
+
+    start = time.perf_counter()
+    ours = fit_random_intercepts(
+        mixed_data["y"], mixed_data[["x"]].assign(Intercept=1.0)[["Intercept", "x"]], mixed_data["patient"], reml=True
+    )
+    ours_seconds = time.perf_counter() - start
     return {
         "cox_seconds": cox_seconds,
         "mixed_seconds": mixed_seconds,
+        "mixed_contexture_seconds": ours_seconds,
+        "mixed_contexture": [ours.params["Intercept"], ours.params["x"], ours.var_patient, ours.var_residual],
         "cox": [cox.params_["x"], cox.params_["group"]],
         "mixed": [mixed.fe_params["Intercept"], mixed.fe_params["x"], float(mixed.cov_re.iloc[0, 0]), mixed.scale],
     }
@@ -149,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             mixed_data = pd.read_csv(mixed_path, sep="\t")
             python = fit_python(cox_data, mixed_data)
             r = fit_r(cox_path, mixed_path, folder)
-        for model, label in (("cox", f"cox_{size}_patients"), ("mixed", f"random_intercept_{size}_lesions")):
+        r["mixed_contexture_seconds"], r["mixed_contexture"] = r["mixed_seconds"], r["mixed"]
+        for model, label in (
+            ("cox", f"cox_{size}_patients"),
+            ("mixed", f"random_intercept_{size}_lesions_statsmodels"),
+            ("mixed_contexture", f"random_intercept_{size}_lesions_contexture"),
+        ):
             ratio = python[f"{model}_seconds"] / max(r[f"{model}_seconds"], 1e-3)
             difference = float(np.max(np.abs(np.array(python[model]) - np.array(r[model]))))
             add(f"{label}_python_seconds", python[f"{model}_seconds"], "s")
