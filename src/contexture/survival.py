@@ -345,6 +345,11 @@ def _cox_efron_pieces(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: 
     return event_times, np.array(scores), np.array(informations)
 
 
+def _exp(value: float) -> float:
+    """exp() that overflows to inf instead of raising, as R's exp()."""
+    return math.exp(value) if value < 709.0 else math.inf
+
+
 def cox_zph(
     time: Sequence[float], event: Sequence[int], x: np.ndarray, beta: np.ndarray, terms: dict[str, list[int]]
 ) -> pd.DataFrame:
@@ -371,13 +376,21 @@ def cox_zph(
     b = (g[:, None, None] * informations).sum(axis=0)
     c = (g[:, None, None] ** 2 * informations).sum(axis=0)
     imat = np.block([[a, b], [b, c]])
+
+    def score_chisq(keep: list[int]) -> float:
+        # A singular information matrix (e.g. a covariate constant among the events of a
+        # tiny cohort) has no test; R's cox.zph stops there, we report it as missing.
+        try:
+            return float(u[keep] @ np.linalg.solve(imat[np.ix_(keep, keep)], u[keep]))
+        except np.linalg.LinAlgError:
+            log.warning("proportional-hazards test not computable: singular information matrix")
+            return math.nan
+
     rows = []
     for name, columns in terms.items():
-        keep = list(range(p)) + [p + j for j in columns]
-        sub_u = u[keep]
-        chisq = float(sub_u @ np.linalg.solve(imat[np.ix_(keep, keep)], sub_u))
+        chisq = score_chisq(list(range(p)) + [p + j for j in columns])
         rows.append((name, chisq, len(columns), float(stats.chi2.sf(chisq, len(columns)))))
-    chisq = float(u @ np.linalg.solve(imat, u))
+    chisq = score_chisq(list(range(2 * p)))
     rows.append(("GLOBAL", chisq, p, float(stats.chi2.sf(chisq, p))))
     return pd.DataFrame(rows, columns=["term", "chisq", "df", "p"]).set_index("term")
 
@@ -466,9 +479,11 @@ def cox_model(
             {
                 "term": term,
                 "scale": info[name][0],
-                "hr": math.exp(coef),
-                "ci_low": math.exp(coef - z * se),
-                "ci_high": math.exp(coef + z * se),
+                # Monotone likelihood (a group without events in a tiny cohort) drives
+                # the coefficient towards infinity; R prints Inf, so do we.
+                "hr": _exp(coef),
+                "ci_low": _exp(coef - z * se),
+                "ci_high": _exp(coef + z * se),
                 "p": float(2 * stats.norm.sf(abs(coef / se))),
                 "n": n,
                 "events": events,

@@ -1,9 +1,8 @@
-"""Real snakemake run of rule pet_models on a cohort whose lesions.tsv is written here.
+"""Real snakemake run of rule pet_models on a cohort given as a per-VOI table.
 
-Until the pet stage (which produces tables/lesions.tsv) is merged, the test writes
-lesions.tsv itself from the simulator's truth (plus suvmean/suvpeak columns) and
-declares best response and IHC phenotype in the clinical table, so the workflow builds
-patients.tsv and then runs pet_models on an explicit target.
+The VOI table is the simulator's truth (plus suvmean/suvpeak columns); best response
+and IHC phenotype come from the clinical table (the cohort has no RECIST or IHC inputs),
+so the workflow builds lesions.tsv and patients.tsv and then runs pet_models.
 """
 
 import numpy as np
@@ -33,11 +32,19 @@ def test_pet_models_rule_writes_table_and_figures(tmp_path):
     lesions["suvpeak"] = lesions["suvmax"] * 0.8
     lesions = lesions[["patient_id", "lesion_id", "timepoint", "scan_day", "site", "suvmax", "suvmean", "suvpeak",
                        "volume_ml", "irradiated"]]  # fmt: skip
-    write_table(lesions, tmp_path / "results/trial/tables/lesions.tsv")
+    write_table(lesions, tmp_path / "inputs/voi.tsv")
     clinical = clinical_table(latent).assign(bor=latent["bor"], ihc_phenotype=latent["ihc_phenotype"])
     write_table(clinical, tmp_path / "inputs/clinical.tsv")
     options = {"bootstrap_replicates": 199, "seed": 3}
-    config = {"cohorts": {"trial": {"clinical": "inputs/clinical.tsv", "pet_analysis": options}}}
+    config = {
+        "cohorts": {
+            "trial": {
+                "clinical": "inputs/clinical.tsv",
+                "pet": {"voi_table": "inputs/voi.tsv"},
+                "pet_analysis": options,
+            }
+        }
+    }
     run_snakemake(tmp_path, config, "results/trial/tables/pet_models.tsv")
 
     out = pd.read_csv(tmp_path / "results/trial/tables/pet_models.tsv", sep="\t")

@@ -55,7 +55,10 @@ def test_dmmr_rows_agree_with_lifelines(demo_run):
         assert logrank.loc[(endpoint, "dmmr", "log-rank"), "p"] == pytest.approx(direct.p_value, rel=1e-6)
         frame = pd.DataFrame({"t": time, "e": event, "dmmr": dmmr.astype(float)})
         fit = CoxPHFitter().fit(frame, "t", "e")
-        row = cox.loc[(endpoint, "univariable", "dmmr")]
+        # Other terms (e.g. immunoscore's levels) repeat the index: select the one dmmr row.
+        rows = cox.loc[[(endpoint, "univariable", "dmmr")]]
+        assert len(rows) == 1
+        row = rows.iloc[0]
         assert row["scale"] == "dMMR vs pMMR"
         assert row["hr"] == pytest.approx(fit.hazard_ratios_["dmmr"], rel=1e-6)
         assert row["p"] == pytest.approx(fit.summary.loc["dmmr", "p"], rel=1e-6)

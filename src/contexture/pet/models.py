@@ -219,6 +219,10 @@ def _optimize(sums: _Sums, reml: bool) -> np.ndarray:
     return np.asarray(best) ** 2
 
 
+class NotEstimable(ValueError):
+    """The data cannot identify the model (too few observations or patients)."""
+
+
 @dataclass(frozen=True)
 class MixedFit:
     """A fitted (nested) random-intercept linear mixed model.
@@ -274,6 +278,8 @@ def fit_random_intercepts(
         raise ValueError("exog must have one row per observation")
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise ValueError(f"the fixed-effect design {list(exog.columns)} is rank deficient")
+    if y.size <= x.shape[1] + (1 if reml else 0):
+        raise NotEstimable(f"{y.size} observation(s) for {x.shape[1]} fixed effect(s): no residual degrees of freedom")
     groups = np.asarray(groups)
     subgroups = None if subgroups is None else np.asarray(subgroups)
     sums = _sums(y, x, groups, subgroups)
@@ -800,16 +806,32 @@ def run_pet_models(lesions: pd.DataFrame, patients: pd.DataFrame | None, options
     tumour = table[table["site"] != normal_site]
     baseline = tumour[tumour["timepoint"] == "baseline"]
     with_covariates = baseline.merge(covariates, on="patient_id", how="left")
-    rows = baseline_analysis(baseline, options)
-    rows += factor_analysis(baseline, "site", "site", options["site_reference"], level) if len(baseline) else []
-    rows += factor_analysis(with_covariates, "dmmr", "dmmr", "pMMR", level) if len(baseline) else []
-    rows += (
-        factor_analysis(with_covariates, "ihc_phenotype_group", "ihc_phenotype", "desert", level)
-        if len(baseline)
-        else []
-    )
-    rows += lymph_node_analysis(baseline_all, options["lymph_node_sites"], level)
-    rows += change_analysis(tumour, covariates, options, volume_adjusted=False)
-    rows += change_analysis(tumour, covariates, options, volume_adjusted=True)
-    rows += response_analysis(baseline, covariates, options) if len(baseline) else []
+    has_baseline = len(baseline) > 0
+    analyses = [
+        ("baseline_geomean", True, lambda: baseline_analysis(baseline, options)),
+        ("site", has_baseline, lambda: factor_analysis(baseline, "site", "site", options["site_reference"], level)),
+        ("dmmr", has_baseline, lambda: factor_analysis(with_covariates, "dmmr", "dmmr", "pMMR", level)),
+        (
+            "ihc_phenotype",
+            has_baseline,
+            lambda: factor_analysis(with_covariates, "ihc_phenotype_group", "ihc_phenotype", "desert", level),
+        ),
+        ("lymph_node", True, lambda: lymph_node_analysis(baseline_all, options["lymph_node_sites"], level)),
+        ("change_per_week", True, lambda: change_analysis(tumour, covariates, options, volume_adjusted=False)),
+        (
+            "change_per_week_volume_adjusted",
+            True,
+            lambda: change_analysis(tumour, covariates, options, volume_adjusted=True),
+        ),
+        ("response", has_baseline, lambda: response_analysis(baseline, covariates, options)),
+    ]
+    rows = []
+    for name, applicable, analysis in analyses:
+        if not applicable:
+            continue
+        try:
+            rows += analysis()
+        except NotEstimable as reason:
+            # A small cohort may not identify a model; the other analyses still run.
+            log.warning("PET analysis %s skipped: %s", name, reason)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -334,7 +334,9 @@ def quantify_scan(
         "patient_id": row["patient_id"],
         "timepoint": row["timepoint"],
         "scan_day": row["scan_day"],
-        "image": scan,
+        # As written in the scans table (not resolved), so the table does not depend on
+        # the folder the workflow runs in (byte-identical reruns elsewhere).
+        "image": str(row["image"]),
         "format": image.format,
         "voxel_volume_ml": voxel_ml,
         "shape": "x".join(map(str, suv.shape)),
