@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.cluster.local_slurm import LocalSlurm, SlurmUnavailable, unavailable_reason
-from tests.conftest import REPO, SNAKEMAKE
+from tests.conftest import REPO, SNAKEMAKE, run_snakemake
 
 UNAVAILABLE = unavailable_reason()
 pytestmark = [
@@ -58,11 +58,18 @@ def result_tables(workdir: Path) -> dict[str, bytes]:
     return tables
 
 
-def test_slurm_run_gives_the_local_run_tables(slurm_cluster, demo_run, tmp_path):
-    # Same config as the session's local run (conftest.demo_run), so its tables are the reference.
-    config = yaml.safe_load((demo_run / "config" / "config.yaml").read_text())
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+# A small cohort with the stages whose jobs chain deepest (clinical -> RECIST -> patient
+# table -> survival, figures, bundle): every kind of dependency crosses SLURM, while the
+# test's wall time stays in minutes on a 2-core CI machine.
+CLUSTER_CONFIG = {"cohorts": {"small": {"simulate": {"patients": 12, "seed": 3, "modalities": ["clinical", "recist"]}}}}
+
+
+def test_slurm_run_gives_the_local_run_tables(slurm_cluster, tmp_path):
+    local_run = tmp_path / "local"
+    run_snakemake(local_run, CLUSTER_CONFIG)
+    tmp_path = tmp_path / "cluster"
+    (tmp_path / "config").mkdir(parents=True)
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(CLUSTER_CONFIG, sort_keys=False))
     command = [
         str(SNAKEMAKE),
         "--snakefile",
@@ -87,7 +94,7 @@ def test_slurm_run_gives_the_local_run_tables(slurm_cluster, demo_run, tmp_path)
         "5",
         "--slurm-keep-successful-logs",
     ]
-    result = subprocess.run(command, env=slurm_cluster.env, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    result = subprocess.run(command, env=slurm_cluster.env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"snakemake under SLURM failed:\n{output[-6000:]}\n{slurm_cluster.logs()}"
 
@@ -101,7 +108,7 @@ def test_slurm_run_gives_the_local_run_tables(slurm_cluster, demo_run, tmp_path)
         script = slurm_cluster.run("scontrol", "write", "batch_script", job_id, "-").stdout
         assert f"{sys.executable} -m snakemake" in script, script
 
-    local, cluster = result_tables(demo_run), result_tables(tmp_path)
+    local, cluster = result_tables(local_run), result_tables(tmp_path)
     assert "results/small/tables/patients.tsv" in local
     assert sorted(cluster) == sorted(local)
     differing = [name for name in local if cluster[name] != local[name]]
