@@ -117,9 +117,7 @@ def _signature_changes(c: _Cohort, name: str) -> tuple[str, str]:
         paired = rows.dropna(subset=["baseline", "on_treatment"])
         counts = paired["response"].value_counts()
         text = (
-            f"{signature}: n = {len(paired)} paired patients ("
-            + ", ".join(f"{k} {v}" for k, v in counts.items())
-            + ")"
+            f"{signature}: n = {len(paired)} paired patients (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
         )
         for comparison, test in (("all", "Wilcoxon signed-rank"), ("responder_vs_non_responder", "Mann-Whitney U")):
             row = _row(changes, feature_type="signature", feature=signature, comparison=comparison)

@@ -110,6 +110,9 @@ rule pet_models:
 
 OUTPUT_PROVIDERS.append(
     lambda cohort: when_modality(
-        cohort, "pet", "results/{cohort}/tables/pet_models.tsv"
+        cohort,
+        "pet",
+        "results/{cohort}/tables/pet_models.tsv",
+        *[f"results/{{cohort}}/figures/{name}.png" for name in PET_MODEL_FIGURES],
     )
 )
