@@ -393,7 +393,7 @@ def baseline_heatmap_figure(
     """
     from matplotlib.patches import Patch
 
-    from contexture.plotting import TWO_COLUMN_MM, figure
+    from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure
 
     patients = [p for p in score.sort_values(kind="stable").index if p in baseline.columns]
     data = baseline[patients]
@@ -407,7 +407,7 @@ def baseline_heatmap_figure(
         TWO_COLUMN_MM, min(height, 230), nrows=3, sharex=True, gridspec_kw={"height_ratios": [1.2, 0.5, len(z) / 4 + 1]}
     )
     x = np.arange(len(patients))
-    axes[0].bar(x, score.reindex(patients).to_numpy(), color="#555555", width=0.8)
+    axes[0].bar(x, score.reindex(patients).to_numpy(), color=OKABE_ITO["grey"], width=0.8)
     axes[0].set_ylabel(score_label, rotation=0, ha="right", va="center")
     axes[1].bar(x, np.ones(len(x)), color=[_response_colour(s) for s in status], width=1.0)
     axes[1].set_yticks([])

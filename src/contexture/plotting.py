@@ -61,6 +61,10 @@ GROUP_COLOURS = {
     "desert": OKABE_ITO["orange"],
     "stromal": OKABE_ITO["green"],
     "inflamed": OKABE_ITO["blue"],
+    # Immunoscore categories (IHC histogram and survival curves alike).
+    "Low": OKABE_ITO["vermillion"],
+    "Intermediate": OKABE_ITO["orange"],
+    "High": OKABE_ITO["blue"],
 }
 SEQUENCE = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "sky_blue", "purple", "yellow", "black")]
 
@@ -82,7 +86,8 @@ STYLE = {
     "savefig.dpi": 300,
     "figure.dpi": 100,
     "axes.prop_cycle": matplotlib.cycler(color=SEQUENCE),
-    # Reproducible PDFs: no creation date, fixed hash salt for ids.
+    # Reproducible files: no dates in the metadata (save_figure), fixed hash salt for SVG ids.
+    "svg.hashsalt": "contexture",
     "path.simplify": True,
 }
 

@@ -16,10 +16,10 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from contexture.plotting import GROUP_COLOURS, SEQUENCE, TWO_COLUMN_MM, figure
+from contexture.plotting import GROUP_COLOURS, OKABE_ITO, SEQUENCE, TWO_COLUMN_MM, figure
 
 ENDPOINT_NAMES = {"pfs": "Progression-free survival", "os": "Overall survival"}
-GROUP_COLOURS_EXTRA = {"all": "#000000", "dMMR": GROUP_COLOURS["high"], "pMMR": GROUP_COLOURS["low"]}
+GROUP_COLOURS_EXTRA = {"all": OKABE_ITO["black"], "dMMR": GROUP_COLOURS["high"], "pMMR": GROUP_COLOURS["low"]}
 
 
 def _colour(group: str, index: int) -> str:
@@ -83,7 +83,7 @@ def km_figure(curves: pd.DataFrame, km: pd.DataFrame, logrank: pd.DataFrame, end
             censored = g[g["n_censor"] > 0]
             curve_ax.plot(censored["time"], censored["surv"], "+", color=colour, markersize=4, markeredgewidth=0.6)
             if not math.isnan(median):
-                curve_ax.plot([0, median, median], [0.5, 0.5, 0], ls="--", color="0.5", lw=0.5)
+                curve_ax.plot([0, median, median], [0.5, 0.5, 0], ls="--", color=OKABE_ITO["grey"], lw=0.5)
             at_risk = [int(g.loc[g["time"] >= t, "n_risk"].iloc[0]) if (g["time"] >= t).any() else 0 for t in ticks]
             for t, n in zip(ticks, at_risk, strict=True):
                 risk_ax.text(t, len(groups) - 1 - number, str(n), ha="center", va="center", color=colour, fontsize=5.5)
@@ -136,7 +136,7 @@ def forest_figure(cox: pd.DataFrame):
     colours = [SEQUENCE[0] if r.endpoint == "os" else SEQUENCE[1] for r in rows.itertuples()]
     ax.hlines(y, rows["ci_low"], rows["ci_high"], colors=colours, lw=0.8)
     ax.scatter(rows["hr"], y, marker="s", s=10, c=colours, zorder=3)
-    ax.axvline(1.0, color="0.5", lw=0.5, ls="--")
+    ax.axvline(1.0, color=OKABE_ITO["grey"], lw=0.5, ls="--")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_yticks(y)

@@ -38,7 +38,8 @@ def test_bundle_holds_tables_manifest_and_methods(demo_run):
         assert sha256(demo_run / path) == digest
 
 
-def test_two_runs_give_identical_tables(demo_run, tmp_path):
+def test_two_runs_give_identical_tables(demo_run, tmp_path_factory):
+    tmp_path = tmp_path_factory.getbasetemp() / "second_run"
     run_snakemake(tmp_path, {"cohorts": {"small": {"simulate": {"patients": 24, "seed": 7}}}})
     first = sorted(
         p.relative_to(demo_run) for p in (demo_run / "results").rglob("*.tsv") if "benchmarks" not in p.parts
@@ -49,6 +50,29 @@ def test_two_runs_give_identical_tables(demo_run, tmp_path):
     assert first == second and len(first) >= 3
     differing = [str(p) for p in first if sha256(demo_run / p) != sha256(tmp_path / p)]
     assert differing == []
+
+
+def test_two_runs_give_identical_figures_and_bundles(demo_run, tmp_path_factory):
+    """Figures (PNG and PDF) are byte-identical between runs, and so is the bundle zip but
+    for the manifest's date. Reuses the second run of the test above when it exists."""
+    second = tmp_path_factory.getbasetemp() / "second_run"
+    if not (second / "results/small/small_bundle.zip").exists():
+        run_snakemake(second, {"cohorts": {"small": {"simulate": {"patients": 24, "seed": 7}}}})
+    figures = sorted(p.relative_to(demo_run) for p in (demo_run / "results/small/figures").glob("*.p[nd][gf]"))
+    assert len(figures) >= 50
+    assert [str(p) for p in figures if sha256(demo_run / p) != sha256(second / p)] == []
+    with (
+        zipfile.ZipFile(demo_run / "results/small/small_bundle.zip") as one,
+        zipfile.ZipFile(second / "results/small/small_bundle.zip") as two,
+    ):
+        assert one.namelist() == two.namelist()
+        assert "small_bundle/figures/pet_suvmax_by_site.pdf" in one.namelist()
+        differing = [n for n in one.namelist() if one.read(n) != two.read(n)]
+        assert differing in ([], ["small_bundle/manifest.json"])
+        manifests = [json.loads(z.read("small_bundle/manifest.json")) for z in (one, two)]
+    for manifest in manifests:
+        manifest.pop("date")
+    assert manifests[0] == manifests[1]
 
 
 def test_data_availability_counts_each_modality(demo_run):

@@ -294,3 +294,13 @@ def signature_files(cohort):
         signature_resource(str(signature_path(name)))
         for name in signatures_config(cohort)["use"]
     ]
+
+
+# --- report ---
+def report_labels(name):
+    """Labels of the result file ``name`` in the HTML report (``result`` and ``summary``:
+    n, test, p), read from the cohort's tables when the report is built; the captions in
+    workflow/report/ print the summary (contexture.captions, docs/report.md)."""
+    from contexture.captions import result_labels
+
+    return lambda wildcards: result_labels(f"results/{wildcards.cohort}", name)

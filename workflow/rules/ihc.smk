@@ -28,29 +28,33 @@ rule ihc:
         slides=report(
             "results/{cohort}/tables/ihc_slides.tsv",
             caption="../report/ihc_slides.rst",
-            category="Tables",
+            category="IHC",
             subcategory="{cohort}",
+            labels=report_labels("ihc_slides.tsv"),
         ),
         features="results/{cohort}/ihc/patient_features.tsv",
         paired="results/{cohort}/tables/ihc_paired_change.tsv",
         paired_test="results/{cohort}/tables/ihc_paired_change_test.tsv",
         density_figure=report(
             "results/{cohort}/figures/ihc_cd8_density_by_phenotype.png",
-            caption="../report/ihc_figures.rst",
+            caption="../report/ihc_cd8_density_by_phenotype.rst",
             category="IHC",
             subcategory="{cohort}",
+            labels=report_labels("ihc_cd8_density_by_phenotype.png"),
         ),
         immunoscore_figure=report(
             "results/{cohort}/figures/ihc_immunoscore_distribution.png",
-            caption="../report/ihc_figures.rst",
+            caption="../report/ihc_immunoscore_distribution.rst",
             category="IHC",
             subcategory="{cohort}",
+            labels=report_labels("ihc_immunoscore_distribution.png"),
         ),
         cell_map=report(
             "results/{cohort}/figures/ihc_cell_map.png",
-            caption="../report/ihc_figures.rst",
+            caption="../report/ihc_cell_map.rst",
             category="IHC",
             subcategory="{cohort}",
+            labels=report_labels("ihc_cell_map.png"),
         ),
     log:
         "results/{cohort}/logs/ihc.log",
@@ -72,12 +76,19 @@ rule ihc_pet_correlation:
         slides="results/{cohort}/tables/ihc_slides.tsv",
         lesions="results/{cohort}/tables/lesions.tsv",
     output:
-        table="results/{cohort}/tables/ihc_pet_correlation.tsv",
-        figure=report(
-            "results/{cohort}/figures/ihc_suvmax_vs_cd8_density.png",
-            caption="../report/ihc_figures.rst",
+        table=report(
+            "results/{cohort}/tables/ihc_pet_correlation.tsv",
+            caption="../report/ihc_pet_correlation.rst",
             category="IHC",
             subcategory="{cohort}",
+            labels=report_labels("ihc_pet_correlation.tsv"),
+        ),
+        figure=report(
+            "results/{cohort}/figures/ihc_suvmax_vs_cd8_density.png",
+            caption="../report/ihc_suvmax_vs_cd8_density.rst",
+            category="IHC",
+            subcategory="{cohort}",
+            labels=report_labels("ihc_suvmax_vs_cd8_density.png"),
         ),
     log:
         "results/{cohort}/logs/ihc_pet_correlation.log",

@@ -28,7 +28,13 @@ rule nanostring:
         unpack(nanostring_inputs),
     output:
         raw_counts="results/{cohort}/nanostring/raw_counts.tsv",
-        lanes="results/{cohort}/nanostring/lanes.tsv",
+        lanes=report(
+            "results/{cohort}/nanostring/lanes.tsv",
+            caption="../report/lanes.rst",
+            category="NanoString",
+            subcategory="{cohort}",
+            labels=report_labels("lanes.tsv"),
+        ),
         normalized="results/{cohort}/nanostring/normalized.tsv",
         samples="results/{cohort}/nanostring/samples.tsv",
     log:
@@ -62,11 +68,41 @@ rule nanostring_qc_figures:
         lanes="results/{cohort}/nanostring/lanes.tsv",
         normalized="results/{cohort}/nanostring/normalized.tsv",
     output:
-        binding_density="results/{cohort}/figures/nanostring_binding_density.png",
-        imaging="results/{cohort}/figures/nanostring_imaging.png",
-        linearity="results/{cohort}/figures/nanostring_positive_control_linearity.png",
-        factors="results/{cohort}/figures/nanostring_normalization_factors.png",
-        rle="results/{cohort}/figures/nanostring_relative_log_expression.png",
+        binding_density=report(
+            "results/{cohort}/figures/nanostring_binding_density.png",
+            caption="../report/nanostring_binding_density.rst",
+            category="NanoString",
+            subcategory="{cohort}",
+            labels=report_labels("nanostring_binding_density.png"),
+        ),
+        imaging=report(
+            "results/{cohort}/figures/nanostring_imaging.png",
+            caption="../report/nanostring_imaging.rst",
+            category="NanoString",
+            subcategory="{cohort}",
+            labels=report_labels("nanostring_imaging.png"),
+        ),
+        linearity=report(
+            "results/{cohort}/figures/nanostring_positive_control_linearity.png",
+            caption="../report/nanostring_positive_control_linearity.rst",
+            category="NanoString",
+            subcategory="{cohort}",
+            labels=report_labels("nanostring_positive_control_linearity.png"),
+        ),
+        factors=report(
+            "results/{cohort}/figures/nanostring_normalization_factors.png",
+            caption="../report/nanostring_normalization_factors.rst",
+            category="NanoString",
+            subcategory="{cohort}",
+            labels=report_labels("nanostring_normalization_factors.png"),
+        ),
+        rle=report(
+            "results/{cohort}/figures/nanostring_relative_log_expression.png",
+            caption="../report/nanostring_relative_log_expression.rst",
+            category="NanoString",
+            subcategory="{cohort}",
+            labels=report_labels("nanostring_relative_log_expression.png"),
+        ),
     log:
         "results/{cohort}/logs/nanostring_qc_figures.log",
     conda:

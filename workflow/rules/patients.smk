@@ -8,8 +8,9 @@ rule patients:
         patients=report(
             "results/{cohort}/tables/patients.tsv",
             caption="../report/patients.rst",
-            category="Tables",
+            category="Cohort",
             subcategory="{cohort}",
+            labels=report_labels("patients.tsv"),
         ),
     log:
         "results/{cohort}/logs/patients.log",

@@ -25,7 +25,13 @@ rule pet_quantify:
     input:
         unpack(pet_quantify_inputs),
     output:
-        lesions="results/{cohort}/tables/lesions.tsv",
+        lesions=report(
+            "results/{cohort}/tables/lesions.tsv",
+            caption="../report/lesions.rst",
+            category="PET",
+            subcategory="{cohort}",
+            labels=report_labels("lesions.tsv"),
+        ),
         reference_regions="results/{cohort}/pet/reference_regions.tsv",
         scans="results/{cohort}/pet/scans.tsv",
         features="results/{cohort}/pet/patient_features.tsv",
@@ -73,13 +79,20 @@ rule pet_models:
         table=report(
             "results/{cohort}/tables/pet_models.tsv",
             caption="../report/pet_models.rst",
-            category="Tables",
+            category="PET",
             subcategory="{cohort}",
+            labels=report_labels("pet_models.tsv"),
         ),
-        figures=expand(
-            "results/{{cohort}}/figures/{name}.png",
-            name=PET_MODEL_FIGURES,
-        ),
+        figures=[
+            report(
+                f"results/{{cohort}}/figures/{name}.png",
+                caption=f"../report/{name}.rst",
+                category="PET",
+                subcategory="{cohort}",
+                labels=report_labels(f"{name}.png"),
+            )
+            for name in PET_MODEL_FIGURES
+        ],
     log:
         "results/{cohort}/logs/pet_models.log",
     benchmark:
@@ -97,6 +110,9 @@ rule pet_models:
 
 OUTPUT_PROVIDERS.append(
     lambda cohort: when_modality(
-        cohort, "pet", "results/{cohort}/tables/pet_models.tsv"
+        cohort,
+        "pet",
+        "results/{cohort}/tables/pet_models.tsv",
+        *[f"results/{{cohort}}/figures/{name}.png" for name in PET_MODEL_FIGURES],
     )
 )

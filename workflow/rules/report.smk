@@ -6,12 +6,19 @@ rule data_availability:
     input:
         unpack(availability_inputs),
     output:
-        table="results/{cohort}/tables/data_availability.tsv",
+        table=report(
+            "results/{cohort}/tables/data_availability.tsv",
+            caption="../report/data_availability.rst",
+            category="Cohort",
+            subcategory="{cohort}",
+            labels=report_labels("data_availability.tsv"),
+        ),
         figure=report(
             "results/{cohort}/figures/cohort_overview.png",
             caption="../report/cohort_overview.rst",
             category="Cohort",
             subcategory="{cohort}",
+            labels=report_labels("cohort_overview.png"),
         ),
     log:
         "results/{cohort}/logs/data_availability.log",

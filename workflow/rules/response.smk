@@ -28,11 +28,18 @@ rule recist:
         timepoints=report(
             "results/{cohort}/tables/recist_timepoints.tsv",
             caption="../report/recist_timepoints.rst",
-            category="Tables",
+            category="Response",
             subcategory="{cohort}",
+            labels=report_labels("recist_timepoints.tsv"),
         ),
         features="results/{cohort}/response/patient_features.tsv",
-        rates="results/{cohort}/tables/response_rates.tsv",
+        rates=report(
+            "results/{cohort}/tables/response_rates.tsv",
+            caption="../report/response_rates.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("response_rates.tsv"),
+        ),
     log:
         "results/{cohort}/logs/recist.log",
     benchmark:
@@ -54,9 +61,27 @@ rule response_figures:
         timepoints="results/{cohort}/tables/recist_timepoints.tsv",
         features="results/{cohort}/response/patient_features.tsv",
     output:
-        waterfall="results/{cohort}/figures/best_percent_change_waterfall.png",
-        spider="results/{cohort}/figures/target_sum_change_spider.png",
-        swimmer="results/{cohort}/figures/response_swimmer.png",
+        waterfall=report(
+            "results/{cohort}/figures/best_percent_change_waterfall.png",
+            caption="../report/best_percent_change_waterfall.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("best_percent_change_waterfall.png"),
+        ),
+        spider=report(
+            "results/{cohort}/figures/target_sum_change_spider.png",
+            caption="../report/target_sum_change_spider.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("target_sum_change_spider.png"),
+        ),
+        swimmer=report(
+            "results/{cohort}/figures/response_swimmer.png",
+            caption="../report/response_swimmer.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("response_swimmer.png"),
+        ),
     log:
         "results/{cohort}/logs/response_figures.log",
     conda:
@@ -91,8 +116,20 @@ rule response_classifier:
     input:
         patients="results/{cohort}/tables/patients.tsv",
     output:
-        table="results/{cohort}/tables/classifier.tsv",
-        roc="results/{cohort}/figures/response_classifier_roc.png",
+        table=report(
+            "results/{cohort}/tables/classifier.tsv",
+            caption="../report/classifier.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("classifier.tsv"),
+        ),
+        roc=report(
+            "results/{cohort}/figures/response_classifier_roc.png",
+            caption="../report/response_classifier_roc.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("response_classifier_roc.png"),
+        ),
     log:
         "results/{cohort}/logs/response_classifier.log",
     benchmark:

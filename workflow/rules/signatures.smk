@@ -10,7 +10,13 @@ rule signature_scores:
         samples="results/{cohort}/nanostring/samples.tsv",
         signatures=lambda wc: signature_files(wc.cohort),
     output:
-        scores="results/{cohort}/tables/signature_scores.tsv",
+        scores=report(
+            "results/{cohort}/tables/signature_scores.tsv",
+            caption="../report/signature_scores.rst",
+            category="Signatures",
+            subcategory="{cohort}",
+            labels=report_labels("signature_scores.tsv"),
+        ),
         coverage="results/{cohort}/tables/signature_coverage.tsv",
         features="results/{cohort}/signatures/patient_features.tsv",
     log:
@@ -42,19 +48,35 @@ rule expression_changes:
             signatures_config(wc.cohort)["heatmap_genes"]
         ),
     output:
-        changes="results/{cohort}/tables/expression_changes.tsv",
-        paired=multiext(
-            "results/{cohort}/figures/signature_changes_by_response",
-            ".png",
-            ".pdf",
-            ".source.tsv",
+        changes=report(
+            "results/{cohort}/tables/expression_changes.tsv",
+            caption="../report/expression_changes.rst",
+            category="Signatures",
+            subcategory="{cohort}",
+            labels=report_labels("expression_changes.tsv"),
         ),
-        heatmap=multiext(
-            "results/{cohort}/figures/immune_genes_baseline_heatmap",
-            ".png",
-            ".pdf",
-            ".source.tsv",
-        ),
+        paired=[
+            report(
+                "results/{cohort}/figures/signature_changes_by_response.png",
+                caption="../report/signature_changes_by_response.rst",
+                category="Signatures",
+                subcategory="{cohort}",
+                labels=report_labels("signature_changes_by_response.png"),
+            ),
+            "results/{cohort}/figures/signature_changes_by_response.pdf",
+            "results/{cohort}/figures/signature_changes_by_response.source.tsv",
+        ],
+        heatmap=[
+            report(
+                "results/{cohort}/figures/immune_genes_baseline_heatmap.png",
+                caption="../report/immune_genes_baseline_heatmap.rst",
+                category="Signatures",
+                subcategory="{cohort}",
+                labels=report_labels("immune_genes_baseline_heatmap.png"),
+            ),
+            "results/{cohort}/figures/immune_genes_baseline_heatmap.pdf",
+            "results/{cohort}/figures/immune_genes_baseline_heatmap.source.tsv",
+        ],
     log:
         "results/{cohort}/logs/expression_changes.log",
     benchmark:
@@ -83,13 +105,24 @@ rule expression_correlations:
             signatures_config(wc.cohort)["tcell_genes"]
         ),
     output:
-        correlations="results/{cohort}/tables/expression_correlations.tsv",
-        figure=multiext(
-            "results/{cohort}/figures/chemokine_tcell_correlations",
-            ".png",
-            ".pdf",
-            ".source.tsv",
+        correlations=report(
+            "results/{cohort}/tables/expression_correlations.tsv",
+            caption="../report/expression_correlations.rst",
+            category="Signatures",
+            subcategory="{cohort}",
+            labels=report_labels("expression_correlations.tsv"),
         ),
+        figure=[
+            report(
+                "results/{cohort}/figures/chemokine_tcell_correlations.png",
+                caption="../report/chemokine_tcell_correlations.rst",
+                category="Signatures",
+                subcategory="{cohort}",
+                labels=report_labels("chemokine_tcell_correlations.png"),
+            ),
+            "results/{cohort}/figures/chemokine_tcell_correlations.pdf",
+            "results/{cohort}/figures/chemokine_tcell_correlations.source.tsv",
+        ],
     log:
         "results/{cohort}/logs/expression_correlations.log",
     conda:

@@ -8,11 +8,25 @@ rule survival:
     output:
         km=report(
             "results/{cohort}/tables/survival_km.tsv",
-            category="Tables",
+            caption="../report/survival_km.rst",
+            category="Survival",
             subcategory="{cohort}",
+            labels=report_labels("survival_km.tsv"),
         ),
-        logrank="results/{cohort}/tables/survival_logrank.tsv",
-        cox="results/{cohort}/tables/survival_cox.tsv",
+        logrank=report(
+            "results/{cohort}/tables/survival_logrank.tsv",
+            caption="../report/survival_logrank.rst",
+            category="Survival",
+            subcategory="{cohort}",
+            labels=report_labels("survival_logrank.tsv"),
+        ),
+        cox=report(
+            "results/{cohort}/tables/survival_cox.tsv",
+            caption="../report/survival_cox.rst",
+            category="Survival",
+            subcategory="{cohort}",
+            labels=report_labels("survival_cox.tsv"),
+        ),
         followup="results/{cohort}/tables/survival_followup.tsv",
         curves="results/{cohort}/survival/km_curves.tsv",
     log:
@@ -37,9 +51,27 @@ rule survival_figures:
         cox="results/{cohort}/tables/survival_cox.tsv",
         curves="results/{cohort}/survival/km_curves.tsv",
     output:
-        km_pfs="results/{cohort}/figures/survival_km_pfs.png",
-        km_os="results/{cohort}/figures/survival_km_os.png",
-        forest="results/{cohort}/figures/survival_cox_forest.png",
+        km_pfs=report(
+            "results/{cohort}/figures/survival_km_pfs.png",
+            caption="../report/survival_km_pfs.rst",
+            category="Survival",
+            subcategory="{cohort}",
+            labels=report_labels("survival_km_pfs.png"),
+        ),
+        km_os=report(
+            "results/{cohort}/figures/survival_km_os.png",
+            caption="../report/survival_km_os.rst",
+            category="Survival",
+            subcategory="{cohort}",
+            labels=report_labels("survival_km_os.png"),
+        ),
+        forest=report(
+            "results/{cohort}/figures/survival_cox_forest.png",
+            caption="../report/survival_cox_forest.rst",
+            category="Survival",
+            subcategory="{cohort}",
+            labels=report_labels("survival_cox_forest.png"),
+        ),
     log:
         "results/{cohort}/logs/survival_figures.log",
     benchmark:

@@ -9,7 +9,7 @@ from contexture.ihc.densities import PHENOTYPES
 from contexture.ihc.immunoscore import THREE_GROUPS
 from contexture.plotting import GROUP_COLOURS, OKABE_ITO, figure
 
-IMMUNOSCORE_COLOURS = {"Low": OKABE_ITO["vermillion"], "Intermediate": OKABE_ITO["orange"], "High": OKABE_ITO["blue"]}
+IMMUNOSCORE_COLOURS = {label: GROUP_COLOURS[label] for label in ("Low", "Intermediate", "High")}
 MAX_MAP_CELLS = 60_000
 
 

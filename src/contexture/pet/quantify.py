@@ -296,12 +296,11 @@ def quantify_scan(
     row: dict, base: Path, weights: dict[str, float], options: QuantifyOptions
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Lesion rows, reference-region rows and the provenance of one scan (one scans-table row)."""
-    image_path = (
-        (base / str(row["image"])).resolve() if not Path(str(row["image"])).is_absolute() else Path(row["image"])
-    )
+    given = base / str(row["image"]) if not Path(str(row["image"])).is_absolute() else Path(row["image"])
+    image_path = given.resolve()
     mask_path = base / str(row["mask"]) if not Path(str(row["mask"])).is_absolute() else Path(row["mask"])
     labels_path = base / str(row["labels"]) if not Path(str(row["labels"])).is_absolute() else Path(row["labels"])
-    scan = str(image_path)
+    scan = str(given)  # as given, not resolved: tables must not depend on the working folder
     image = read_pet_image(image_path)
     suv, info = suv_volume(image, scan, row, weights, options)
     image.values = suv  # drop the stored values: one volume in memory
