@@ -412,6 +412,7 @@ def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
     (points). Without doses, the single model band. Returns ``(figure, source_data)``.
     """
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from contexture.plotting import OKABE_ITO, SEQUENCE, TWO_COLUMN_MM, figure
 
@@ -438,6 +439,9 @@ def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
             offset = 0.08 * (doses.index(dose) - (len(doses) - 1) / 2) if doses else 0.0
             ax.scatter(points["day"] + offset, points["suvmean"], s=4, color=colour, alpha=0.6, linewidths=0)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(tissue.replace("_", " "))
         ax.set_xticks(sorted(rows["day"].unique()))
         if index % n_cols == 0:
@@ -446,7 +450,14 @@ def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
             ax.set_xlabel("Days after injection")
     if doses:
         handles = [Line2D([], [], color=colours[d], marker="o", markersize=3, label=f"{d:g} mg") for d in doses]
-        fig.legend(handles=handles, frameon=False, loc="upper right", ncols=len(doses), title="protein dose")
+        handles.append(Line2D([], [], color=OKABE_ITO["grey"], linewidth=4, alpha=0.4, label="model CI band"))
+        spare = axes.ravel()[len(tissues)] if len(tissues) < axes.size else None
+        if spare is not None:
+            spare.set_visible(True)
+            spare.axis("off")
+            spare.legend(handles=handles, frameon=False, loc="center", title="protein dose")
+        else:
+            fig.legend(handles=handles, frameon=False, loc="lower center", ncols=len(handles), title="protein dose")
     source = model[model["dose_mg"].notna() | (not doses)][
         ["tissue", "day", "dose_mg", "estimate", "ci_low", "ci_high", "n_patients"]
     ].assign(kind="model_geometric_mean")

@@ -409,7 +409,7 @@ def finish_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
         if column not in lesions.columns:
             lesions[column] = np.nan
     ratios = sorted(c for c in lesions.columns if c.startswith("tumor_to_"))
-    lesions["irradiated"] = lesions["irradiated"].fillna(False).astype(bool)
+    lesions["irradiated"] = lesions["irradiated"].astype("boolean").fillna(False).astype(bool)
     order = {"baseline": 0, "on_treatment": 1}
     lesions["_order"] = lesions["timepoint"].map(order)
     lesions = lesions.sort_values(["patient_id", "_order", "lesion_id"], kind="stable")
