@@ -9,7 +9,7 @@ import pytest
 from contexture.errors import InputError
 from contexture.pet import biodistribution as bd
 from contexture.pet.quantify import read_voi_table
-from contexture.simulate.pet import DOSE_FINDING_KINETICS, DOSE_FINDING_DAYS, simulate_dose_finding_truth
+from contexture.simulate.pet import DOSE_FINDING_DAYS, DOSE_FINDING_KINETICS, simulate_dose_finding_truth
 from contexture.validation import load_schema, validate_frame
 
 DAYS = (0, 2, 4, 7)

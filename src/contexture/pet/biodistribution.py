@@ -465,8 +465,10 @@ def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
     return fig, pd.concat([source, points], ignore_index=True)
 
 
-def biodistribution_paragraph(table: pd.DataFrame, comparison: pd.DataFrame | None = None) -> str:
-    """Methods (and headline result) sentences for the biodistribution analysis."""
+def biodistribution_paragraph(
+    table: pd.DataFrame, comparison: pd.DataFrame | None = None, ci_level: float = 0.95
+) -> str:
+    """Methods (and headline result) sentences for the biodistribution analysis (empty without data)."""
     if table is None or table.empty:
         return ""
     model = table[table["method"].str.startswith("model") & (table["statistic"] == "suvmean")]
@@ -480,7 +482,7 @@ def biodistribution_paragraph(table: pd.DataFrame, comparison: pd.DataFrame | No
         f"SUVmean and SUVmax of reference regions ({tissues}) were analysed per tissue with linear mixed models of "
         "log SUV with day after injection as a categorical factor"
         + (", adjusted for protein dose," if len(doses) >= 2 else "")
-        + " and a random intercept per patient (REML), reporting geometric means with 95% Wald confidence intervals"
+        + f" and a random intercept per patient (REML), reporting geometric means with {ci_level:.0%} Wald confidence intervals"
     )
     if len(doses) >= 2:
         text += (
@@ -493,7 +495,7 @@ def biodistribution_paragraph(table: pd.DataFrame, comparison: pd.DataFrame | No
             comparison["day"].isna() & comparison["ratio"].notna() & (comparison["statistic"] == "suvmean")
         ]
         parts = [
-            f"{r.tissue.replace('_', ' ')} {r.ratio:.2f} (95% CI {r.ci_low:.2f}-{r.ci_high:.2f}; p = {r.p:.2g})"
+            f"{r.tissue.replace('_', ' ')} {r.ratio:.2f} ({ci_level:.0%} CI {r.ci_low:.2f}-{r.ci_high:.2f}; p = {r.p:.2g})"
             for r in overall.itertuples()
         ]
         if parts:

@@ -18,6 +18,11 @@ Per VOI (all on SUVbw voxels, IBSI definitions, Zwanenburg et al., Radiology 202
 * reference regions (``kind = reference``): SUVmean of the blood pool (aorta) and of
   muscle, and the lesion ratios tumor_to_blood = SUVmax / blood-pool SUVmean and
   tumor_to_muscle = SUVmax / muscle SUVmean (one ratio column per reference region).
+* dose-finding series: scans-table columns ``days_post_injection`` and
+  ``protein_dose_mg`` are carried into the reference-region table (the input of
+  :mod:`contexture.pet.biodistribution`); a series may hold several scans of a patient
+  and timepoint, but lesions may be labelled on only one of them (the lesion table keeps
+  one row per lesion per timepoint).
 
 Patient features: ``pet_geomean_suvmax_baseline``, the geometric mean of baseline SUVmax
 over non-irradiated lesions (the 89ZED88082A study's per-patient measure; irradiated
