@@ -345,7 +345,7 @@ def quantify_scan(
         "patient_id": row["patient_id"],
         "timepoint": row["timepoint"],
         "scan_day": row["scan_day"],
-        "image": scan,
+        "image": str(row["image"]),  # as written in the scans table: same inputs, same bytes
         "format": image.format,
         "voxel_volume_ml": voxel_ml,
         "shape": "x".join(map(str, suv.shape)),
