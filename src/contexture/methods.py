@@ -152,10 +152,23 @@ def signatures_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     return methods_paragraph(cohort_dir, cohort_config)
 
 
+def biodistribution_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """PET biodistribution and dose finding (contexture.pet.biodistribution writes it)."""
+    from contexture.pet.biodistribution import biodistribution_paragraph as paragraph
+
+    table = _read(cohort_dir / "tables" / "pet_biodistribution.tsv")
+    if table is None:
+        return ""
+    level = cohort_config.get("pet", {}).get("biodistribution", {}).get("ci_level", 0.95)
+    return paragraph(table, _read(cohort_dir / "tables" / "pet_dose_comparison.tsv"), level)
+
+
 STAGES = (
     clinical_paragraph,
     nanostring_paragraph,
+    signatures_paragraph,
     pet_paragraph,
+    biodistribution_paragraph,
     ihc_paragraph,
     response_paragraph,
     survival_paragraph,

@@ -10,7 +10,8 @@ library among our dependencies validates DataFrames against JSON Schema):
 * per column: ``type`` (``string``, ``number``, ``integer``, ``boolean``; or a list of
   them with ``null``), ``enum``, ``minimum``, ``maximum``, ``exclusiveMinimum``,
   ``pattern``, ``format: date`` (ISO 8601 ``YYYY-MM-DD``)
-* extensions: ``x-unique`` (columns whose combination must be unique) and
+* extensions: ``x-unique`` (columns whose combination must be unique; optional columns
+  absent from the table are left out of the combination) and
   ``x-required-together`` (groups of columns that must all be present or all absent).
 
 Every problem names the file, the 1-based data row (and file line), the column, the
@@ -160,7 +161,9 @@ def validate_frame(table: pd.DataFrame, schema: dict, file: str) -> tuple[pd.Dat
                     )
         typed[column] = values
 
-    unique = schema.get("x-unique")
+    # Optional (not required) key columns absent from the table are left out of the key.
+    required = set(schema.get("required", []))
+    unique = [c for c in schema.get("x-unique", []) if c in table.columns or c in required]
     if unique and all(c in table.columns for c in unique):
         duplicated = table.duplicated(subset=unique, keep="first")
         for index in table.index[duplicated]:

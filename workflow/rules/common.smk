@@ -304,3 +304,27 @@ def report_labels(name):
     from contexture.captions import result_labels
 
     return lambda wildcards: result_labels(f"results/{wildcards.cohort}", name)
+
+
+# --- pet_biodistribution ---
+def pet_dose_finding_patients(cohort):
+    """Simulated cohorts: how many dose-finding patients the PET simulator adds."""
+    section = pet_options(cohort).get("simulate_dose_finding") or {}
+    return int(section.get("patients", 0))
+
+
+def pet_has_dose_finding(cohort):
+    """Whether a cohort's PET scans (or VOI rows) carry days_post_injection."""
+    if not has_modality(cohort, "pet"):
+        return False
+    if is_simulated(cohort):
+        return pet_dose_finding_patients(cohort) > 0
+    from contexture.io import read_input_table
+
+    section = pet_options(cohort)
+    try:
+        table = read_input_table(section.get("voi_table") or section["scans"])
+    except Exception:
+        return False  # the pet_quantify rule reports unreadable tables
+    column = table.get("days_post_injection")
+    return column is not None and bool(column.notna().any())

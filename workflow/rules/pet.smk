@@ -17,6 +17,7 @@ rule simulate_pet:
         "../../envs/pet.yaml"
     params:
         seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
+        dose_finding_patients=lambda wc: pet_dose_finding_patients(wc.cohort),
     script:
         "../scripts/pet_simulate.py"
 
@@ -114,5 +115,37 @@ OUTPUT_PROVIDERS.append(
         "pet",
         "results/{cohort}/tables/pet_models.tsv",
         *[f"results/{{cohort}}/figures/{name}.png" for name in PET_MODEL_FIGURES],
+    )
+)
+
+
+# Biodistribution and dose finding (89ZED88082A part A) from the reference regions of
+# scans with days_post_injection (contexture.pet.biodistribution; docs/pet.md).
+rule pet_biodistribution:
+    input:
+        reference_regions="results/{cohort}/pet/reference_regions.tsv",
+    output:
+        table="results/{cohort}/tables/pet_biodistribution.tsv",
+        comparison="results/{cohort}/tables/pet_dose_comparison.tsv",
+        figure="results/{cohort}/figures/pet_biodistribution.png",
+    log:
+        "results/{cohort}/logs/pet_biodistribution.log",
+    conda:
+        "../../envs/pet.yaml"
+    params:
+        options=lambda wc: pet_options(wc.cohort).get("biodistribution", {}),
+    script:
+        "../scripts/pet_biodistribution.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: (
+        [
+            f"results/{cohort}/tables/pet_biodistribution.tsv",
+            f"results/{cohort}/tables/pet_dose_comparison.tsv",
+            f"results/{cohort}/figures/pet_biodistribution.png",
+        ]
+        if pet_has_dose_finding(cohort)
+        else []
     )
 )

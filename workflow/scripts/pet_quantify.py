@@ -4,11 +4,10 @@ import pandas as pd
 
 from contexture.io import read_table, write_table
 from contexture.pet.quantify import (
-    REFERENCE_COLUMNS,
     QuantifyOptions,
-    lesions_from_voi_table,
     patient_features,
     quantify_scans,
+    read_voi_table,
 )
 from contexture.runner import run
 
@@ -25,9 +24,10 @@ def main(smk):
         fov_tolerance_voxels=smk.params.fov_tolerance_voxels,
     )
     if "voi_table" in smk.input.keys():
-        lesions = lesions_from_voi_table(smk.input.voi_table)
-        references = pd.DataFrame(columns=REFERENCE_COLUMNS)
-        scans = lesions[["patient_id", "timepoint", "scan_day"]].drop_duplicates().assign(format="voi_table")
+        lesions, references = read_voi_table(smk.input.voi_table)
+        keys = ["patient_id", "timepoint", "scan_day"]
+        scans = pd.concat([lesions[keys], references[keys]]).drop_duplicates().sort_values(keys, kind="stable")
+        scans = scans.reset_index(drop=True).assign(format="voi_table")
     else:
         lesions, references, scans = quantify_scans(smk.input.scans, weights, options)
     write_table(lesions, smk.output.lesions)

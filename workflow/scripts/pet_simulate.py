@@ -13,6 +13,7 @@ def main(smk):
         read_table(smk.input.latent_lesions),
         Path(smk.output.scans).parent,
         smk.params.seed,
+        dose_finding_patients=smk.params.dose_finding_patients,
     )
 
 

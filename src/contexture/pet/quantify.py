@@ -18,6 +18,11 @@ Per VOI (all on SUVbw voxels, IBSI definitions, Zwanenburg et al., Radiology 202
 * reference regions (``kind = reference``): SUVmean of the blood pool (aorta) and of
   muscle, and the lesion ratios tumor_to_blood = SUVmax / blood-pool SUVmean and
   tumor_to_muscle = SUVmax / muscle SUVmean (one ratio column per reference region).
+* dose-finding series: scans-table columns ``days_post_injection`` and
+  ``protein_dose_mg`` are carried into the reference-region table (the input of
+  :mod:`contexture.pet.biodistribution`); a series may hold several scans of a patient
+  and timepoint, but lesions may be labelled on only one of them (the lesion table keeps
+  one row per lesion per timepoint).
 
 Patient features: ``pet_geomean_suvmax_baseline``, the geometric mean of baseline SUVmax
 over non-irradiated lesions (the 89ZED88082A study's per-patient measure; irradiated
@@ -68,7 +73,11 @@ REFERENCE_COLUMNS = [
     "suvmax",
     "volume_ml",
     "voxels",
+    "days_post_injection",
+    "protein_dose_mg",
 ]
+# Optional scan columns of a dose-finding series, carried into the reference-region table.
+SCAN_DESIGN_COLUMNS = ("days_post_injection", "protein_dose_mg")
 # Reference regions whose SUVmean divides lesion SUVmax into the named ratio column.
 RATIO_NAMES = {"aorta": "blood", "blood_pool": "blood", "blood": "blood", "muscle": "muscle"}
 TEMPLATE_SPACES = {3: "Talairach", 4: "MNI-152"}
@@ -322,9 +331,11 @@ def quantify_scan(
         lesions[key] = row[key]
     references = merged[merged["kind"] == "reference"].copy()
     references["region"] = references["reference_region"].astype(str)
-    for key in ("patient_id", "timepoint", "scan_day"):
-        references[key] = row[key]
-    for region, group in references.groupby("region", sort=True):
+    for key in ("patient_id", "timepoint", "scan_day", *SCAN_DESIGN_COLUMNS):
+        references[key] = row.get(key, np.nan)
+    # A scan without lesions (e.g. a dose-finding scan with reference regions only) adds
+    # no ratio columns to the lesion table.
+    for region, group in references.groupby("region", sort=True) if not lesions.empty else ():
         name = RATIO_NAMES.get(region.lower(), region.lower())
         # Several labels of one region: their voxel-weighted SUVmean.
         region_mean = (group["suvmean"] * group["voxels"]).sum() / group["voxels"].sum()
@@ -350,6 +361,13 @@ def iter_scans(scans: pd.DataFrame) -> Iterator[dict]:
     yield from scans.sort_values(["patient_id", "timepoint", "scan_day"], kind="stable").to_dict("records")
 
 
+def sort_references(references: pd.DataFrame) -> pd.DataFrame:
+    """Reference-region rows sorted by patient, timepoint, days after injection, region."""
+    return references.sort_values(
+        ["patient_id", "timepoint", "days_post_injection", "region", "label"], kind="stable", na_position="first"
+    ).reset_index(drop=True)
+
+
 def quantify_scans(
     scans_path: str | os.PathLike, weights: dict[str, float] | None = None, options: QuantifyOptions | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -373,14 +391,23 @@ def quantify_scans(
         log.info("PET scan %d/%d quantified: %s (%d lesions)", number, len(scans), info["image"], len(lesions))
     lesions = finish_lesions(pd.concat(lesion_parts, ignore_index=True) if lesion_parts else pd.DataFrame())
     references = pd.concat(reference_parts, ignore_index=True) if reference_parts else pd.DataFrame()
-    references = references.reindex(columns=REFERENCE_COLUMNS)
-    references = references.sort_values(["patient_id", "timepoint", "region"], kind="stable").reset_index(drop=True)
+    references = sort_references(references.reindex(columns=REFERENCE_COLUMNS))
     return lesions, references, pd.DataFrame(provenance)
 
 
 def finish_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
     """Contract columns first, ratio columns after, sorted by patient, timepoint, lesion."""
     lesions = lesions.copy()
+    repeated = lesions.duplicated(["patient_id", "lesion_id", "timepoint"], keep=False) if len(lesions) else []
+    if len(lesions) and repeated.any():
+        shown = lesions.loc[repeated, ["patient_id", "lesion_id", "timepoint"]].drop_duplicates().head(10)
+        raise InputError(
+            "lesion(s) measured on more than one scan of the same patient and timepoint (a dose-finding series "
+            "with lesions labelled at several days after injection?): "
+            + "; ".join(" ".join(map(str, r)) for r in shown.itertuples(index=False))
+            + ". Label lesions on one scan per patient and timepoint (the one that enters the lesion analyses); "
+            "the other scans of the series may carry reference regions only."
+        )
     for column in LESION_COLUMNS:
         if column not in lesions.columns:
             lesions[column] = pd.NA
@@ -388,17 +415,45 @@ def finish_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
         if column not in lesions.columns:
             lesions[column] = np.nan
     ratios = sorted(c for c in lesions.columns if c.startswith("tumor_to_"))
-    lesions["irradiated"] = lesions["irradiated"].fillna(False).astype(bool)
+    lesions["irradiated"] = lesions["irradiated"].astype("boolean").fillna(False).astype(bool)
     order = {"baseline": 0, "on_treatment": 1}
     lesions["_order"] = lesions["timepoint"].map(order)
     lesions = lesions.sort_values(["patient_id", "_order", "lesion_id"], kind="stable")
     return lesions[LESION_COLUMNS + ratios].reset_index(drop=True)
 
 
+def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lesion and reference-region tables from a per-VOI statistics export.
+
+    Rows with ``kind`` empty or ``lesion`` are lesions (``lesion_id``, ``site`` and
+    ``suvmax`` required); rows with ``kind = reference`` are reference regions
+    (``reference_region`` and ``suvmean`` required), carried with ``days_post_injection``
+    and ``protein_dose_mg`` into the reference-region table.
+    """
+    table = read_validated_table(path, "tables/pet_voi", what="PET VOI table")
+    for column in ("kind", "lesion_id", "site", "suvmax", "suvmean", "reference_region", *SCAN_DESIGN_COLUMNS):
+        if column not in table.columns:
+            table[column] = pd.NA
+    is_reference = (table["kind"] == "reference").fillna(False).to_numpy(dtype=bool)
+    problems = []
+    needs = [
+        (~is_reference, ("lesion_id", "site", "suvmax"), "lesion"),
+        (is_reference, ("reference_region", "suvmean"), "reference"),
+    ]
+    for rows, columns, kind in needs:
+        for column in columns:
+            for index in table.index[rows & table[column].isna().to_numpy()]:
+                problems.append(Problem(str(path), int(index) + 1, column, None, f"a {column} on a {kind} row"))
+    raise_problems(problems, f"PET VOI table '{path}'")
+    lesions = finish_lesions(table[~is_reference].drop(columns=["kind", "reference_region", *SCAN_DESIGN_COLUMNS]))
+    references = table[is_reference].assign(region=lambda t: t["reference_region"].astype(str), label=pd.NA)
+    references = sort_references(references.reindex(columns=REFERENCE_COLUMNS))
+    return lesions, references
+
+
 def lesions_from_voi_table(path: str | os.PathLike) -> pd.DataFrame:
     """The lesion table from a per-VOI statistics export of reading software."""
-    table = read_validated_table(path, "tables/pet_voi", what="PET VOI table")
-    return finish_lesions(table)
+    return read_voi_table(path)[0]
 
 
 def patient_features(lesions: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,17 @@ injection clock time (RadiopharmaceuticalStartTime) and its date goes in the sca
 table's ``injection_date``. Every 4th scan has its mask on a 2 mm grid shifted by 0.6 mm,
 so the quantification must resample; every 5th NIfTI sidecar omits BodyWeight so the
 clinical weight is used. Deterministic from the cohort seed.
+
+Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
+patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
+10 mg protein dose, each scanned 0, 2, 4 and 7 days after one injection (NIfTI, no
+lesions) with seven reference regions -- blood pool (aorta), spleen, liver, kidney
+cortex, bone marrow (vertebral body), a normal lymph node and muscle. Region SUVs
+follow published-like kinetics (:data:`DOSE_FINDING_KINETICS`: blood pool falling over
+days, spleen high and higher at the lower dose, an antigen sink) with a random patient
+effect per tissue and scan noise on the log scale; the truth is written to
+``dose_finding_truth.yaml`` beside ``scans.tsv``. Their scans carry
+``days_post_injection`` and ``protein_dose_mg`` in the scans table.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from contexture.io import write_table
+from contexture.io import write_table, write_yaml
 from contexture.io.pet_images import write_dicom_pet, write_nifti
 from contexture.pet.suv import ZR89_HALF_LIFE_S, decayed_activity
 
@@ -40,6 +51,24 @@ BACKGROUND_SUV = 0.6
 MUSCLE_SUV = 0.5
 INJECTED_MBQ = 37.0  # 89ZED88082A protocol activity
 REFERENCE_LABELS = {"aorta": 101, "muscle": 102}
+
+# Dose finding: geometric mean SUVmean at the 4 mg dose on days 0, 2, 4, 7 after
+# injection, and the ratio 10 mg / 4 mg (constant over days). Shapes follow the published
+# description of 89ZED88082A part A (blood pool clearing over days; spleen, a CD8-rich
+# sink, saturating less at the higher protein dose); the values are illustrative.
+DOSE_FINDING_DAYS = (0, 2, 4, 7)
+DOSE_FINDING_DOSES_MG = (4.0, 10.0)
+DOSE_FINDING_KINETICS = {
+    "blood_pool": {"suvmean_4mg": [10.0, 5.0, 3.2, 1.9], "ratio_10mg_4mg": 1.5},
+    "spleen": {"suvmean_4mg": [25.0, 40.0, 38.0, 30.0], "ratio_10mg_4mg": 0.6},
+    "liver": {"suvmean_4mg": [6.0, 7.0, 6.5, 5.5], "ratio_10mg_4mg": 1.1},
+    "kidney_cortex": {"suvmean_4mg": [5.0, 5.5, 5.0, 4.0], "ratio_10mg_4mg": 1.1},
+    "bone_marrow": {"suvmean_4mg": [3.5, 5.0, 5.0, 4.5], "ratio_10mg_4mg": 0.9},
+    "lymph_node": {"suvmean_4mg": [2.0, 4.0, 4.5, 4.0], "ratio_10mg_4mg": 0.85},
+    "muscle": {"suvmean_4mg": [0.6, 0.6, 0.55, 0.5], "ratio_10mg_4mg": 1.0},
+}
+DOSE_FINDING_SD = {"patient": 0.15, "scan": 0.08}  # log scale, per tissue
+DOSE_FINDING_LABELS = {tissue: 101 + i for i, tissue in enumerate(DOSE_FINDING_KINETICS)}
 
 
 def pet_affine() -> np.ndarray:
@@ -91,6 +120,146 @@ def _regions(world: np.ndarray) -> dict[str, np.ndarray]:
         "aorta": (x - 15.0) ** 2 + (y + 20.0) ** 2 <= 11.0**2,
         "muscle": (np.abs(x + 35.0) <= 14.0) & (np.abs(y - 55.0) <= 10.0),
     }
+
+
+@cache
+def _dose_finding_regions() -> dict[str, np.ndarray]:
+    """Organ masks of the dose-finding phantom on the PET grid (world mm, RAS)."""
+    world = _world(SHAPE, pet_affine())
+    x, y, z = world[..., 0], world[..., 1], world[..., 2]
+    base = _regions(world)
+    kidney_outer = ((x - 45) / 20) ** 2 + ((y - 40) / 15) ** 2 + ((z + 30) / 25) ** 2 <= 1
+    kidney_inner = ((x - 45) / 12) ** 2 + ((y - 40) / 8) ** 2 + ((z + 30) / 17) ** 2 <= 1
+    return {
+        "body": base["body"],
+        "blood_pool": base["aorta"],
+        "spleen": (x - 60) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= 20**2,
+        "liver": ((x + 50) / 30) ** 2 + ((y + 10) / 25) ** 2 + ((z - 20) / 25) ** 2 <= 1,
+        "kidney_cortex": kidney_outer & ~kidney_inner,
+        "bone_marrow": x**2 + (y - 40) ** 2 <= 9**2,
+        "lymph_node": (x + 20) ** 2 + (y + 45) ** 2 + (z + 40) ** 2 <= 8**2,
+        "muscle": base["muscle"],
+    }
+
+
+def simulate_dose_finding_truth(patients: int, seed: int) -> pd.DataFrame:
+    """Per dose-finding patient, day and tissue: the simulated SUVmean (the truth).
+
+    ln SUV = ln(kinetics at 4 mg, day) + [10 mg] ln(ratio) + b_(patient, tissue) + e,
+    b ~ N(0, 0.15^2), e ~ N(0, 0.08^2).
+    """
+    rng = np.random.default_rng([seed, 89, 2])
+    width = max(2, len(str(patients)))
+    rows = []
+    for number in range(1, patients + 1):
+        pid = f"DF{number:0{width}d}"
+        dose = DOSE_FINDING_DOSES_MG[(number - 1) % 2]
+        for tissue, kinetics in DOSE_FINDING_KINETICS.items():
+            effect = rng.normal(0.0, DOSE_FINDING_SD["patient"])
+            for day, level in zip(DOSE_FINDING_DAYS, kinetics["suvmean_4mg"], strict=True):
+                log_suv = math.log(level) + (math.log(kinetics["ratio_10mg_4mg"]) if dose == 10.0 else 0.0)
+                log_suv += effect + rng.normal(0.0, DOSE_FINDING_SD["scan"])
+                rows.append(
+                    {"patient_id": pid, "protein_dose_mg": dose, "days_post_injection": day, "tissue": tissue,
+                     "suvmean": math.exp(log_suv)}
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def write_dose_finding(out_dir: Path, patients: int, seed: int) -> list[dict]:
+    """Write the dose-finding scans (NIfTI + sidecar, mask, labels) and their truth; return scans rows."""
+    truth = simulate_dose_finding_truth(patients, seed)
+    regions = _dose_finding_regions()
+    rng = np.random.default_rng([seed, 89, 3])
+    labels_table = pd.DataFrame(
+        [
+            {"label": label, "lesion_id": None, "site": None, "kind": "reference", "irradiated": None,
+             "reference_region": tissue}
+            for tissue, label in DOSE_FINDING_LABELS.items()
+        ]
+    )  # fmt: skip
+    mask = np.zeros(SHAPE, dtype=np.int16)
+    for tissue, label in DOSE_FINDING_LABELS.items():
+        mask[regions[tissue]] = label
+    rows = []
+    injection_day = -14  # part A: imaging series before treatment start
+    for pid, own in truth.groupby("patient_id", sort=True):
+        weight = round(float(rng.uniform(55, 95)), 1)
+        dose_mg = float(own["protein_dose_mg"].iloc[0])
+        injection = dt.datetime(2020, 1, 6, 10, 0) + dt.timedelta(minutes=int(rng.integers(0, 120)))
+        dose_bq = INJECTED_MBQ * 1e6 * float(rng.uniform(0.95, 1.05))
+        for day, scan in own.groupby("days_post_injection", sort=True):
+            level = dict(zip(scan["tissue"], scan["suvmean"], strict=True))
+            noise = np.clip(rng.normal(0.0, 0.05, SHAPE), -0.15, 0.15)
+            suv = np.zeros(SHAPE)
+            suv[regions["body"]] = BACKGROUND_SUV
+            for tissue in DOSE_FINDING_LABELS:
+                suv[regions[tissue]] = level[tissue]
+            suv *= 1.0 + noise
+            # Day 0: imaged 1-3 h after injection.
+            elapsed = int(day) * 86400 + int(rng.integers(3600, 3 * 3600))
+            scan_start = injection + dt.timedelta(seconds=elapsed)
+            activity = (suv * decayed_activity(dose_bq, elapsed, ZR89_HALF_LIFE_S) / (weight * 1000.0)).astype(
+                np.float32
+            )
+            folder = out_dir / "images" / f"{pid}_day{int(day)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            sidecar = {
+                "Modality": "PT",
+                "Manufacturer": "contexture simulator",
+                "TracerName": "89ZED88082A",
+                "TracerRadionuclide": "Zr89",
+                "InjectedRadioactivity": round(dose_bq / 1e6, 4),
+                "InjectedRadioactivityUnits": "MBq",
+                "InjectedMass": dose_mg,
+                "InjectedMassUnits": "mg",
+                "TimeZero": scan_start.strftime("%H:%M:%S"),
+                "ScanDate": scan_start.date().isoformat(),
+                "ScanStart": 0,
+                "InjectionStart": -elapsed,
+                "FrameTimesStart": [0],
+                "FrameDuration": [1800],
+                "ImageDecayCorrected": True,
+                "ImageDecayCorrectionTime": 0,
+                "Units": "Bq/mL",
+                "BodyWeight": weight,
+            }
+            write_nifti(folder / "pet.nii.gz", activity, pet_affine(), sidecar=sidecar)
+            write_nifti(folder / "mask.nii.gz", mask, pet_affine())
+            write_table(labels_table, folder / "labels.tsv")
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "timepoint": "baseline",
+                    "scan_day": injection_day + int(day),
+                    "image": f"images/{pid}_day{int(day)}/pet.nii.gz",
+                    "mask": f"images/{pid}_day{int(day)}/mask.nii.gz",
+                    "labels": f"images/{pid}_day{int(day)}/labels.tsv",
+                    "injection_date": None,
+                    "days_post_injection": int(day),
+                    "protein_dose_mg": dose_mg,
+                }
+            )
+    write_yaml(
+        {
+            "description": "Simulated dose-finding part (89ZED88082A part A): the truth of the biodistribution.",
+            "model": "ln SUVmean = ln(suvmean_4mg[day]) + [10 mg] ln(ratio_10mg_4mg) + b(patient, tissue) + e",
+            "days_post_injection": list(DOSE_FINDING_DAYS),
+            "protein_doses_mg": list(DOSE_FINDING_DOSES_MG),
+            "sd_log": dict(DOSE_FINDING_SD),
+            "kinetics": {t: {k: v for k, v in d.items()} for t, d in DOSE_FINDING_KINETICS.items()},
+            "patients": {
+                str(pid): float(dose) for pid, dose in truth.groupby("patient_id")["protein_dose_mg"].first().items()
+            },
+            "scans": [
+                {"patient_id": r.patient_id, "days_post_injection": int(r.days_post_injection), "tissue": r.tissue,
+                 "suvmean": round(float(r.suvmean), 6)}
+                for r in truth.itertuples()
+            ],
+        },
+        out_dir / "dose_finding_truth.yaml",
+    )  # fmt: skip
+    return rows
 
 
 def place_lesions(radii_mm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -165,9 +334,16 @@ def scan_volumes(
 
 
 def write_pet_raw(
-    latent_patients: pd.DataFrame, latent_lesions: pd.DataFrame, out_dir: str | Path, seed: int
+    latent_patients: pd.DataFrame,
+    latent_lesions: pd.DataFrame,
+    out_dir: str | Path,
+    seed: int,
+    dose_finding_patients: int = 0,
 ) -> pd.DataFrame:
-    """Write images, masks, labels tables and ``scans.tsv`` under ``out_dir``; return the scans table."""
+    """Write images, masks, labels tables and ``scans.tsv`` under ``out_dir``; return the scans table.
+
+    With ``dose_finding_patients`` > 0 the dose-finding part is added (module docstring).
+    """
     out_dir = Path(out_dir)
     rng = np.random.default_rng([seed, 89])
     patients = latent_patients.sort_values("patient_id").reset_index(drop=True)
@@ -279,8 +455,13 @@ def write_pet_raw(
             row["mask"] = f"images/{pid}_{timepoint}/mask.nii.gz"
             row["labels"] = f"images/{pid}_{timepoint}/labels.tsv"
             rows.append(row)
-    scans = pd.DataFrame(
-        rows, columns=["patient_id", "timepoint", "scan_day", "image", "mask", "labels", "injection_date"]
-    )
+    columns = ["patient_id", "timepoint", "scan_day", "image", "mask", "labels", "injection_date"]
+    truth_file = out_dir / "dose_finding_truth.yaml"
+    if dose_finding_patients > 0:
+        rows += write_dose_finding(out_dir, dose_finding_patients, seed)
+        columns += ["days_post_injection", "protein_dose_mg"]
+    elif truth_file.exists():
+        truth_file.unlink()  # a stale truth of an earlier run with dose finding on
+    scans = pd.DataFrame(rows, columns=columns)
     write_table(scans, out_dir / "scans.tsv")
     return scans

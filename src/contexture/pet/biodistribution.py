@@ -1,0 +1,503 @@
+"""Biodistribution and dose finding of a PET tracer from reference-region uptake.
+
+Part A of the 89ZED88082A study (Kist de Ruijter L, et al. Nat Med 2022;28:2601-2610)
+imaged patients 0, 2, 4 and 7 days after injection of 89ZED88082A at a 4 or 10 mg
+protein dose and chose the imaging day and dose from the uptake of normal tissues --
+the blood pool (tracer still circulating: lesion contrast) and the spleen (a CD8-rich
+antigen sink that takes up more of a low protein dose). This module turns the
+reference-region table of the pet stage (one row per scan and region, with
+``days_post_injection`` and ``protein_dose_mg``) into:
+
+* a biodistribution table per tissue, day and statistic (SUVmean, SUVmax):
+
+  - ``model``: the geometric mean SUV per tissue and day, adjusted for dose, from the
+    linear mixed model (REML)
+
+        ln SUV_pd = mu_d + sum_j beta_j (x_pj - 1/K) + b_p + e_pd,
+        b_p ~ N(0, s_b^2),  e_pd ~ N(0, s_e^2),
+
+    with day d categorical, x_pj = 1 when patient p received dose level j (j = 2..K,
+    the lowest dose the reference) and a random intercept b_p per patient (repeated
+    scans of a patient). Dose is coded in deviations from its mean over the K levels,
+    so exp(mu_d) is the geometric mean averaged with equal weight over the doses (the
+    estimated marginal mean of ``emmeans``; R: ``emmeans(lmer(log(suv) ~ day + dose +
+    (1 | patient)), ~ day)``); Wald ``ci_level`` interval (the band of the figure).
+  - ``model`` rows per dose: exp(mu_d + beta_j - mean(beta)), the same model's geometric
+    mean at each dose (parallel on the log scale).
+  - ``descriptive`` rows per dose: arithmetic mean, SD and t interval of the mean over
+    patients.
+
+* a dose comparison per tissue (``comparison_tissues``) and day: the ratio of geometric
+  means (dose j / lowest dose) from the cell-means model ``ln SUV ~ 0 + day:dose +
+  (1 | patient)`` (REML, Wald CI), its likelihood-ratio test (ML fits with and without the
+  dose contrast at that day; 1 df per dose level), and over all days the ratio of the
+  main-effects model above with the LRT of ``day + dose`` against ``day`` (ML) and the
+  LRT of the day-by-dose interaction.
+
+Mixed models are fitted by :func:`contexture.pet.models.fit_random_intercepts` (the
+profiled REML/ML of lme4, checked against ``statsmodels.MixedLM``). Wald intervals use
+the normal quantile, as in ``contexture.pet.models``; with the few patients of a
+dose-finding part they are narrower than Kenward-Roger or Satterthwaite t intervals
+(lmerTest), which is stated in the ``method`` column.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from contexture.errors import InputError
+from contexture.pet.models import MixedFit, fit_random_intercepts
+
+log = logging.getLogger(__name__)
+
+TISSUE_ORDER = ["blood_pool", "spleen", "liver", "kidney_cortex", "bone_marrow", "lymph_node", "muscle"]
+# Region names of the reference-region table mapped to tissue names (lower case).
+TISSUE_ALIASES = {
+    "aorta": "blood_pool",
+    "blood": "blood_pool",
+    "bloodpool": "blood_pool",
+    "blood_pool": "blood_pool",
+    "left_ventricle": "blood_pool",
+    "kidney": "kidney_cortex",
+    "kidney_cortex": "kidney_cortex",
+    "renal_cortex": "kidney_cortex",
+    "bone_marrow": "bone_marrow",
+    "marrow": "bone_marrow",
+    "lymph_node": "lymph_node",
+    "lymph_nodes": "lymph_node",
+    "lymph_node_normal": "lymph_node",
+}
+STATISTICS = ("suvmean", "suvmax")
+TABLE_COLUMNS = [
+    "tissue",
+    "day",
+    "dose_mg",
+    "statistic",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "sd",
+    "n_patients",
+    "method",
+]
+COMPARISON_COLUMNS = [
+    "tissue",
+    "day",
+    "statistic",
+    "dose_mg",
+    "reference_dose_mg",
+    "geomean",
+    "geomean_reference",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "p",
+    "test_statistic",
+    "df",
+    "n_patients",
+    "n_patients_reference",
+    "method",
+]
+DEFAULT_OPTIONS = {"comparison_tissues": ["blood_pool", "spleen"], "ci_level": 0.95}
+
+
+def tissue_name(region: str) -> str:
+    """The tissue a reference region belongs to (``aorta`` -> ``blood_pool``)."""
+    key = str(region).strip().lower().replace(" ", "_").replace("-", "_")
+    return TISSUE_ALIASES.get(key, key)
+
+
+def prepare_reference_regions(references: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient, scan day after injection and tissue: SUVmean, SUVmax, dose.
+
+    Keeps rows with ``days_post_injection``. Several labels (or regions) of one tissue in
+    one scan are pooled: SUVmean weighted by voxels (plain mean without voxel counts),
+    SUVmax the largest. A non-positive SUV is an error (log scale).
+    """
+    required = {"patient_id", "region", "suvmean", "days_post_injection"}
+    missing = required - set(references.columns)
+    if missing:
+        raise InputError(f"reference-region table lacks column(s) {sorted(missing)}")
+    frame = references[references["days_post_injection"].notna() & references["suvmean"].notna()].copy()
+    if "protein_dose_mg" not in frame.columns:
+        frame["protein_dose_mg"] = np.nan
+    if "suvmax" not in frame.columns:
+        frame["suvmax"] = np.nan
+    for column in ("suvmean", "suvmax"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column] <= 0
+        if bad.any():
+            row = frame[bad].iloc[0]
+            raise InputError(
+                f"reference region '{row['region']}' of patient {row['patient_id']} has {column} {row[column]} "
+                "(> 0 expected: uptake is modelled on the log scale)"
+            )
+    frame["patient_id"] = frame["patient_id"].astype(str)
+    frame["tissue"] = frame["region"].map(tissue_name)
+    frame["day"] = frame["days_post_injection"].astype(float)
+    frame["dose_mg"] = pd.to_numeric(frame["protein_dose_mg"], errors="coerce").astype(float)
+    weights = pd.to_numeric(frame["voxels"], errors="coerce") if "voxels" in frame.columns else None
+    frame["_w"] = 1.0 if weights is None else weights.fillna(1.0).astype(float)
+    frame["_wmean"] = frame["suvmean"] * frame["_w"]
+    keys = ["patient_id", "day", "tissue"]
+    grouped = frame.groupby(keys, sort=True, dropna=False)
+    low, high = grouped["dose_mg"].min(), grouped["dose_mg"].max()
+    conflicting = low.index[(low != high) & low.notna()]
+    if len(conflicting):
+        raise InputError(f"patient {conflicting[0][0]} has several protein doses on one scan day")
+    out = pd.DataFrame(
+        {
+            "suvmean": grouped["_wmean"].sum() / grouped["_w"].sum(),
+            "suvmax": grouped["suvmax"].max(),
+            "dose_mg": low,
+        }
+    ).reset_index()
+    order = {t: i for i, t in enumerate(TISSUE_ORDER)}
+    out["_order"] = out["tissue"].map(order).fillna(len(order))
+    out = out.sort_values(["_order", "tissue", "patient_id", "day"], kind="stable").drop(columns="_order")
+    return out.reset_index(drop=True)
+
+
+def _z(ci_level: float) -> float:
+    return float(stats.norm.ppf(0.5 + ci_level / 2))
+
+
+def _day_label(day: float) -> str:
+    return f"{day:g}"
+
+
+def _dose_label(dose: float) -> str:
+    return f"{dose:g}"
+
+
+def _main_effects_design(days: np.ndarray, doses: np.ndarray | None, day_levels, dose_levels) -> pd.DataFrame:
+    """Cell-means columns per day and mean-deviation columns for doses 2..K."""
+    design = {f"day={_day_label(d)}": (days == d).astype(float) for d in day_levels}
+    if doses is not None:
+        k = len(dose_levels)
+        for dose in dose_levels[1:]:
+            design[f"dose={_dose_label(dose)}"] = (doses == dose).astype(float) - 1.0 / k
+    return pd.DataFrame(design)
+
+
+def _cell_design(days: np.ndarray, doses: np.ndarray, cells: list[tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {f"day={_day_label(d)}:dose={_dose_label(j)}": ((days == d) & (doses == j)).astype(float) for d, j in cells}
+    )
+
+
+def _fit(y, design: pd.DataFrame, groups, reml: bool = True) -> MixedFit | None:
+    try:
+        return fit_random_intercepts(y, design, groups, reml=reml)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        log.info("model %s not fitted: %s", list(design.columns), error)
+        return None
+
+
+def _wald(fit: MixedFit, weights: dict, z: float) -> tuple[float, float, float]:
+    estimate, se = fit.contrast(weights)
+    return math.exp(estimate), math.exp(estimate - z * se), math.exp(estimate + z * se)
+
+
+def _lrt(full: MixedFit | None, null: MixedFit | None, df: int) -> tuple[float, float]:
+    if full is None or null is None or df <= 0:
+        return math.nan, math.nan
+    statistic = max(2.0 * (full.loglike - null.loglike), 0.0)
+    return statistic, float(stats.chi2.sf(statistic, df))
+
+
+def _row(tissue, day, dose, statistic, estimate, low, high, sd, n, method) -> dict:
+    return dict(zip(TABLE_COLUMNS, (tissue, day, dose, statistic, estimate, low, high, sd, n, method), strict=True))
+
+
+def descriptive_rows(data: pd.DataFrame, ci_level: float) -> list[dict]:
+    """Arithmetic mean, SD and t interval of the mean per tissue, day, dose and statistic."""
+    rows = []
+    for statistic in STATISTICS:
+        usable = data[data[statistic].notna()]
+        for (tissue, day, dose), part in usable.groupby(["tissue", "day", "dose_mg"], sort=False, dropna=False):
+            values = part[statistic].to_numpy(dtype=float)
+            n = values.size
+            mean = float(values.mean())
+            sd = float(values.std(ddof=1)) if n > 1 else math.nan
+            half = float(stats.t.ppf(0.5 + ci_level / 2, n - 1)) * sd / math.sqrt(n) if n > 1 else math.nan
+            rows.append(
+                _row(tissue, day, dose, statistic, mean, mean - half, mean + half, sd, part["patient_id"].nunique(),
+                     f"descriptive: arithmetic mean and SD over patients; t {ci_level:.0%} CI of the mean")
+            )  # fmt: skip
+    return rows
+
+
+def model_rows(data: pd.DataFrame, tissue: str, statistic: str, ci_level: float) -> list[dict]:
+    """Dose-adjusted geometric means per day (and per dose) of one tissue from the LMM."""
+    frame = data[data[statistic].notna()]
+    dosed = frame["dose_mg"].notna()
+    if dosed.any() and not dosed.all():
+        log.info("%s %s: %d scan(s) without protein_dose_mg left out of the model", tissue, statistic, (~dosed).sum())
+        frame = frame[dosed]
+    if frame.empty:
+        return []
+    day_levels = sorted(frame["day"].unique())
+    dose_levels = sorted(frame["dose_mg"].dropna().unique())
+    use_dose = len(dose_levels) >= 2
+    days = frame["day"].to_numpy()
+    doses = frame["dose_mg"].to_numpy() if use_dose else None
+    design = _main_effects_design(days, doses, day_levels, dose_levels)
+    fit = _fit(np.log(frame[statistic].to_numpy(dtype=float)), design, frame["patient_id"].to_numpy())
+    if fit is None:
+        return []
+    z = _z(ci_level)
+    pct = f"{ci_level:.0%}"
+    adjusted = "adjusted for protein dose (equal-weight average over doses, as emmeans), " if use_dose else ""
+    formula = "ln SUV ~ day + dose + (1 | patient)" if use_dose else "ln SUV ~ day + (1 | patient)"
+    rows = []
+    for day in day_levels:
+        on_day = frame["day"] == day
+        name = f"day={_day_label(day)}"
+        estimate, low, high = _wald(fit, {name: 1.0}, z)
+        rows.append(
+            _row(tissue, day, math.nan, statistic, estimate, low, high, math.nan,
+                 frame.loc[on_day, "patient_id"].nunique(),
+                 f"model: geometric mean, REML LMM {formula}, {adjusted}Wald {pct} CI (normal quantile)")
+        )  # fmt: skip
+        if not use_dose:
+            continue
+        k = len(dose_levels)
+        for dose in dose_levels:
+            # Dose columns are x_j - 1/K: at dose j the linear predictor is mu_d + sum_l beta_l ([l = j] - 1/K).
+            weights = {name: 1.0}
+            for level in dose_levels[1:]:
+                weights[f"dose={_dose_label(level)}"] = float(level == dose) - 1.0 / k
+            estimate, low, high = _wald(fit, weights, z)
+            rows.append(
+                _row(tissue, day, dose, statistic, estimate, low, high, math.nan,
+                     frame.loc[on_day & (frame["dose_mg"] == dose), "patient_id"].nunique(),
+                     f"model: geometric mean at this dose, REML LMM {formula} (dose effect constant over days, "
+                     f"{k} dose levels), Wald {pct} CI (normal quantile)")
+            )  # fmt: skip
+    return rows
+
+
+def biodistribution_table(references: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
+    """The biodistribution table (see the module docstring) from the reference-region table."""
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    data = prepare_reference_regions(references)
+    rows = []
+    for tissue in data["tissue"].unique():
+        part = data[data["tissue"] == tissue]
+        for statistic in STATISTICS:
+            rows += model_rows(part, tissue, statistic, options["ci_level"])
+    rows += descriptive_rows(data, options["ci_level"])
+    return _sorted(pd.DataFrame(rows, columns=TABLE_COLUMNS), data)
+
+
+def _sorted(table: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    order = {t: i for i, t in enumerate(data["tissue"].unique())}
+    table = table.assign(
+        _t=table["tissue"].map(order),
+        _s=table["statistic"].map({s: i for i, s in enumerate(STATISTICS)}),
+        _m=table["method"].str.startswith("descriptive").astype(int),
+        _d=table["dose_mg"].fillna(-1.0),
+    )
+    table = table.sort_values(["_t", "_s", "_m", "day", "_d"], kind="stable")
+    return table.drop(columns=["_t", "_s", "_m", "_d"]).reset_index(drop=True)
+
+
+def dose_comparison(references: pd.DataFrame, options: dict | None = None) -> pd.DataFrame:
+    """Ratio of geometric mean uptake between protein doses per tissue and day (and overall).
+
+    For each tissue of ``comparison_tissues`` and statistic: per day the ratio dose j /
+    lowest dose from the REML cell-means model ``ln SUV ~ 0 + day:dose + (1 | patient)``
+    (Wald CI) with the LRT (ML) of the dose contrast at that day; over all days
+    (``day`` empty) the ratio of the main-effects model ``day + dose`` (REML, Wald CI),
+    the LRT (ML) of dose and, as a separate row, of the day-by-dose interaction.
+    """
+    options = {**DEFAULT_OPTIONS, **(options or {})}
+    data = prepare_reference_regions(references)
+    data = data[data["dose_mg"].notna()]
+    z = _z(options["ci_level"])
+    pct = f"{options['ci_level']:.0%}"
+    rows = []
+    for tissue in [tissue_name(t) for t in options["comparison_tissues"]]:
+        part = data[data["tissue"] == tissue]
+        dose_levels = sorted(part["dose_mg"].unique())
+        if len(dose_levels) < 2:
+            log.info("dose comparison of %s skipped: %d protein dose level(s)", tissue, len(dose_levels))
+            continue
+        for statistic in STATISTICS:
+            rows += _compare(part[part[statistic].notna()], tissue, statistic, dose_levels, z, pct)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _compare(frame: pd.DataFrame, tissue: str, statistic: str, dose_levels, z: float, pct: str) -> list[dict]:
+    reference = dose_levels[0]
+    y = np.log(frame[statistic].to_numpy(dtype=float))
+    days, doses, groups = frame["day"].to_numpy(), frame["dose_mg"].to_numpy(), frame["patient_id"].to_numpy()
+    day_levels = sorted(frame["day"].unique())
+    cells = [(d, j) for d in day_levels for j in dose_levels if ((days == d) & (doses == j)).any()]
+    cell_design = _cell_design(days, doses, cells)
+    cell_fit = _fit(y, cell_design, groups)
+    cell_ml = _fit(y, cell_design, groups, reml=False)
+
+    def patients(day, dose):
+        mask = frame["dose_mg"] == dose
+        if day is not None:
+            mask &= frame["day"] == day
+        return int(frame.loc[mask, "patient_id"].nunique())
+
+    rows = []
+    for day in day_levels:
+        ref_cell = f"day={_day_label(day)}:dose={_dose_label(reference)}"
+        if ref_cell not in cell_design.columns or cell_fit is None:
+            continue
+        for dose in dose_levels[1:]:
+            cell = f"day={_day_label(day)}:dose={_dose_label(dose)}"
+            if cell not in cell_design.columns:
+                continue
+            ratio, low, high = _wald(cell_fit, {cell: 1.0, ref_cell: -1.0}, z)
+            # Null: the two cells of this day share one mean (merge their columns).
+            merged = cell_design.drop(columns=[cell]).copy()
+            merged[ref_cell] = cell_design[ref_cell] + cell_design[cell]
+            statistic_lrt, p = _lrt(cell_ml, _fit(y, merged, groups, reml=False), 1)
+            rows.append(
+                dict(zip(COMPARISON_COLUMNS, (
+                    tissue, day, statistic, dose, reference,
+                    _wald(cell_fit, {cell: 1.0}, z)[0], _wald(cell_fit, {ref_cell: 1.0}, z)[0],
+                    ratio, low, high, p, statistic_lrt, 1, patients(day, dose), patients(day, reference),
+                    f"ratio of geometric means at this day, REML LMM ln SUV ~ 0 + day:dose + (1 | patient), Wald {pct} "
+                    "CI; p: likelihood-ratio test (ML) of the dose contrast at this day, 1 df",
+                ), strict=True))
+            )  # fmt: skip
+    # Over all days: main effects (dose constant over days), and the interaction test.
+    main = _main_effects_design(days, doses, day_levels, dose_levels)
+    main_fit = _fit(y, main, groups)
+    main_ml = _fit(y, main, groups, reml=False)
+    day_only_ml = _fit(y, main[[c for c in main.columns if c.startswith("day=")]], groups, reml=False)
+    dose_stat, dose_p = _lrt(main_ml, day_only_ml, len(dose_levels) - 1)
+    inter_df = len(cells) - main.shape[1]
+    inter_stat, inter_p = _lrt(cell_ml, main_ml, inter_df)
+    if main_fit is not None:
+        for dose in dose_levels[1:]:
+            ratio, low, high = _wald(main_fit, {f"dose={_dose_label(dose)}": 1.0}, z)
+            rows.append(
+                dict(zip(COMPARISON_COLUMNS, (
+                    tissue, math.nan, statistic, dose, reference, math.nan, math.nan, ratio, low, high, dose_p,
+                    dose_stat, len(dose_levels) - 1, patients(None, dose), patients(None, reference),
+                    f"ratio of geometric means over all days, REML LMM ln SUV ~ day + dose + (1 | patient), Wald {pct} "
+                    f"CI; p: likelihood-ratio test (ML) of dose, {len(dose_levels) - 1} df",
+                ), strict=True))
+            )  # fmt: skip
+        if inter_df > 0:
+            rows.append(
+                dict(zip(COMPARISON_COLUMNS, (
+                    tissue, math.nan, statistic, math.nan, reference, math.nan, math.nan, math.nan, math.nan,
+                    math.nan, inter_p, inter_stat, inter_df, math.nan, math.nan,
+                    f"test of day-by-dose interaction (dose ratio differs between days): likelihood-ratio test (ML) "
+                    f"of day:dose cell means vs day + dose, {inter_df} df",
+                ), strict=True))
+            )  # fmt: skip
+    return rows
+
+
+def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
+    """SUVmean per tissue over days: dose-specific model geometric means with CI bands.
+
+    One panel per tissue (log SUV axis, as the model); for each dose the model's
+    geometric mean (line) and its Wald interval (band), and each patient's SUVmean
+    (points). Without doses, the single model band. Returns ``(figure, source_data)``.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from contexture.plotting import OKABE_ITO, SEQUENCE, TWO_COLUMN_MM, figure
+
+    model = table[(table["statistic"] == "suvmean") & table["method"].str.startswith("model")]
+    tissues = list(dict.fromkeys(model["tissue"]))
+    n_cols = min(4, max(len(tissues), 1))
+    n_rows = max(math.ceil(len(tissues) / n_cols), 1)
+    fig, axes = figure(TWO_COLUMN_MM, 45.0 * n_rows + 10, nrows=n_rows, ncols=n_cols, squeeze=False)
+    doses = sorted(model["dose_mg"].dropna().unique())
+    colours = {dose: SEQUENCE[i % len(SEQUENCE)] for i, dose in enumerate(doses)}
+    for index, ax in enumerate(axes.ravel()):
+        if index >= len(tissues):
+            ax.set_visible(False)
+            continue
+        tissue = tissues[index]
+        rows = model[model["tissue"] == tissue]
+        groups = [(dose, rows[rows["dose_mg"] == dose]) for dose in doses] or [(math.nan, rows)]
+        for dose, part in groups:
+            colour = colours.get(dose, OKABE_ITO["black"])
+            part = part.sort_values("day")
+            ax.fill_between(part["day"], part["ci_low"], part["ci_high"], color=colour, alpha=0.2, linewidth=0)
+            ax.plot(part["day"], part["estimate"], color=colour, linewidth=1, marker="o", markersize=2)
+            points = data[(data["tissue"] == tissue) & ((data["dose_mg"] == dose) if doses else True)]
+            offset = 0.08 * (doses.index(dose) - (len(doses) - 1) / 2) if doses else 0.0
+            ax.scatter(points["day"] + offset, points["suvmean"], s=4, color=colour, alpha=0.6, linewidths=0)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(tissue.replace("_", " "))
+        ax.set_xticks(sorted(rows["day"].unique()))
+        if index % n_cols == 0:
+            ax.set_ylabel("SUVmean")
+        if index >= len(tissues) - n_cols:
+            ax.set_xlabel("Days after injection")
+    if doses:
+        handles = [Line2D([], [], color=colours[d], marker="o", markersize=3, label=f"{d:g} mg") for d in doses]
+        handles.append(Line2D([], [], color=OKABE_ITO["grey"], linewidth=4, alpha=0.4, label="model CI band"))
+        spare = axes.ravel()[len(tissues)] if len(tissues) < axes.size else None
+        if spare is not None:
+            spare.set_visible(True)
+            spare.axis("off")
+            spare.legend(handles=handles, frameon=False, loc="center", title="protein dose")
+        else:
+            fig.legend(handles=handles, frameon=False, loc="lower center", ncols=len(handles), title="protein dose")
+    source = model[model["dose_mg"].notna() | (not doses)][
+        ["tissue", "day", "dose_mg", "estimate", "ci_low", "ci_high", "n_patients"]
+    ].assign(kind="model_geometric_mean")
+    points = data[["tissue", "day", "dose_mg", "patient_id", "suvmean"]].assign(kind="patient")
+    return fig, pd.concat([source, points], ignore_index=True)
+
+
+def biodistribution_paragraph(
+    table: pd.DataFrame, comparison: pd.DataFrame | None = None, ci_level: float = 0.95
+) -> str:
+    """Methods (and headline result) sentences for the biodistribution analysis (empty without data)."""
+    if table is None or table.empty:
+        return ""
+    model = table[table["method"].str.startswith("model") & (table["statistic"] == "suvmean")]
+    tissues = ", ".join(t.replace("_", " ") for t in dict.fromkeys(model["tissue"]))
+    days = ", ".join(f"{d:g}" for d in sorted(model["day"].unique()))
+    doses = sorted(table["dose_mg"].dropna().unique())
+    n = int(model.groupby("tissue")["n_patients"].max().max()) if not model.empty else 0
+    dose_text = f" at protein doses of {' and '.join(f'{d:g}' for d in doses)} mg" if len(doses) >= 2 else ""
+    text = (
+        f"Biodistribution was assessed in {n} patients imaged {days} days after tracer injection{dose_text}: "
+        f"SUVmean and SUVmax of reference regions ({tissues}) were analysed per tissue with linear mixed models of "
+        "log SUV with day after injection as a categorical factor"
+        + (", adjusted for protein dose," if len(doses) >= 2 else "")
+        + f" and a random intercept per patient (REML), reporting geometric means with {ci_level:.0%} Wald confidence intervals"
+    )
+    if len(doses) >= 2:
+        text += (
+            f"; uptake was compared between doses per day as the ratio of geometric means ({doses[-1]:g} vs "
+            f"{doses[0]:g} mg) with likelihood-ratio tests of maximum-likelihood fits"
+        )
+    text += "."
+    if comparison is not None and not comparison.empty:
+        overall = comparison[
+            comparison["day"].isna() & comparison["ratio"].notna() & (comparison["statistic"] == "suvmean")
+        ]
+        parts = [
+            f"{r.tissue.replace('_', ' ')} {r.ratio:.2f} ({ci_level:.0%} CI {r.ci_low:.2f}-{r.ci_high:.2f}; p = {r.p:.2g})"
+            for r in overall.itertuples()
+        ]
+        if parts:
+            text += f" SUVmean ratios {doses[-1]:g} vs {doses[0]:g} mg over all days: " + ", ".join(parts) + "."
+    return text
