@@ -1,5 +1,7 @@
 """irAE grade against baseline biomarkers and organ uptake change (contexture.response.toxicity)."""
 
+import logging
+
 from contexture.io import read_table, write_table
 from contexture.plotting import save_figure
 from contexture.response.toxicity import toxicity_analysis, toxicity_figure
@@ -7,6 +9,7 @@ from contexture.runner import run
 
 
 def main(smk):
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     patients = read_table(smk.input.patients)
     references = read_table(smk.input.references[0]) if smk.input.references else None
     options = dict(smk.params.options)

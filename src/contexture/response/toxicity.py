@@ -330,7 +330,12 @@ def biomarker_tests(
                 [int((use & ~high & severe).sum()), int((use & ~high & ~severe).sum())],
             ]
             if (use & high).sum() == 0 or (use & ~high).sum() == 0:
-                log.info("toxicity '%s', biomarker '%s': no high/low split at %g: Fisher test skipped", column, biomarker, cut)
+                log.info(
+                    "toxicity '%s', biomarker '%s': no high/low split at %g: Fisher test skipped",
+                    column,
+                    biomarker,
+                    cut,
+                )
             else:
                 fisher = fisher_test(table, conf_level)
                 method = (
@@ -382,7 +387,10 @@ def organ_uptake_change(
     refs["region_key"] = refs["region"].astype(str).str.strip().str.lower()
     if "voxels" not in refs.columns:
         refs["voxels"] = 1.0
-    tokens = {str(pid): _organ_tokens(value) for pid, value in zip(patients["patient_id"], patients[organ_column], strict=True)}
+    tokens = {
+        str(pid): _organ_tokens(value)
+        for pid, value in zip(patients["patient_id"], patients[organ_column], strict=True)
+    }
     rows = []
     for organ in sorted(organs):
         names = {str(name).strip().lower() for name in organs[organ]}
