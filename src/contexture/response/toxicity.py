@@ -1,8 +1,8 @@
 """Immune-related adverse events (irAEs) against baseline biomarkers, and organ uptake change.
 
 The axi-cel study (ZUMA-1 tumour immune contexture) compared baseline biomarkers between
-patients with and without severe toxicity (grade >= 3 neurotoxicity or cytokine release
-syndrome) by Mann-Whitney tests and by Fisher exact tests on biomarker high/low groups.
+patients with and without severe (grade >= 3) toxicity, e.g. regulatory T cells and
+neurotoxicity, by Mann-Whitney tests and by Fisher exact tests on biomarker high/low groups.
 This module does the same for any graded toxicity column of the patient table.
 
 Biomarkers vs severe toxicity (:func:`biomarker_tests`)
