@@ -302,4 +302,4 @@ def test_methods_paragraph(tmp_path):
     table.to_csv(tmp_path / "tables" / "toxicity.tsv", sep="\t", index=False)
     text = toxicity_paragraph(tmp_path, {"response": {"toxicity": {"severe_grade": 3}}})
     assert text.startswith("## Toxicity")
-    assert "grade ≥ 3" in text and "4 patients with severe and 7" in text
+    assert "grade ≥ 3" in text and "1 biomarker(s) were tested in 4 patients with severe and 7 with" in text

@@ -529,6 +529,11 @@ def toxicity_figure(plot: pd.DataFrame, table: pd.DataFrame, severe_grade: float
     return fig, plot
 
 
+def _span(values: pd.Series) -> str:
+    low, high = int(values.min()), int(values.max())
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def toxicity_paragraph(cohort_dir, cohort_config: dict) -> str:
     """Methods paragraph (Markdown) for the toxicity analysis, or "" when it did not run."""
     from pathlib import Path
@@ -559,9 +564,9 @@ def toxicity_paragraph(cohort_dir, cohort_config: dict) -> str:
     else:
         for column, group in tested.groupby("toxicity", sort=False):
             text.append(
-                f"For `{column}`, {int(group['n_severe'].max())} patients with severe and "
-                f"{int(group['n_other'].max())} with non-severe or no toxicity were analysed "
-                f"({group['biomarker'].nunique()} biomarkers)."
+                f"For `{column}`, {group['biomarker'].nunique()} biomarker(s) were tested in "
+                f"{_span(group['n_severe'])} patients with severe and {_span(group['n_other'])} with non-severe or "
+                "no toxicity (per biomarker, patients with a value)."
             )
     organ = table[table["test"] == "uptake_change_mann_whitney"]
     if not organ.empty:
