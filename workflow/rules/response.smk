@@ -151,3 +151,37 @@ OUTPUT_PROVIDERS.append(
         "results/{cohort}/figures/response_classifier_roc.png",
     )
 )
+
+
+# irAE grade (severe vs not) against baseline biomarkers, and reference-region uptake change
+# in organs with an irAE (contexture.response.toxicity); header-only table when too few events.
+rule response_toxicity:
+    input:
+        patients="results/{cohort}/tables/patients.tsv",
+        references=lambda wc: when_modality(
+            wc.cohort, "pet", "results/{cohort}/pet/reference_regions.tsv"
+        ),
+    output:
+        table="results/{cohort}/tables/toxicity.tsv",
+        organ_changes="results/{cohort}/response/toxicity_organ_uptake_change.tsv",
+        figure="results/{cohort}/figures/toxicity_biomarkers.png",
+    log:
+        "results/{cohort}/logs/response_toxicity.log",
+    benchmark:
+        "results/{cohort}/benchmarks/response_toxicity.tsv"
+    conda:
+        "../../envs/response.yaml"
+    params:
+        options=lambda wc: response_options(wc.cohort)["toxicity"],
+    script:
+        "../scripts/response_toxicity.py"
+
+
+OUTPUT_PROVIDERS.append(
+    lambda cohort: when_modality(
+        cohort,
+        "clinical",
+        "results/{cohort}/tables/toxicity.tsv",
+        "results/{cohort}/figures/toxicity_biomarkers.png",
+    )
+)

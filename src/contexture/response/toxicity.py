@@ -1,0 +1,578 @@
+"""Immune-related adverse events (irAEs) against baseline biomarkers, and organ uptake change.
+
+The axi-cel study (ZUMA-1 tumour immune contexture) compared baseline biomarkers between
+patients with and without severe (grade >= 3) toxicity, e.g. regulatory T cells and
+neurotoxicity, by Mann-Whitney tests and by Fisher exact tests on biomarker high/low groups.
+This module does the same for any graded toxicity column of the patient table.
+
+Biomarkers vs severe toxicity (:func:`biomarker_tests`)
+    For each toxicity column (a CTCAE grade, e.g. ``irae_grade_max``) patients with a
+    grade are split into *severe* (grade >= ``severe_grade``, default 3, CTCAE v5.0
+    "severe or medically significant") and *other*. For each numeric baseline biomarker:
+
+    * **Mann-Whitney U / Wilcoxon rank-sum**, two-sided, as R's ``wilcox.test(severe,
+      other, conf.int = TRUE)``: the statistic is R's ``W`` (the U of the severe group,
+      = rank sum of the severe group - n_s (n_s + 1) / 2). The p value is exact when
+      both groups have fewer than 50 patients and there are no ties, otherwise the normal
+      approximation with continuity and tie correction (R's rule; scipy
+      ``mannwhitneyu(method="exact"|"asymptotic", use_continuity=True)``).
+      ``estimate`` is the Hodges-Lehmann shift (severe - other): the median of all
+      pairwise differences (Hodges & Lehmann, Ann Math Stat 1963;34:598-611). The 95% CI
+      is R's: in the exact case the order statistics of the pairwise differences given
+      by the exact null distribution of W (``qwilcox``, Bauer, JASA 1972;67:687-690);
+      otherwise the shifts at which the continuity-corrected normal statistic crosses
+      the normal quantiles (found by root search; R's ``uniroot`` stops at tolerance 1e-4,
+      so R's bounds agree with ours to about 1e-4). In the asymptotic case R's printed
+      ``difference in location`` is also a root search (of the continuity-corrected
+      statistic at 0) and can differ slightly from the Hodges-Lehmann median reported here.
+    * **Fisher exact test**, two-sided, on the 2 x 2 table biomarker high/low x
+      severe/other, as R's ``fisher.test``: p from scipy ``fisher_exact``; ``estimate``
+      and its CI are the conditional maximum-likelihood odds ratio and its exact CI
+      (scipy ``contingency.odds_ratio(kind="conditional")``, which matches R); the
+      ``statistic`` column holds the sample odds ratio ad / bc (severe odds in high over
+      low). High = above the cut (the median by default, or another quantile, R type 7),
+      computed over the patients analysed for that toxicity column, as the survival
+      stage's median split ("high = above").
+
+    Benjamini-Hochberg q values (statsmodels ``multipletests(method="fdr_bh")``, R
+    ``p.adjust(method = "BH")``) within each test family: all Mann-Whitney tests, all
+    Fisher tests, all organ uptake tests.
+
+    A toxicity column absent from the table, or with fewer than ``MIN_PER_GROUP`` severe
+    or other patients, gives no rows (logged); so does a biomarker that is absent,
+    non-numeric or has fewer than ``MIN_PER_GROUP`` values in either group.
+
+Organ uptake change (:func:`organ_uptake_change`, :func:`organ_uptake_tests`)
+    Where PET reference regions (``pet/reference_regions.tsv``) include an organ of
+    interest (``organs``: irAE organ -> region names, e.g. ``thyroid: [thyroid]``), the
+    per-patient % change of the region's SUVmean from baseline to the first on-treatment
+    scan, 100 (on - base) / base, is compared between patients whose ``organ_column``
+    names that organ and the others, by the same Mann-Whitney test. Several matching
+    regions are pooled by voxel-weighted mean SUVmean (the mean over their union). The
+    organ column is free text; it may list several organs separated by ``;``, ``,`` or
+    ``|``, matched case-insensitively to the organ's name or its region names. An empty
+    organ column means no irAE in an organ of interest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from scipy.stats import contingency
+
+from contexture.errors import InputError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = [
+    "toxicity",
+    "biomarker",
+    "test",
+    "statistic",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p",
+    "q",
+    "n_severe",
+    "n_other",
+    "method",
+]
+CHANGE_COLUMNS = [
+    "organ",
+    "patient_id",
+    "irae",
+    "suvmean_baseline",
+    "suvmean_on_treatment",
+    "on_treatment_scan_day",
+    "pct_change",
+]
+PLOT_COLUMNS = ["toxicity", "biomarker", "patient_id", "grade", "severe", "value", "high"]
+MIN_PER_GROUP = 2
+EXACT_LIMIT = 50  # R wilcox.test: exact p when both samples have < 50 values and no ties
+DEFAULT_BIOMARKERS = ["pet_geomean_suvmax_baseline", "immunosign_score", "cd8_density_tumor", "immunoscore_percentile"]
+
+
+# ---------------------------------------------------------------------------------------
+# Mann-Whitney / Wilcoxon rank-sum, as R's wilcox.test(x, y, conf.int = TRUE)
+# ---------------------------------------------------------------------------------------
+def wilcox_null_cdf(m: int, n: int) -> np.ndarray:
+    """P(W <= w), w = 0 .. m n, of the exact null distribution of the rank-sum statistic.
+
+    Counts of subsets by U value via the recursion c(u; m, n) = c(u - n; m - 1, n) +
+    c(u; m, n - 1) (Mann & Whitney 1947), as R's ``cwilcox``; float64 is exact enough
+    for m, n < 50 (relative error ~1e-16).
+    """
+    # counts[j][u]: number of arrangements with U = u for (i, j) samples, built up over i.
+    counts = [np.zeros(1) + 1.0 for _ in range(n + 1)]  # i = 0: U = 0 only
+    for i in range(1, m + 1):
+        new = [np.ones(1)]  # j = 0: U = 0 only
+        for j in range(1, n + 1):
+            size = i * j + 1
+            c = np.zeros(size)
+            below = counts[j]  # (i - 1, j): U shifted by j (the new x exceeds all j y values)
+            c[j : j + len(below)] += below
+            left = new[j - 1]  # (i, j - 1)
+            c[: len(left)] += left
+            new.append(c)
+        counts = new
+    dist = counts[n]
+    return np.cumsum(dist) / dist.sum()
+
+
+def _qwilcox(prob: float, m: int, n: int) -> int:
+    """Smallest w with P(W <= w) >= prob (R ``qwilcox`` lower tail, with its 10 eps fuzz)."""
+    cdf = wilcox_null_cdf(m, n)
+    return int(np.argmax(cdf >= prob - 10 * np.finfo(float).eps))
+
+
+def wilcox_test(x, y, conf_level: float = 0.95) -> dict:
+    """Two-sided Wilcoxon rank-sum test of ``x`` vs ``y`` with Hodges-Lehmann shift and CI.
+
+    Returns ``statistic`` (R's W), ``p``, ``estimate`` (median of x_i - y_j), ``ci_low``,
+    ``ci_high``, ``exact`` (bool) and ``method``. Rules as R's ``wilcox.test`` (see the
+    module docstring).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    nx, ny = len(x), len(y)
+    pooled = np.concatenate([x, y])
+    ties = len(np.unique(pooled)) < len(pooled)
+    exact = nx < EXACT_LIMIT and ny < EXACT_LIMIT and not ties
+    result = stats.mannwhitneyu(
+        x, y, alternative="two-sided", method="exact" if exact else "asymptotic", use_continuity=True
+    )
+    diffs = np.sort(np.subtract.outer(x, y).ravel())
+    estimate = float(np.median(diffs))
+    alpha = 1 - conf_level
+    if exact:
+        qu = _qwilcox(alpha / 2, nx, ny)
+        qu = max(qu, 1)
+        ql = nx * ny - qu
+        ci = (float(diffs[qu - 1]), float(diffs[ql]))
+        method = (
+            "Wilcoxon rank-sum (Mann-Whitney), two-sided, exact p (R wilcox.test); "
+            "estimate = Hodges-Lehmann shift severe - other with exact CI"
+        )
+    else:
+        ci = _asymptotic_ci(x, y, alpha)
+        method = (
+            "Wilcoxon rank-sum (Mann-Whitney), two-sided, normal approximation with continuity"
+            + (" and tie" if ties else "")
+            + " correction (R wilcox.test); estimate = Hodges-Lehmann shift severe - other, "
+            "asymptotic CI"
+        )
+    return {
+        "statistic": float(result.statistic),
+        "p": float(result.pvalue),
+        "estimate": estimate,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "exact": exact,
+        "method": method,
+    }
+
+
+def _asymptotic_ci(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, float]:
+    """R's asymptotic CI of the shift: where (W(d) - mn/2 - cc) / sigma(d) crosses the normal quantiles."""
+    nx, ny = len(x), len(y)
+
+    def standardized(d: float, zq: float) -> float:
+        ranks = stats.rankdata(np.concatenate([x - d, y]))
+        dz = ranks[:nx].sum() - nx * (nx + 1) / 2 - nx * ny / 2
+        _, tie_counts = np.unique(ranks, return_counts=True)
+        sigma = np.sqrt(
+            (nx * ny / 12) * ((nx + ny + 1) - np.sum(tie_counts**3 - tie_counts) / ((nx + ny) * (nx + ny - 1)))
+        )
+        return (dz - np.sign(dz) * 0.5) / sigma - zq
+
+    low_end, high_end = float(x.min() - y.max()), float(x.max() - y.min())
+
+    def root(zq: float) -> float:
+        f_low, f_high = standardized(low_end, zq), standardized(high_end, zq)
+        if f_low <= 0:
+            return low_end
+        if f_high >= 0:
+            return high_end
+        return float(optimize.brentq(standardized, low_end, high_end, args=(zq,), xtol=1e-10))
+
+    z = stats.norm.ppf(1 - alpha / 2)
+    return root(z), root(-z)
+
+
+# ---------------------------------------------------------------------------------------
+# Fisher exact test, as R's fisher.test on a 2 x 2 table
+# ---------------------------------------------------------------------------------------
+def fisher_test(table, conf_level: float = 0.95) -> dict:
+    """Two-sided Fisher exact test of a 2 x 2 table ``[[a, b], [c, d]]``.
+
+    ``estimate``/``ci_*``: conditional MLE odds ratio and its exact CI (R ``fisher.test``);
+    ``statistic``: the sample odds ratio a d / (b c) (inf or nan when a cell is 0).
+    """
+    table = np.asarray(table, dtype=int)
+    _, p = stats.fisher_exact(table, alternative="two-sided")
+    odds = contingency.odds_ratio(table, kind="conditional")
+    ci = odds.confidence_interval(confidence_level=conf_level, alternative="two-sided")
+    (a, b), (c, d) = table
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sample = np.float64(a * d) / np.float64(b * c)
+    return {
+        "statistic": float(sample),
+        "p": float(p),
+        "estimate": float(odds.statistic),
+        "ci_low": float(ci.low),
+        "ci_high": float(ci.high),
+    }
+
+
+def benjamini_hochberg(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p values (R ``p.adjust(p, "BH")``); missing stay missing."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p, dtype=float)
+    q = np.full(len(p), np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
+    return q
+
+
+# ---------------------------------------------------------------------------------------
+# Biomarkers vs severe toxicity
+# ---------------------------------------------------------------------------------------
+def _grades(patients: pd.DataFrame, column: str) -> pd.Series:
+    """The toxicity column as numbers; a non-empty value that is not a number is an error."""
+    raw = patients[column]
+    grades = pd.to_numeric(raw, errors="coerce")
+    bad = raw.notna() & raw.astype(str).str.strip().ne("") & grades.isna()
+    if bad.any():
+        rows = [f"{patients['patient_id'].iloc[i]}: {raw.iloc[i]!r}" for i in np.flatnonzero(bad.to_numpy())[:10]]
+        raise InputError(f"toxicity column '{column}' of the patient table must hold grades (numbers); got {rows}")
+    return grades
+
+
+def _split_label(split) -> tuple[float, str]:
+    if split == "median":
+        return 0.5, "median"
+    quantile = float(split)
+    return quantile, f"{quantile:g} quantile"
+
+
+def biomarker_tests(
+    patients: pd.DataFrame,
+    columns: list[str],
+    biomarkers: list[str],
+    *,
+    severe_grade: float = 3,
+    high_low_split="median",
+    conf_level: float = 0.95,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mann-Whitney and Fisher tests of each biomarker between severe and other patients.
+
+    Returns ``(rows, plot_data)``: the test rows (``COLUMNS`` without ``q``, which
+    :func:`toxicity_analysis` adds) and the per-patient values behind the figure.
+    """
+    quantile, split_name = _split_label(high_low_split)
+    rows, plot = [], []
+    present = [c for c in columns if c in patients.columns]
+    for column in columns:
+        if column not in patients.columns:
+            log.info("toxicity column '%s' is not in the patient table: skipped", column)
+    for column in present:
+        grades = _grades(patients, column)
+        graded = grades.notna()
+        severe = grades >= severe_grade
+        n_severe, n_other = int((severe & graded).sum()), int((~severe & graded).sum())
+        if n_severe < MIN_PER_GROUP or n_other < MIN_PER_GROUP:
+            log.info(
+                "toxicity '%s': %d patient(s) with grade >= %g and %d below; at least %d in each are needed: skipped",
+                column,
+                n_severe,
+                severe_grade,
+                n_other,
+                MIN_PER_GROUP,
+            )
+            continue
+        log.info("toxicity '%s': %d severe (grade >= %g), %d other", column, n_severe, severe_grade, n_other)
+        for biomarker in biomarkers:
+            if biomarker not in patients.columns:
+                log.info("biomarker '%s' is not in the patient table: skipped", biomarker)
+                continue
+            raw = patients[biomarker]
+            if raw.dtype == bool or raw.dtype == object and raw.dropna().isin([True, False]).all():
+                log.info("biomarker '%s' is not numeric: skipped", biomarker)
+                continue
+            values = pd.to_numeric(raw, errors="coerce")
+            use = graded & values.notna()
+            x = values[use & severe].to_numpy(float)
+            y = values[use & ~severe].to_numpy(float)
+            if len(x) < MIN_PER_GROUP or len(y) < MIN_PER_GROUP:
+                log.info(
+                    "toxicity '%s', biomarker '%s': %d severe and %d other with a value: skipped",
+                    column,
+                    biomarker,
+                    len(x),
+                    len(y),
+                )
+                continue
+            base = {"toxicity": column, "biomarker": biomarker, "n_severe": len(x), "n_other": len(y)}
+            mw = wilcox_test(x, y, conf_level)
+            rows.append({**base, "test": "mann_whitney", **{k: mw[k] for k in COLUMNS if k in mw}})
+
+            cut = float(np.quantile(values[use].to_numpy(float), quantile))
+            high = values > cut
+            table = [
+                [int((use & high & severe).sum()), int((use & high & ~severe).sum())],
+                [int((use & ~high & severe).sum()), int((use & ~high & ~severe).sum())],
+            ]
+            if (use & high).sum() == 0 or (use & ~high).sum() == 0:
+                log.info(
+                    "toxicity '%s', biomarker '%s': no high/low split at %g: Fisher test skipped",
+                    column,
+                    biomarker,
+                    cut,
+                )
+            else:
+                fisher = fisher_test(table, conf_level)
+                method = (
+                    f"Fisher exact test, two-sided (R fisher.test); high = above the {split_name} {cut:.6g}; "
+                    f"table [[high severe, high other], [low severe, low other]] = {table}; "
+                    "estimate = conditional MLE odds ratio with exact CI; statistic = sample odds ratio"
+                )
+                rows.append({**base, "test": "fisher_exact", **fisher, "method": method})
+            for pid, value, grade, sev, hi in zip(
+                patients.loc[use, "patient_id"], values[use], grades[use], severe[use], high[use], strict=True
+            ):
+                plot.append(
+                    {
+                        "toxicity": column,
+                        "biomarker": biomarker,
+                        "patient_id": str(pid),
+                        "grade": grade,
+                        "severe": bool(sev),
+                        "value": value,
+                        "high": bool(hi),
+                    }
+                )
+    return pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "q"]), pd.DataFrame(plot, columns=PLOT_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------
+# Organ uptake change in patients with an irAE in that organ
+# ---------------------------------------------------------------------------------------
+def _organ_tokens(value) -> set[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return set()
+    return {token.strip().lower() for token in re.split(r"[;,|]", str(value)) if token.strip()}
+
+
+def organ_uptake_change(
+    references: pd.DataFrame, patients: pd.DataFrame, organs: dict[str, list[str]], organ_column: str
+) -> pd.DataFrame:
+    """Per patient and organ of interest: SUVmean at baseline and first on-treatment scan, % change.
+
+    ``references`` is ``pet/reference_regions.tsv`` (``patient_id``, ``timepoint``,
+    ``scan_day``, ``region``, ``suvmean``, optionally ``voxels``). Patients need both
+    timepoints and a positive baseline SUVmean. ``irae`` is true when the patient's
+    ``organ_column`` names the organ (or one of its region names).
+    """
+    if references is None or references.empty or organ_column not in patients.columns or not organs:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    refs = references.copy()
+    refs["patient_id"] = refs["patient_id"].astype(str)
+    refs["region_key"] = refs["region"].astype(str).str.strip().str.lower()
+    if "voxels" not in refs.columns:
+        refs["voxels"] = 1.0
+    tokens = {
+        str(pid): _organ_tokens(value)
+        for pid, value in zip(patients["patient_id"], patients[organ_column], strict=True)
+    }
+    rows = []
+    for organ in sorted(organs):
+        names = {str(name).strip().lower() for name in organs[organ]}
+        matched = refs[refs["region_key"].isin(names) & refs["suvmean"].notna()]
+        if matched.empty:
+            log.info("organ '%s': no reference region named %s: no uptake change", organ, sorted(names))
+            continue
+        aliases = names | {organ.strip().lower()}
+        for pid, scans in matched.groupby("patient_id", sort=True):
+            if pid not in tokens:
+                continue
+            pooled = {}
+            for timepoint in ("baseline", "on_treatment"):
+                at = scans[scans["timepoint"] == timepoint]
+                if at.empty:
+                    break
+                first_day = at["scan_day"].min() if "scan_day" in at.columns else None
+                if first_day is not None and pd.notna(first_day):
+                    at = at[at["scan_day"] == first_day]
+                weights = at["voxels"].astype(float).to_numpy()
+                pooled[timepoint] = (float(np.average(at["suvmean"].astype(float), weights=weights)), first_day)
+            if len(pooled) < 2 or not pooled["baseline"][0] > 0:
+                continue
+            base, on = pooled["baseline"][0], pooled["on_treatment"][0]
+            rows.append(
+                {
+                    "organ": organ,
+                    "patient_id": pid,
+                    "irae": bool(tokens[pid] & aliases),
+                    "suvmean_baseline": base,
+                    "suvmean_on_treatment": on,
+                    "on_treatment_scan_day": pooled["on_treatment"][1],
+                    "pct_change": 100.0 * (on - base) / base,
+                }
+            )
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def organ_uptake_tests(changes: pd.DataFrame, organ_column: str, conf_level: float = 0.95) -> pd.DataFrame:
+    """Mann-Whitney test of the SUVmean % change, irAE in the organ vs not, per organ."""
+    rows = []
+    for organ, group in changes.groupby("organ", sort=True):
+        x = group.loc[group["irae"].astype(bool), "pct_change"].to_numpy(float)
+        y = group.loc[~group["irae"].astype(bool), "pct_change"].to_numpy(float)
+        if len(x) < MIN_PER_GROUP or len(y) < MIN_PER_GROUP:
+            log.info("organ '%s': %d patient(s) with an irAE there and %d without: skipped", organ, len(x), len(y))
+            continue
+        mw = wilcox_test(x, y, conf_level)
+        method = mw["method"].replace("severe - other", "irAE - no irAE") + (
+            f"; % change of reference-region SUVmean, baseline to first on-treatment scan; median irAE "
+            f"{np.median(x):.4g}, no irAE {np.median(y):.4g}"
+        )
+        rows.append(
+            {
+                "toxicity": f"{organ_column}:{organ}",
+                "biomarker": "suvmean_pct_change",
+                "test": "uptake_change_mann_whitney",
+                **{k: mw[k] for k in ("statistic", "estimate", "ci_low", "ci_high", "p")},
+                "n_severe": len(x),
+                "n_other": len(y),
+                "method": method,
+            }
+        )
+    return pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "q"])
+
+
+# ---------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------
+def toxicity_analysis(
+    patients: pd.DataFrame, references: pd.DataFrame | None = None, options: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return ``(table, plot_data, organ_changes)`` for the ``response.toxicity`` options.
+
+    ``table`` has ``COLUMNS`` (empty, header only, when nothing could be tested), rows
+    sorted by test family, toxicity and biomarker; ``q`` is BH within each ``test``.
+    """
+    options = dict(options or {})
+    columns = list(options.get("columns", ["irae_grade_max"]))
+    biomarkers = list(options.get("biomarkers", DEFAULT_BIOMARKERS))
+    patients = patients.copy()
+    patients["patient_id"] = patients["patient_id"].astype(str)
+    tests, plot = biomarker_tests(
+        patients,
+        columns,
+        biomarkers,
+        severe_grade=options.get("severe_grade", 3),
+        high_low_split=options.get("high_low_split", "median"),
+    )
+    organ_column = options.get("organ_column", "irae_organ")
+    changes = organ_uptake_change(references, patients, options.get("organs", {}), organ_column)
+    organ_rows = organ_uptake_tests(changes, organ_column)
+    frames = [frame for frame in (tests, organ_rows) if not frame.empty]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c for c in COLUMNS if c != "q"])
+    table["q"] = np.nan
+    for _, index in table.groupby("test", sort=False).groups.items():
+        table.loc[index, "q"] = benjamini_hochberg(table.loc[index, "p"])
+    if table.empty:
+        log.info("no toxicity test could be run: writing a header-only table")
+    return table[COLUMNS], plot, changes
+
+
+def toxicity_figure(plot: pd.DataFrame, table: pd.DataFrame, severe_grade: float = 3):
+    """Biomarker by severe vs other toxicity, one panel per (toxicity, biomarker), with p values."""
+    from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure
+
+    panels = list(plot[["toxicity", "biomarker"]].drop_duplicates().itertuples(index=False, name=None))
+    if not panels:
+        fig, ax = figure(89, 40)
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No toxicity analysis\n(too few severe events or no biomarkers)", ha="center", va="center")
+        return fig, plot
+    ncols = min(4, len(panels))
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = figure(TWO_COLUMN_MM if ncols > 2 else 89, 55 * nrows, nrows=nrows, ncols=ncols, squeeze=False)
+    labels = [f"grade < {severe_grade:g}", f"grade ≥ {severe_grade:g}"]
+    colours = [OKABE_ITO["sky_blue"], OKABE_ITO["vermillion"]]
+    for ax, (toxicity, biomarker) in zip(axes.ravel(), panels, strict=False):
+        data = plot[(plot["toxicity"] == toxicity) & (plot["biomarker"] == biomarker)]
+        groups = [data.loc[~data["severe"], "value"].to_numpy(), data.loc[data["severe"], "value"].to_numpy()]
+        ax.boxplot(groups, positions=[0, 1], widths=0.5, showfliers=False, medianprops={"color": "black"})
+        rng = np.random.default_rng(0)
+        for position, values, colour in zip([0, 1], groups, colours, strict=True):
+            ax.scatter(position + rng.uniform(-0.12, 0.12, len(values)), values, s=8, color=colour, zorder=3)
+        ax.set_xticks([0, 1], [f"{label}\n(n={len(g)})" for label, g in zip(labels, groups, strict=True)])
+        ax.set_ylabel(biomarker)
+        found = table[(table["toxicity"] == toxicity) & (table["biomarker"] == biomarker)].set_index("test")["p"]
+        text = []
+        if "mann_whitney" in found:
+            text.append(f"Mann-Whitney p = {found['mann_whitney']:.3g}")
+        if "fisher_exact" in found:
+            text.append(f"Fisher p = {found['fisher_exact']:.3g}")
+        ax.set_title(f"{toxicity}\n" + "\n".join(text), fontsize=6)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    return fig, plot
+
+
+def _span(values: pd.Series) -> str:
+    low, high = int(values.min()), int(values.max())
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def toxicity_paragraph(cohort_dir, cohort_config: dict) -> str:
+    """Methods paragraph (Markdown) for the toxicity analysis, or "" when it did not run."""
+    from pathlib import Path
+
+    path = Path(cohort_dir) / "tables" / "toxicity.tsv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path, sep="\t")
+    options = cohort_config.get("response", {}).get("toxicity", {})
+    columns = options.get("columns", ["irae_grade_max"])
+    severe = options.get("severe_grade", 3)
+    split = options.get("high_low_split", "median")
+    split_text = "the median" if split == "median" else f"the {split:g} quantile"
+    tested = table[table["test"].isin(["mann_whitney", "fisher_exact"])]
+    text = [
+        "## Toxicity\n\n"
+        f"Immune-related adverse events ({', '.join(f'`{c}`' for c in columns)}) were dichotomized as severe "
+        f"(grade ≥ {severe:g}) or not. Baseline biomarkers were compared between the groups by two-sided "
+        "Wilcoxon rank-sum (Mann-Whitney) tests (exact p values when both groups had fewer than 50 patients "
+        "and no ties, otherwise the normal approximation with continuity correction; Hodges-Lehmann shift "
+        "with 95% CI), and by two-sided Fisher exact tests of biomarker high (above "
+        f"{split_text}) vs low against severe toxicity (conditional maximum-likelihood odds ratio with exact "
+        "95% CI), as in R's wilcox.test and fisher.test. P values were adjusted by Benjamini-Hochberg within "
+        "each test family."
+    ]
+    if tested.empty:
+        text.append("No test could be run (fewer than 2 patients with severe toxicity, or no biomarker available).")
+    else:
+        for column, group in tested.groupby("toxicity", sort=False):
+            text.append(
+                f"For `{column}`, {group['biomarker'].nunique()} biomarker(s) were tested in "
+                f"{_span(group['n_severe'])} patients with severe and {_span(group['n_other'])} with non-severe or "
+                "no toxicity (per biomarker, patients with a value)."
+            )
+    organ = table[table["test"] == "uptake_change_mann_whitney"]
+    if not organ.empty:
+        text.append(
+            "In organs with a PET reference region, the percentage change of SUVmean from baseline to the first "
+            "on-treatment scan was compared between patients with and without an irAE in that organ by the "
+            f"same rank-sum test ({', '.join(organ['toxicity'].str.split(':').str[-1])})."
+        )
+    return " ".join(text)
