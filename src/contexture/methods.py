@@ -163,6 +163,13 @@ def biodistribution_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     return paragraph(table, _read(cohort_dir / "tables" / "pet_dose_comparison.tsv"), level)
 
 
+def toxicity_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """irAE toxicity against baseline biomarkers (contexture.response.toxicity writes it)."""
+    from contexture.response.toxicity import toxicity_paragraph as paragraph
+
+    return paragraph(cohort_dir, cohort_config)
+
+
 STAGES = (
     clinical_paragraph,
     nanostring_paragraph,
@@ -171,6 +178,7 @@ STAGES = (
     biodistribution_paragraph,
     ihc_paragraph,
     response_paragraph,
+    toxicity_paragraph,
     survival_paragraph,
 )
 
