@@ -8,7 +8,9 @@ from contexture.errors import ConfigError, ContextureError
 try:
     validate_config(config)
 except ConfigError as error:
-    raise WorkflowError(f"contexture: {error}") from None
+    raise WorkflowError(
+        f"contexture: {' '.join(map(str, workflow.configfiles))}: {error}"
+    ) from None
 
 
 COHORTS = sorted(config["cohorts"])
@@ -156,7 +158,9 @@ def ihc_inputs(wildcards):
     elif "slides" in section:
         inputs["slides"] = section["slides"]
         try:
-            inputs["files"] = slide_files(section["slides"])
+            inputs["files"] = [
+                f for f in slide_files(section["slides"]) if os.path.isfile(f)
+            ]
         except ContextureError:
             inputs["files"] = (
                 []
@@ -294,3 +298,25 @@ def signature_files(cohort):
         signature_resource(str(signature_path(name)))
         for name in signatures_config(cohort)["use"]
     ]
+
+
+# --- validate ---
+from contexture.errors import InputError
+from contexture.inputs import check_declared_paths, input_files
+
+
+def validation_marker(wildcards):
+    """The validation step's output for real cohorts ([] for simulated ones)."""
+    if is_simulated(wildcards.cohort):
+        return []
+    return f"results/{wildcards.cohort}/validation/inputs.tsv"
+
+
+def validation_inputs(wildcards):
+    return input_files(cohort_config(wildcards.cohort))
+
+
+try:
+    check_declared_paths(config["cohorts"])
+except InputError as error:
+    raise WorkflowError(f"contexture: {error}") from None

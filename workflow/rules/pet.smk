@@ -24,6 +24,7 @@ rule simulate_pet:
 rule pet_quantify:
     input:
         unpack(pet_quantify_inputs),
+        validated=validation_marker,
     output:
         lesions="results/{cohort}/tables/lesions.tsv",
         reference_regions="results/{cohort}/pet/reference_regions.tsv",
