@@ -190,8 +190,8 @@ def _sheet_files(sheet: Path, columns: tuple[str, ...]) -> list[str]:
                 path = _resolve(sheet.parent, value)
                 if path.is_file():
                     files.append(str(path))
-                elif path.is_dir():
-                    files += [str(p) for p in sorted(path.rglob("*")) if p.is_file()]
+                elif path.is_dir():  # a DICOM series folder
+                    files.append(str(path))
     return files
 
 
@@ -418,7 +418,7 @@ def _check_scan_days(table: pd.DataFrame, path: str | os.PathLike, found: Collec
                 str(path),
                 int(index) + 1,
                 "scan_day",
-                table.at[index, "scan_day"],
+                float(table.at[index, "scan_day"]),
                 "scan_day >= 0 for an on_treatment scan (a scan before treatment start is a baseline scan; "
                 "scan_day counts days from treatment start)",
             )

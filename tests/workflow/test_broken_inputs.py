@@ -311,7 +311,7 @@ def test_problems_of_every_modality_are_reported_together(tmp_path, raw_inputs):
         "5 problem(s) in the inputs of cohort 'trial'",
         "clinical.tsv, row 3 (line 4), column 'patient_id'",
         "column 'diameter_mm'",
-        f"'{rcc.name}'",
+        f"{rcc.name}', <Sample_Attributes> GeneRLF",
         "column 'scan_day'",
         "column 'cells'",
     )
