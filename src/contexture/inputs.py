@@ -367,13 +367,8 @@ def check_pet(section: dict, found: Collector) -> None:
                 found.record(image, "pet", "PET image")
                 if image.name.lower().endswith((".nii", ".nii.gz")) and not sidecar_path(image).is_file():
                     found.add(
-                        Problem(
-                            str(scans_path),
-                            row,
-                            "image",
-                            record["image"],
-                            f"a NIfTI PET image with its BIDS-PET sidecar '{sidecar_path(image)}' (InjectedRadioactivity, ...)",
-                        )
+                        f"PET image '{image}' has no BIDS-PET sidecar: expected '{sidecar_path(image)}' with "
+                        f"InjectedRadioactivity, InjectionStart, ... (scans table '{scans_path}', row {row}, column 'image')"
                     )
                 elif sidecar_path(image).is_file():
                     found.record(sidecar_path(image), "pet", "BIDS-PET sidecar")
