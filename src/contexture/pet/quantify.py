@@ -334,7 +334,9 @@ def quantify_scan(
         "patient_id": row["patient_id"],
         "timepoint": row["timepoint"],
         "scan_day": row["scan_day"],
-        "image": scan,
+        # As declared (scans table folder + image column), not resolved: reruns in another
+        # folder give byte-identical tables.
+        "image": os.path.normpath(base / str(row["image"])),
         "format": image.format,
         "voxel_volume_ml": voxel_ml,
         "shape": "x".join(map(str, suv.shape)),
