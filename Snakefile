@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/validate.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/clinical.smk"
 include: "workflow/rules/nanostring.smk"

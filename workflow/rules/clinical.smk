@@ -4,6 +4,7 @@
 rule clinical:
     input:
         clinical=clinical_input,
+        validated=validation_marker,
     output:
         clinical="results/{cohort}/clinical/clinical.tsv",
     log:

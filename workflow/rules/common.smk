@@ -8,7 +8,9 @@ from contexture.errors import ConfigError, ContextureError
 try:
     validate_config(config)
 except ConfigError as error:
-    raise WorkflowError(f"contexture: {error}") from None
+    raise WorkflowError(
+        f"contexture: {' '.join(map(str, workflow.configfiles))}: {error}"
+    ) from None
 
 
 COHORTS = sorted(config["cohorts"])
@@ -156,7 +158,9 @@ def ihc_inputs(wildcards):
     elif "slides" in section:
         inputs["slides"] = section["slides"]
         try:
-            inputs["files"] = slide_files(section["slides"])
+            inputs["files"] = [
+                f for f in slide_files(section["slides"]) if os.path.isfile(f)
+            ]
         except ContextureError:
             inputs["files"] = (
                 []
@@ -328,3 +332,25 @@ def pet_has_dose_finding(cohort):
         return False  # the pet_quantify rule reports unreadable tables
     column = table.get("days_post_injection")
     return column is not None and bool(column.notna().any())
+
+
+# --- validate ---
+from contexture.errors import InputError
+from contexture.inputs import check_declared_paths, input_files
+
+
+def validation_marker(wildcards):
+    """The validation step's output for real cohorts ([] for simulated ones)."""
+    if is_simulated(wildcards.cohort):
+        return []
+    return f"results/{wildcards.cohort}/validation/inputs.tsv"
+
+
+def validation_inputs(wildcards):
+    return input_files(cohort_config(wildcards.cohort))
+
+
+try:
+    check_declared_paths(config["cohorts"])
+except InputError as error:
+    raise WorkflowError(f"contexture: {error}") from None

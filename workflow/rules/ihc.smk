@@ -24,6 +24,7 @@ rule simulate_ihc:
 rule ihc:
     input:
         unpack(ihc_inputs),
+        validated=validation_marker,
     output:
         slides=report(
             "results/{cohort}/tables/ihc_slides.tsv",

@@ -26,6 +26,7 @@ rule simulate_nanostring:
 rule nanostring:
     input:
         unpack(nanostring_inputs),
+        validated=validation_marker,
     output:
         raw_counts="results/{cohort}/nanostring/raw_counts.tsv",
         lanes=report(

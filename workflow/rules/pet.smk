@@ -25,6 +25,7 @@ rule simulate_pet:
 rule pet_quantify:
     input:
         unpack(pet_quantify_inputs),
+        validated=validation_marker,
     output:
         lesions=report(
             "results/{cohort}/tables/lesions.tsv",

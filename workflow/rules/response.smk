@@ -24,6 +24,7 @@ rule simulate_recist:
 rule recist:
     input:
         unpack(response_inputs),
+        validated=validation_marker,
     output:
         timepoints=report(
             "results/{cohort}/tables/recist_timepoints.tsv",

@@ -51,6 +51,44 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
 ENHANCED_PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.130"
 DICOMDIR_STORAGE = "1.2.840.10008.1.3.10"
+# Hard ceiling on the voxels of an image or mask, checked from the header before any
+# voxel is read (2048 x 2048 x 4096: no PET or CT is that large; a header claiming it is
+# damaged or malicious). The validation step applies the stricter config limits.image_voxels.
+MAX_IMAGE_VOXELS = 2048 * 2048 * 4096
+
+
+def check_image_shape(shape, source: str, what: str, max_voxels: int = MAX_IMAGE_VOXELS) -> None:
+    """Refuse an image whose header claims more than ``max_voxels`` voxels (or a 0/negative axis)."""
+    dims = [int(d) for d in shape]
+    voxels = int(np.prod(np.array(dims, dtype=object))) if dims else 0
+    if not dims or min(dims) <= 0 or voxels > max_voxels:
+        raise InputError(
+            f"{what} '{source}': its header claims dimensions {' x '.join(map(str, dims)) or '()'} "
+            f"({voxels} voxels); expected positive dimensions and at most {max_voxels} voxels. Refused before "
+            "reading voxel data (a damaged or implausible header)."
+        )
+
+
+def nifti_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The dimensions a NIfTI header declares (no voxel data is read)."""
+    return tuple(int(d) for d in _load_nifti(Path(path), "image").shape)
+
+
+def dicom_series_shape(folder: str | os.PathLike) -> tuple[int, int, int]:
+    """(Columns, Rows, number of PT slices) of a DICOM series folder, from headers only."""
+    columns = rows = slices = 0
+    for path in _dicom_files(Path(folder)):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality", "Rows", "Columns"])
+        except (InvalidDicomError, OSError, EOFError):
+            continue
+        if ds.get("Modality") != "PT":
+            continue
+        slices += 1
+        columns, rows = max(columns, int(ds.get("Columns", 0) or 0)), max(rows, int(ds.get("Rows", 0) or 0))
+    if not slices:
+        raise InputError(f"PET DICOM series '{folder}' has no DICOM file with Modality 'PT'.")
+    return columns, rows, slices
 
 
 @dataclass
@@ -257,6 +295,7 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
     affine_lps[:3, 2] = normal * spacing
     affine_lps[:3, 3] = positions[0]
 
+    check_image_shape((int(first.Columns), int(first.Rows), len(headers)), str(folder), "PET DICOM series")
     values = np.empty((int(first.Columns), int(first.Rows), len(headers)), dtype=np.float32)
     rows = []
     for k, (path, _header) in enumerate(headers):
@@ -379,6 +418,7 @@ def read_nifti_pet(path: str | os.PathLike) -> PetImage:
     if not isinstance(attributes, dict):
         raise InputError(f"BIDS-PET sidecar '{sidecar}' must hold a JSON object.")
     image = _load_nifti(path, "PET image")
+    check_image_shape(image.shape, str(path), "PET image")
     values = np.asarray(image.dataobj, dtype=np.float32)
     if values.ndim == 4 and values.shape[3] == 1:
         values = values[..., 0]
@@ -408,6 +448,7 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
     """Read an integer NIfTI label map (0 = background)."""
     path = Path(path)
     image = _load_nifti(path, "label mask")
+    check_image_shape(image.shape, str(path), "label mask")
     data = np.asarray(image.dataobj)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]

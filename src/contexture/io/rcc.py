@@ -38,6 +38,7 @@ import glob
 import gzip
 import os
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ def _decode(raw: bytes, path: str) -> str:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise InputError(f"RCC file '{path}': gzip stream is damaged or truncated ({error}).") from error
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
