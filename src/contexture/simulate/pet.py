@@ -71,6 +71,33 @@ DOSE_FINDING_SD = {"patient": 0.15, "scan": 0.08}  # log scale, per tissue
 DOSE_FINDING_LABELS = {tissue: 101 + i for i, tissue in enumerate(DOSE_FINDING_KINETICS)}
 
 
+def bids_pet_sidecar(dose_bq: float, scan_start: dt.datetime, elapsed_s: int, **extra) -> dict:
+    """The BIDS-PET sidecar of a simulated static 89Zr scan, decay-corrected to scan start.
+
+    Times follow BIDS-PET: seconds relative to ``TimeZero`` (the scan start), so the
+    injection is at ``-elapsed_s``; ``ScanDate`` carries the date 89Zr's days-long gap needs.
+    ``extra`` adds or overrides keys (e.g. ``BodyWeight``, ``InjectedMass``).
+    """
+    return {
+        "Modality": "PT",
+        "Manufacturer": "contexture simulator",
+        "TracerName": "89ZED88082A",
+        "TracerRadionuclide": "Zr89",
+        "InjectedRadioactivity": round(dose_bq / 1e6, 4),
+        "InjectedRadioactivityUnits": "MBq",
+        "TimeZero": scan_start.strftime("%H:%M:%S"),
+        "ScanDate": scan_start.date().isoformat(),
+        "ScanStart": 0,
+        "InjectionStart": -elapsed_s,
+        "FrameTimesStart": [0],
+        "FrameDuration": [1800],
+        "ImageDecayCorrected": True,
+        "ImageDecayCorrectionTime": 0,
+        "Units": "Bq/mL",
+        **extra,
+    }
+
+
 def pet_affine() -> np.ndarray:
     """RAS affine of the PET grid (DICOM-like: x toward patient left, y toward posterior)."""
     affine = np.diag([-VOXEL_MM, -VOXEL_MM, VOXEL_MM, 1.0])
@@ -204,26 +231,9 @@ def write_dose_finding(out_dir: Path, patients: int, seed: int) -> list[dict]:
             )
             folder = out_dir / "images" / f"{pid}_day{int(day)}"
             folder.mkdir(parents=True, exist_ok=True)
-            sidecar = {
-                "Modality": "PT",
-                "Manufacturer": "contexture simulator",
-                "TracerName": "89ZED88082A",
-                "TracerRadionuclide": "Zr89",
-                "InjectedRadioactivity": round(dose_bq / 1e6, 4),
-                "InjectedRadioactivityUnits": "MBq",
-                "InjectedMass": dose_mg,
-                "InjectedMassUnits": "mg",
-                "TimeZero": scan_start.strftime("%H:%M:%S"),
-                "ScanDate": scan_start.date().isoformat(),
-                "ScanStart": 0,
-                "InjectionStart": -elapsed,
-                "FrameTimesStart": [0],
-                "FrameDuration": [1800],
-                "ImageDecayCorrected": True,
-                "ImageDecayCorrectionTime": 0,
-                "Units": "Bq/mL",
-                "BodyWeight": weight,
-            }
+            sidecar = bids_pet_sidecar(
+                dose_bq, scan_start, elapsed, InjectedMass=dose_mg, InjectedMassUnits="mg", BodyWeight=weight
+            )
             write_nifti(folder / "pet.nii.gz", activity, pet_affine(), sidecar=sidecar)
             write_nifti(folder / "mask.nii.gz", mask, pet_affine())
             write_table(labels_table, folder / "labels.tsv")
@@ -402,26 +412,14 @@ def write_pet_raw(
                 row["image"] = f"images/{pid}_{timepoint}/dicom"
                 row["injection_date"] = injection.date().isoformat() if time_only else None
             else:
-                sidecar = {
-                    "Modality": "PT",
-                    "Manufacturer": "contexture simulator",
-                    "TracerName": "89ZED88082A",
-                    "TracerRadionuclide": "Zr89",
-                    "InjectedRadioactivity": round(dose_bq / 1e6, 4),
-                    "InjectedRadioactivityUnits": "MBq",
-                    "ModeOfAdministration": "bolus",
-                    "TimeZero": scan_start.strftime("%H:%M:%S"),
-                    "ScanDate": scan_start.date().isoformat(),
-                    "ScanStart": 0,
-                    "InjectionStart": -elapsed,
-                    "FrameTimesStart": [0],
-                    "FrameDuration": [1800],
-                    "ImageDecayCorrected": True,
-                    "ImageDecayCorrectionTime": 0,
-                    "Units": "Bq/mL",
-                    "AttenuationCorrection": "CT-based",
-                    "ReconMethodName": "OSEM",
-                }
+                sidecar = bids_pet_sidecar(
+                    dose_bq,
+                    scan_start,
+                    elapsed,
+                    ModeOfAdministration="bolus",
+                    AttenuationCorrection="CT-based",
+                    ReconMethodName="OSEM",
+                )
                 if scan_number % 5 != 0:
                     sidecar["BodyWeight"] = weight
                 write_nifti(folder / "pet.nii.gz", activity, pet_affine(), sidecar=sidecar)
