@@ -1,18 +1,27 @@
-"""Benchmark: read + QC N synthetic ~800-probe RCC files in one call.
+"""Benchmark: read + QC N synthetic ~800-probe RCC files in one call, against NanoStringQCPro.
 
-    python benchmarks/nanostring_ingest.py            # 10,000 files
-    python benchmarks/nanostring_ingest.py --files 500
+    python benchmarks/nanostring_ingest.py            # 2,000 files
+    python benchmarks/nanostring_ingest.py --small    # 500 files
+    python benchmarks/nanostring_ingest.py --full     # 10,000 files (issue 9's size)
 
 Writes the files to a temporary folder (deleted afterwards), then times
-``read_rcc_files`` + ``lane_qc`` together and prints files per second and the peak
-resident memory of the process (resource.getrusage, ru_maxrss in kB on Linux).
-Not a test: speed is machine-dependent and never asserted.
+``read_rcc_files`` + ``lane_qc`` together and reports files per second and the peak
+resident memory of the process (resource.getrusage, ru_maxrss in kB on Linux). In the
+same run, NanoStringQCPro's ``newRccSet(rccFiles = ...)`` (Bioconductor; Debian package
+r-bioc-nanostringqcpro) reads the same files, timed inside R with ``system.time`` so R's
+start-up is not counted; without Rscript or the package that row is "not measured".
+Target: at least 5x NanoStringQCPro's files per second. Results go to
+``benchmarks/results/nanostring_ingest.tsv`` (the ``make bench`` contract). Not a test:
+speed is machine-dependent and never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import resource
+import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +31,14 @@ import numpy as np
 from contexture.io.rcc import find_rcc_files, read_rcc_files
 from contexture.nanostring import lane_qc
 
+RESULTS = Path(__file__).resolve().parent / "results" / "nanostring_ingest.tsv"
+TARGET_SPEEDUP = 5.0
+R_SCRIPT = """
+suppressPackageStartupMessages(library(NanoStringQCPro))
+files <- list.files(commandArgs(trailingOnly = TRUE)[1], pattern = "[.]RCC$", full.names = TRUE)
+seconds <- system.time(rcc <- newRccSet(rccFiles = files))[["elapsed"]]
+cat(sprintf("%.6f %d\\n", seconds, ncol(rcc)))
+"""
 CONCENTRATIONS = {"A": 128, "B": 32, "C": 8, "D": 2, "E": 0.5, "F": 0.125}
 
 
@@ -54,23 +71,73 @@ def write_files(folder: Path, n_files: int, n_genes: int = 770, seed: int = 1) -
         (folder / f"sample_{j:06d}.RCC").write_text(text)
 
 
+def nanostringqcpro_seconds(folder: Path) -> tuple[float, int] | str:
+    """Seconds NanoStringQCPro's newRccSet takes on the folder's RCC files, or why not measured."""
+    if shutil.which("Rscript") is None:
+        return "Rscript not installed"
+    script = folder / "newRccSet.R"
+    script.write_text(R_SCRIPT)
+    result = subprocess.run(["Rscript", str(script), str(folder)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return "NanoStringQCPro failed or missing: " + result.stderr.strip().splitlines()[-1][:120]
+    seconds, samples = result.stdout.split()[-2:]
+    return float(seconds), int(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10_000, help="number of RCC files (default 10,000)")
+    parser.add_argument("--files", type=int, default=2_000, help="number of RCC files (default 2,000)")
+    parser.add_argument("--small", action="store_true", help="500 files")
+    parser.add_argument("--full", action="store_true", help="10,000 files")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    n_files = 500 if args.small else 10_000 if args.full else args.files
     with tempfile.TemporaryDirectory(prefix="rcc_bench_") as tmp:
         folder = Path(tmp)
         start = time.perf_counter()
-        write_files(folder, args.files)
+        write_files(folder, n_files)
         written = time.perf_counter() - start
         start = time.perf_counter()
         rccs = read_rcc_files(find_rcc_files(folder))
         qc = lane_qc(rccs.probes, rccs.counts, rccs.lanes)
         elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"files: {args.files}  probes: {rccs.counts.shape[0]}  lanes passing QC: {int(qc['qc_pass'].sum())}")
-    print(f"wrote in {written:.1f} s; read + QC in {elapsed:.2f} s = {args.files / elapsed:,.0f} files/second")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        reference = nanostringqcpro_seconds(folder)
+    ours = n_files / elapsed
+    print(f"files: {n_files}  probes: {rccs.counts.shape[0]}  lanes passing QC: {int(qc['qc_pass'].sum())}")
+    print(f"wrote in {written:.1f} s; read + QC in {elapsed:.2f} s = {ours:,.0f} files/second")
     print(f"peak resident memory: {peak_mb:,.0f} MB")
+    rows = [
+        ("files", n_files, "", "", ""),
+        ("contexture_read_qc_files_per_second", f"{ours:.1f}", "files/s", "", ""),
+        ("contexture_peak_memory", f"{peak_mb:.0f}", "MB", "", ""),
+    ]
+    if isinstance(reference, str):
+        print(f"NanoStringQCPro: not measured ({reference})")
+        rows.append(
+            (f"speedup_over_nanostringqcpro ({reference})", "", "ratio", f">= {TARGET_SPEEDUP:g}", "not measured")
+        )
+    else:
+        seconds, samples = reference
+        theirs = samples / seconds
+        speedup = ours / theirs
+        print(f"NanoStringQCPro newRccSet: {seconds:.2f} s = {theirs:,.1f} files/second; speed-up {speedup:.1f}x")
+        rows += [
+            ("nanostringqcpro_newrccset_files_per_second", f"{theirs:.1f}", "files/s", "", ""),
+            (
+                "speedup_over_nanostringqcpro",
+                f"{speedup:.1f}",
+                "ratio",
+                f">= {TARGET_SPEEDUP:g}",
+                "yes" if speedup >= TARGET_SPEEDUP else "no",
+            ),
+        ]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["benchmark", "metric", "value", "unit", "target", "met"])
+        writer.writerows(("nanostring_ingest", *row) for row in rows)
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":
