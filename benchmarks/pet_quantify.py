@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _results import write_results
 
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import quantify_scans
@@ -62,9 +63,12 @@ def make_scan(folder: Path, number: int, lesions: int, rng: np.random.Generator)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=200)
+    parser.add_argument("--small", action="store_true", help="20 scans instead of 200")
     parser.add_argument("--distinct", type=int, default=4)
     parser.add_argument("--lesions", type=int, default=10)
     args = parser.parse_args()
+    if args.small:
+        args.scans = 20
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -88,6 +92,21 @@ def main() -> None:
     print(f"scans: {args.scans} of {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} voxels, {len(lesions)} lesion rows")
     print(f"time: {elapsed:.1f} s, {args.scans / elapsed:.2f} scans/s")
     print(f"peak memory (max RSS, including generation): {peak_mb:.0f} MB")
+    shape = "x".join(map(str, SHAPE))
+    write_results(
+        "pet_quantify",
+        [
+            (f"scans of {shape} voxels", args.scans, "scans"),
+            ("scans_per_second", f"{args.scans / elapsed:.2f}", "scans/s"),
+            (
+                "peak_memory (streamed: independent of the number of scans)",
+                f"{peak_mb:.0f}",
+                "MB",
+                "<= 24000",
+                "yes" if peak_mb <= 24000 else "no",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":
