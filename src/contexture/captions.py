@@ -307,6 +307,21 @@ def _swimmer(c: _Cohort, name: str) -> tuple[str, str]:
     return "Time on study and response per patient", f"n = {len(source)} patients{_orr(c)}"
 
 
+def _toxicity(c: _Cohort, name: str) -> tuple[str, str]:
+    table = c.table("tables/toxicity.tsv")
+    title = "Baseline biomarkers by immune-related adverse event severity"
+    tests = table[table["test"] == "mann_whitney"] if "test" in table.columns else table.iloc[0:0]
+    if tests.empty:
+        return title, "n = 0 comparisons; too few severe events to test"
+    first = tests.iloc[0]
+    parts = [f"{row['biomarker']} {format_p(row['p'])}" for _, row in tests.iterrows()]
+    return (
+        title,
+        f"n = {int(first['n_severe'])} severe vs {int(first['n_other'])} other patients "
+        f"({first['toxicity']}); Mann-Whitney: " + ", ".join(parts),
+    )
+
+
 def _classifier(c: _Cohort, name: str) -> tuple[str, str]:
     row = _row(c.table("tables/classifier.tsv"), analysis="cv_auc")
     title = "Response classifier" + (" ROC curve" if name.endswith(".png") else "")
@@ -419,6 +434,8 @@ FACTS: dict[str, Callable[[_Cohort, str], tuple[str, str]]] = {
     "target_sum_change_spider.png": _spider,
     "response_swimmer.png": _swimmer,
     "response_classifier_roc.png": _classifier,
+    "toxicity_biomarkers.png": _toxicity,
+    "toxicity.tsv": _toxicity,
     "classifier.tsv": _classifier,
     "recist_timepoints.tsv": _recist,
     "response_rates.tsv": _rates,

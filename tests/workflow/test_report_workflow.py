@@ -50,6 +50,7 @@ KEY_TABLES = {
     "tables/recist_timepoints.tsv",
     "tables/response_rates.tsv",
     "tables/classifier.tsv",
+    "tables/toxicity.tsv",
     "tables/survival_km.tsv",
     "tables/survival_logrank.tsv",
     "tables/survival_cox.tsv",

@@ -163,9 +163,21 @@ rule response_toxicity:
             wc.cohort, "pet", "results/{cohort}/pet/reference_regions.tsv"
         ),
     output:
-        table="results/{cohort}/tables/toxicity.tsv",
+        table=report(
+            "results/{cohort}/tables/toxicity.tsv",
+            caption="../report/toxicity.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("toxicity.tsv"),
+        ),
         organ_changes="results/{cohort}/response/toxicity_organ_uptake_change.tsv",
-        figure="results/{cohort}/figures/toxicity_biomarkers.png",
+        figure=report(
+            "results/{cohort}/figures/toxicity_biomarkers.png",
+            caption="../report/toxicity_biomarkers.rst",
+            category="Response",
+            subcategory="{cohort}",
+            labels=report_labels("toxicity_biomarkers.png"),
+        ),
     log:
         "results/{cohort}/logs/response_toxicity.log",
     benchmark:
