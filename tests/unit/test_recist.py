@@ -266,3 +266,13 @@ def test_target_missing_at_baseline_names_row(tmp_path):
     with pytest.raises(InputError) as error:
         evaluate(measurements, file=str(path))
     assert "5 problem(s)" in str(error.value) and str(path) in str(error.value)
+
+
+def test_simulator_handles_a_partial_response_without_target_lesions():
+    """A PR patient whose lesions are all too small to be targets (seen at 1,000 patients)."""
+    import numpy as np
+
+    from contexture.simulate.recist import _response_diameters
+
+    empty = np.array([], float)
+    assert _response_diameters("PR", empty, np.array([], bool), np.random.default_rng(1)).size == 0

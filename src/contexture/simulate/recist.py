@@ -65,7 +65,9 @@ def _response_diameters(bor: str, base: np.ndarray, node: np.ndarray, rng) -> np
         return np.where(node, rng.uniform(5, 9.5, base.size), 0.0)
     if bor == "PR":
         factor = rng.uniform(0.40, 0.60)
-        if node.all():
+        # All-nodal disease must stay above 10 mm short axis to be PR, not CR (RECIST 1.1
+        # §4.3.1); a patient without target lesions (non-target-only disease) has no sum.
+        if node.size and node.all():
             factor = max(factor, 10.2 / base.max())
         return base * factor
     if bor == "SD":
