@@ -181,7 +181,7 @@ def _sheet_files(sheet: Path, columns: tuple[str, ...]) -> list[str]:
     """Existing files named in ``columns`` of a sheet (paths relative to its folder); never raises."""
     try:
         table = read_input_table(sheet)
-    except Exception:  # reported in full by the validation rule
+    except InputError:  # reported in full by the validation rule
         return []
     files = []
     for column in columns:

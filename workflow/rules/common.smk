@@ -205,7 +205,7 @@ def pet_image_files(scans_path):
 
     try:
         table = read_input_table(scans_path)
-    except Exception:
+    except ContextureError:
         return []
     base = os.path.dirname(scans_path)
     files = []
@@ -328,7 +328,7 @@ def pet_has_dose_finding(cohort):
     section = pet_options(cohort)
     try:
         table = read_input_table(section.get("voi_table") or section["scans"])
-    except Exception:
+    except ContextureError:
         return False  # the pet_quantify rule reports unreadable tables
     column = table.get("days_post_injection")
     return column is not None and bool(column.notna().any())
