@@ -18,7 +18,6 @@ speed is machine-dependent and never asserted.
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_results
 
 from contexture.io.rcc import find_rcc_files, read_rcc_files
 from contexture.nanostring import lane_qc
@@ -132,12 +132,7 @@ def main() -> None:
                 "yes" if speedup >= TARGET_SPEEDUP else "no",
             ),
         ]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with args.output.open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["benchmark", "metric", "value", "unit", "target", "met"])
-        writer.writerows(("nanostring_ingest", *row) for row in rows)
-    print(f"wrote {args.output}")
+    write_results("nanostring_ingest", rows, args.output)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ them every metric is written as not measured.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 import subprocess
@@ -36,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _results import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "r_comparison.tsv"
-COLUMNS = ["benchmark", "metric", "value", "unit", "target", "met"]
 AGREEMENT_TARGET = 1e-4
 
 R_SCRIPT = r"""
@@ -186,12 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with args.output.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {args.output}")
+    write_results("r_comparison", rows, args.output)
     return 0
 
 

@@ -24,7 +24,6 @@ value, unit, target, met); nothing here is asserted by the test suite.
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import shutil
 import statistics
@@ -38,11 +37,11 @@ from pathlib import Path
 
 import psutil
 import yaml
+from _results import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 RESULTS = REPO / "benchmarks" / "results" / "workflow_scale.tsv"
-COLUMNS = ["benchmark", "metric", "value", "unit", "target", "met"]
 DEMO_TARGET_SECONDS = 60.0
 NOOP_TARGET_SECONDS = 3.0
 
@@ -190,12 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with args.output.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"wrote {args.output}")
+    write_results("workflow_scale", rows, args.output)
     return 0
 
 
