@@ -140,6 +140,22 @@ def responder_status(patients: pd.DataFrame | None) -> pd.Series | None:
 # --- per patient values -----------------------------------------------------------------
 
 
+def read_analysis_expression(expression_path, samples_path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The normalized matrix restricted to the analysed samples, and those samples.
+
+    Reads ``nanostring/normalized.tsv`` and ``nanostring/samples.tsv`` (contexture.io),
+    checks them (:func:`expression_matrix`, :func:`analysis_samples`) and keeps the
+    matrix columns of the included samples, in the sample table's order.
+    """
+    from contexture.io import read_input_table, read_table
+
+    expression = expression_matrix(read_table(expression_path), file=str(expression_path))
+    samples = analysis_samples(
+        read_input_table(samples_path, what="sample table"), expression.columns, file=str(samples_path)
+    )
+    return expression[samples["sample_id"].to_list()], samples
+
+
 def patient_means(values: pd.DataFrame, samples: pd.DataFrame, timepoint: str) -> pd.DataFrame:
     """Features x patients: mean of each patient's samples at ``timepoint`` (columns sorted)."""
     chosen = samples[samples["timepoint"] == timepoint]

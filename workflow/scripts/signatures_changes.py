@@ -3,12 +3,11 @@
 import pandas as pd
 
 from contexture.expression import (
-    analysis_samples,
     baseline_heatmap_figure,
     expression_changes,
-    expression_matrix,
     paired_scores_figure,
     patient_means,
+    read_analysis_expression,
     read_gene_list,
     responder_status,
     score_matrix,
@@ -19,11 +18,7 @@ from contexture.runner import run
 
 
 def main(smk):
-    expression = expression_matrix(read_table(smk.input.expression), file=str(smk.input.expression))
-    samples = analysis_samples(
-        read_input_table(smk.input.samples, what="sample table"), expression.columns, file=str(smk.input.samples)
-    )
-    expression = expression[samples["sample_id"].to_list()]
+    expression, samples = read_analysis_expression(smk.input.expression, smk.input.samples)
     scores = read_input_table(smk.input.scores).astype({"score": float})
     response = responder_status(read_input_table(smk.input.patients))
     pre, post = smk.params.pre, smk.params.post

@@ -1,18 +1,14 @@
 """Score gene signatures per sample; coverage table; patient-level Immunosign columns."""
 
 from contexture.errors import ConfigError
-from contexture.expression import analysis_samples, expression_matrix
-from contexture.io import read_input_table, read_table, write_table
+from contexture.expression import read_analysis_expression
+from contexture.io import write_table
 from contexture.runner import run
 from contexture.signatures import assign_groups, patient_features, read_signature, score_signatures, sort_scores
 
 
 def main(smk):
-    expression = expression_matrix(read_table(smk.input.expression), file=str(smk.input.expression))
-    samples = analysis_samples(
-        read_input_table(smk.input.samples, what="sample table"), expression.columns, file=str(smk.input.samples)
-    )
-    expression = expression[samples["sample_id"].to_list()]
+    expression, samples = read_analysis_expression(smk.input.expression, smk.input.samples)
     signatures = [read_signature(path) for path in smk.input.signatures]
     names = [s.name for s in signatures]
     if smk.params.immunosign not in names:
