@@ -29,7 +29,7 @@ import numpy as np
 from _results import write_results
 
 from contexture.io.rcc import find_rcc_files, read_rcc_files
-from contexture.nanostring import lane_qc
+from contexture.nanostring.normalization import lane_qc
 
 RESULTS = Path(__file__).resolve().parent / "results" / "nanostring_ingest.tsv"
 TARGET_SPEEDUP = 5.0

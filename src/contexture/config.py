@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator, validators
 
 from contexture.errors import ConfigError
 from contexture.io import read_yaml
-from contexture.validation import SCHEMA_DIR
+from contexture.io.validation import SCHEMA_DIR
 
 
 def config_schema(schema_dir: Path = SCHEMA_DIR) -> dict:

@@ -4,7 +4,7 @@ The rule ``validate_inputs`` (``workflow/rules/validate.smk``) calls
 :func:`validate_cohort_inputs` once per real (non-simulated) cohort, and every stage's
 first rule waits for its output, so a broken input stops the run before any table is
 computed. Each modality is checked with its stage's own validators (the row schemas of
-``workflow/schemas/tables/`` through :func:`contexture.validation.validate_frame`,
+``workflow/schemas/tables/`` through :func:`contexture.io.validation.validate_frame`,
 :func:`contexture.clinical.derive_follow_up`, :func:`contexture.response.recist.check_measurements`,
 :func:`contexture.nanostring.match_sample_sheet`, :func:`contexture.io.rcc.read_rcc`,
 :func:`contexture.pet.quantify.read_labels_table`, :func:`contexture.io.qupath.resolve_columns`),
@@ -99,7 +99,7 @@ class Collector:
 
     def table(self, path: str | os.PathLike, schema: str, what: str, modality: str) -> tuple[pd.DataFrame | None, bool]:
         """Read and schema-check a table: (typed table or None if unreadable, whether it is clean)."""
-        from contexture.validation import load_schema, validate_frame
+        from contexture.io.validation import load_schema, validate_frame
 
         path = Path(path)
         self.record(path, modality, what)
@@ -217,7 +217,7 @@ def input_files(cohort: dict) -> list[str]:
 
 # --- per modality -----------------------------------------------------------------------
 def check_clinical(path: str, found: Collector) -> None:
-    from contexture.clinical import derive_follow_up
+    from contexture.clinical.follow_up import derive_follow_up
 
     typed, clean = found.table(path, "tables/clinical", "clinical table", "clinical")
     if clean:
@@ -236,7 +236,7 @@ def check_recist(path: str, found: Collector) -> None:
 
 def check_nanostring(section: dict, found: Collector) -> None:
     from contexture.io.rcc import find_rcc_files, read_rcc, read_rlf_name
-    from contexture.nanostring import match_sample_sheet
+    from contexture.nanostring.normalization import match_sample_sheet
 
     try:
         files = find_rcc_files(section["rcc"])

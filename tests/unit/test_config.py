@@ -55,7 +55,7 @@ def test_modalities_of_a_real_cohort():
 
 def test_shipped_config_is_valid():
     from contexture.io import read_yaml
-    from contexture.validation import SCHEMA_DIR
+    from contexture.io.validation import SCHEMA_DIR
 
     config = validate_config(read_yaml(SCHEMA_DIR.parents[1] / "config" / "config.yaml"))
     assert config["cohorts"]["demo"]["simulate"]["patients"] == 38
@@ -64,7 +64,7 @@ def test_shipped_config_is_valid():
 def test_config_readme_lists_every_key():
     """config/README.md's generated section equals what the schemas say now."""
     from contexture.config import schema_markdown
-    from contexture.validation import SCHEMA_DIR
+    from contexture.io.validation import SCHEMA_DIR
 
     readme = (SCHEMA_DIR.parents[1] / "config" / "README.md").read_text()
     generated = readme.split("<!-- BEGIN GENERATED: python -m contexture.config -->\n")[1].split(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_snakemake
-from tests.unit.test_nanostring_rcc import rcc_text
+from tests.unit.nanostring.test_nanostring_rcc import rcc_text
 
 pytestmark = pytest.mark.workflow
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contexture.captions import FACTS, format_p
+from contexture.report.captions import FACTS, format_p
 from tests.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow

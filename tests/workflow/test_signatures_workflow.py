@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contexture.signatures import quantile_type7
+from contexture.signatures.scores import quantile_type7
 
 pytestmark = pytest.mark.workflow
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats import mannwhitneyu
 
-from contexture.response.toxicity import COLUMNS
+from contexture.toxicity.analysis import COLUMNS
 from tests.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow

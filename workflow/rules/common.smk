@@ -283,7 +283,7 @@ def expression_available(cohort):
 def signature_resource(path):
     """A resource path of the signatures section: absolute or relative to the working
     directory if it exists there, otherwise relative to the contexture repository."""
-    from contexture.signatures import REPOSITORY_DIR
+    from contexture.signatures.scores import REPOSITORY_DIR
 
     if os.path.isabs(path) or os.path.exists(path):
         return path
@@ -292,7 +292,7 @@ def signature_resource(path):
 
 def signature_files(cohort):
     """The signature files named in signatures.use (shipped names or .yaml paths)."""
-    from contexture.signatures import signature_path
+    from contexture.signatures.scores import signature_path
 
     return [
         signature_resource(str(signature_path(name)))
@@ -304,8 +304,8 @@ def signature_files(cohort):
 def report_labels(name):
     """Labels of the result file ``name`` in the HTML report (``result`` and ``summary``:
     n, test, p), read from the cohort's tables when the report is built; the captions in
-    workflow/report/ print the summary (contexture.captions, docs/report.md)."""
-    from contexture.captions import result_labels
+    workflow/report/ print the summary (contexture.report.captions, docs/report.md)."""
+    from contexture.report.captions import result_labels
 
     return lambda wildcards: result_labels(f"results/{wildcards.cohort}", name)
 

@@ -1,5 +1,5 @@
 # NanoString nCounter stage: RCC files -> raw counts, lane QC, normalized expression, QC
-# figures (contexture.io.rcc, contexture.nanostring; docs/nanostring.md). Simulated
+# figures (contexture.io.rcc, contexture.nanostring.normalization; docs/nanostring.md). Simulated
 # cohorts get their RCC files from simulate_nanostring.
 
 

@@ -155,7 +155,7 @@ OUTPUT_PROVIDERS.append(
 
 
 # irAE grade (severe vs not) against baseline biomarkers, and reference-region uptake change
-# in organs with an irAE (contexture.response.toxicity); header-only table when too few events.
+# in organs with an irAE (contexture.toxicity.analysis); header-only table when too few events.
 rule response_toxicity:
     input:
         patients="results/{cohort}/tables/patients.tsv",

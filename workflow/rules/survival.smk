@@ -1,5 +1,5 @@
 # Survival stage: Kaplan-Meier, log-rank, Cox and median follow-up from the patient
-# table, computed as R's survival package does (contexture.survival; docs/survival.md).
+# table, computed as R's survival package does (contexture.survival.analysis; docs/survival.md).
 
 
 rule survival:

@@ -1,8 +1,9 @@
-"""Build results/{cohort}/bundle/ and {cohort}_bundle.zip (contexture.report)."""
+"""Build results/{cohort}/bundle/ and {cohort}_bundle.zip (contexture.report.bundle)."""
 
 from pathlib import Path
 
-from contexture import methods, report
+from contexture.report import bundle as report
+from contexture.report import methods
 from contexture.runner import run
 
 

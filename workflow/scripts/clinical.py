@@ -1,9 +1,9 @@
-"""Validate the clinical table and derive follow-up (contexture.clinical)."""
+"""Validate the clinical table and derive follow-up (contexture.clinical.follow_up)."""
 
-from contexture.clinical import derive_follow_up
+from contexture.clinical.follow_up import derive_follow_up
 from contexture.io import write_table
+from contexture.io.validation import read_validated_table
 from contexture.runner import run
-from contexture.validation import read_validated_table
 
 
 def main(smk):

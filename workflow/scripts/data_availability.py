@@ -1,8 +1,8 @@
-"""tables/data_availability.tsv and the cohort overview figure (contexture.availability)."""
+"""tables/data_availability.tsv and the cohort overview figure (contexture.report.availability)."""
 
-from contexture import availability
 from contexture.io import read_table, write_table
 from contexture.plotting import save_figure
+from contexture.report import availability
 from contexture.runner import run
 
 

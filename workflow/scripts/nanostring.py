@@ -1,12 +1,12 @@
-"""Read RCC files, QC every lane and normalize (contexture.io.rcc, contexture.nanostring)."""
+"""Read RCC files, QC every lane and normalize (contexture.io.rcc, contexture.nanostring.normalization)."""
 
 from pathlib import Path
 
 from contexture.io import write_table
 from contexture.io.rcc import check_rlf, find_rcc_files, read_rcc_files
-from contexture.nanostring import QCThresholds, match_sample_sheet, process, samples_table
+from contexture.io.validation import read_validated_table
+from contexture.nanostring.normalization import QCThresholds, match_sample_sheet, process, samples_table
 from contexture.runner import run
-from contexture.validation import read_validated_table
 
 
 def main(smk):

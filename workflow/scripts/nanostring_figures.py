@@ -1,11 +1,11 @@
-"""QC figures of the NanoString stage (contexture.nanostring_figures)."""
+"""QC figures of the NanoString stage (contexture.nanostring.figures)."""
 
 import numpy as np
 
-from contexture import nanostring_figures as figures
 from contexture.io import read_table
 from contexture.io.rcc import POSITIVE_CONCENTRATIONS
-from contexture.nanostring import QCThresholds
+from contexture.nanostring import figures
+from contexture.nanostring.normalization import QCThresholds
 from contexture.plotting import save_figure
 from contexture.runner import run
 

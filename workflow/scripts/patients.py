@@ -1,7 +1,7 @@
 """Assemble tables/patients.tsv from the clinical table and each stage's features."""
 
 from contexture.io import read_table, write_table
-from contexture.patients import assemble_patients
+from contexture.patients.assemble import assemble_patients
 from contexture.runner import run
 
 

@@ -1,10 +1,10 @@
 """RECIST 1.1 / iRECIST / SITC per patient and assessment, and response rates (contexture.response)."""
 
 from contexture.io import read_table, write_table
+from contexture.io.validation import read_validated_table
 from contexture.response import evaluate
 from contexture.response.recist import response_rates
 from contexture.runner import run
-from contexture.validation import read_validated_table
 
 
 def main(smk):

@@ -1,11 +1,11 @@
-"""irAE grade against baseline biomarkers and organ uptake change (contexture.response.toxicity)."""
+"""irAE grade against baseline biomarkers and organ uptake change (contexture.toxicity.analysis)."""
 
 import logging
 
 from contexture.io import read_table, write_table
 from contexture.plotting import save_figure
-from contexture.response.toxicity import toxicity_analysis, toxicity_figure
 from contexture.runner import run
+from contexture.toxicity.analysis import toxicity_analysis, toxicity_figure
 
 
 def main(smk):

@@ -2,7 +2,10 @@
 
 import pandas as pd
 
-from contexture.expression import (
+from contexture.io import read_input_table, read_table, write_table
+from contexture.plotting import save_figure
+from contexture.runner import run
+from contexture.signatures.expression import (
     baseline_heatmap_figure,
     expression_changes,
     paired_scores_figure,
@@ -12,9 +15,6 @@ from contexture.expression import (
     responder_status,
     score_matrix,
 )
-from contexture.io import read_input_table, read_table, write_table
-from contexture.plotting import save_figure
-from contexture.runner import run
 
 
 def main(smk):

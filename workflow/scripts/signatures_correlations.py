@@ -1,15 +1,15 @@
 """Spearman correlations of chemokine/cytokine genes with T-cell genes at baseline."""
 
-from contexture.expression import (
+from contexture.io import read_table, write_table
+from contexture.plotting import save_figure
+from contexture.runner import run
+from contexture.signatures.expression import (
     correlation_figure,
     patient_means,
     read_analysis_expression,
     read_gene_list,
     spearman_correlations,
 )
-from contexture.io import read_table, write_table
-from contexture.plotting import save_figure
-from contexture.runner import run
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Score gene signatures per sample; coverage table; patient-level Immunosign columns."""
 
 from contexture.errors import ConfigError
-from contexture.expression import read_analysis_expression
 from contexture.io import write_table
 from contexture.runner import run
-from contexture.signatures import assign_groups, patient_features, read_signature, score_signatures, sort_scores
+from contexture.signatures.expression import read_analysis_expression
+from contexture.signatures.scores import assign_groups, patient_features, read_signature, score_signatures, sort_scores
 
 
 def main(smk):

@@ -1,8 +1,8 @@
-"""Kaplan-Meier, log-rank, Cox and follow-up tables from tables/patients.tsv (contexture.survival)."""
+"""Kaplan-Meier, log-rank, Cox and follow-up tables from tables/patients.tsv (contexture.survival.analysis)."""
 
 from contexture.io import read_table, write_table
 from contexture.runner import run
-from contexture.survival import SurvivalOptions, analyse
+from contexture.survival.analysis import SurvivalOptions, analyse
 
 
 def main(smk):

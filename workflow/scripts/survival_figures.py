@@ -1,9 +1,9 @@
-"""KM panels per endpoint and the Cox forest plot, with their source data (contexture.survival_figures)."""
+"""KM panels per endpoint and the Cox forest plot, with their source data (contexture.survival.figures)."""
 
 from contexture.io import read_table
 from contexture.plotting import save_figure
 from contexture.runner import run
-from contexture.survival_figures import forest_figure, km_figure
+from contexture.survival.figures import forest_figure, km_figure
 
 
 def main(smk):

@@ -32,7 +32,7 @@ from contexture.ihc.densities import (
 from contexture.ihc.immunoscore import IMMUNOSCORE_COLUMNS, immunoscore
 from contexture.ihc.spatial import proximity_measures
 from contexture.io import qupath
-from contexture.validation import read_validated_table
+from contexture.io.validation import read_validated_table
 
 log = logging.getLogger(__name__)
 

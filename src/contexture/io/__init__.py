@@ -39,7 +39,7 @@ def _separator(path: Path) -> str:
 def read_input_table(path: str | os.PathLike, *, what: str = "table") -> pd.DataFrame:
     """Read a user's input table (TSV, or CSV by extension; optionally gzipped) as text.
 
-    Every column is read as a string, so validation (:mod:`contexture.validation`) can
+    Every column is read as a string, so validation (:mod:`contexture.io.validation`) can
     report the exact offending value; blank cells become missing. The file is opened
     read-only and never written.
     """

@@ -45,8 +45,8 @@ from scipy import ndimage
 
 from contexture.errors import InputError, Problem, raise_problems
 from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pet_image
+from contexture.io.validation import read_validated_table
 from contexture.pet.suv import ZR89_HALF_LIFE_S, bids_suv_factor, dicom_suv_factors
-from contexture.validation import read_validated_table
 
 log = logging.getLogger(__name__)
 

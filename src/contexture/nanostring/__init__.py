@@ -1,0 +1,1 @@
+"""nanostring stage."""

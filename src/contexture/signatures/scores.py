@@ -1,0 +1,520 @@
+"""Gene expression signatures: read signature files, score samples, cut high/low groups.
+
+Signatures are data (``resources/signatures/<name>.yaml``, schema
+``workflow/schemas/signature.schema.yaml``), never code. Scores are computed from a log2
+normalized expression matrix (genes x samples, e.g. ``nanostring/normalized.tsv``) by
+one of three methods, each stated in the file:
+
+``mean``
+    score = (1/G) sum_g x_g. On log2 data this is log2 of the geometric mean, so the
+    cytolytic activity CYT (Rooney et al., Cell 2015: geometric mean of GZMA and PRF1)
+    is the mean of the two log2 values.
+``mean_z``
+    score = (1/G) sum_g (x_g - m_g) / s_g, with m_g and s_g the mean and standard
+    deviation (n - 1 denominator, as R's ``sd``/``scale``) of gene g over the cohort's
+    *baseline* samples; every sample (on-treatment too) is standardized with those
+    baseline values, so a treatment-induced rise stays visible. Genes constant at
+    baseline (s_g = 0) carry no information and are left out, with a warning.
+``weighted_normalized``
+    score = sum_g w_g (log_b x_g - (1/H) sum_h log_b x_h), the T-cell-inflamed GEP of
+    Ayers et al. (J Clin Invest 2017) with the weights of Cristescu et al. (Science
+    2018): h runs over the normalizer (housekeeping) genes; log_b x = log2 x / log2 b.
+    If every scored gene equals the normalizer mean the score is 0; if all shift by one
+    log_b unit it moves by sum_g w_g (1.142788 for the GEP).
+
+Partial panels: a signature is scored from the genes present when at least
+``min_fraction`` (default 0.8) of its genes (and, separately, of its normalizer genes)
+are in the matrix, with a warning naming the missing ones. Weights of the present genes
+are used as published (not rescaled). Below the threshold
+:class:`UnscorableSignatureError` names the signature and the missing genes; the
+workflow by default records that in ``signature_coverage.tsv`` and goes on.
+
+Groups: high/low cut at the 25th percentile of the *baseline* scores (one per patient:
+the mean of a patient's baseline samples), with the quantile of R's default type 7
+(``numpy.quantile(method="linear")``), following Scholler et al. (Nat Med 2022) for
+Immunosign 21. A sample is ``low`` when its score is strictly below the cut, ``high``
+otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jsonschema import Draft202012Validator
+
+from contexture.errors import ConfigError, InputError, QCError
+from contexture.io import read_yaml
+from contexture.io.validation import SCHEMA_DIR, load_schema
+
+log = logging.getLogger(__name__)
+
+REPOSITORY_DIR = SCHEMA_DIR.parents[1]
+RESOURCE_DIR = REPOSITORY_DIR / "resources" / "signatures"
+METHODS = ("mean", "mean_z", "weighted_normalized")
+DEFAULT_MIN_FRACTION = 0.8
+DEFAULT_LOW_QUANTILE = 0.25
+BASELINE = "baseline"
+COVERAGE_COLUMNS = (
+    "signature",
+    "method",
+    "proxy",
+    "status",
+    "n_genes",
+    "n_present",
+    "fraction_present",
+    "missing_genes",
+    "n_normalizers",
+    "n_normalizers_present",
+    "missing_normalizers",
+    "message",
+)
+
+
+class UnscorableSignatureError(QCError):
+    """A signature cannot be scored on this matrix (too few of its genes, no baseline)."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One gene signature as read from its file (see the module docstring for methods)."""
+
+    name: str
+    title: str
+    citation: str
+    method: str
+    genes: tuple[str, ...]
+    provenance: str
+    proxy: bool = False
+    weights: dict[str, float] = field(default_factory=dict)
+    normalizer_genes: tuple[str, ...] = ()
+    log_base: float | None = None
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def weight_sum(self) -> float:
+        return float(sum(self.weights.values()))
+
+
+def signature_from_dict(data: dict, *, source: str = "signature") -> Signature:
+    """Check ``data`` against the signature schema and the cross-field rules; build a Signature."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping with name, genes, method, ...; got {type(data).__name__}")
+    validator = Draft202012Validator(load_schema("signature"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [f"{'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+    genes = list(data.get("genes") or [])
+    weights = data.get("weights") or {}
+    normalizers = list(data.get("normalizer_genes") or [])
+    method = data.get("method")
+    if method == "weighted_normalized":
+        if set(weights) != set(genes):
+            problems.append(
+                "weights: method weighted_normalized needs one weight per gene; "
+                f"genes without a weight {sorted(set(genes) - set(weights))}, "
+                f"weights without a gene {sorted(set(weights) - set(genes))}"
+            )
+        if not normalizers:
+            problems.append("normalizer_genes: method weighted_normalized needs normalizer genes")
+        if "log_base" not in data:
+            problems.append("log_base: method weighted_normalized needs the published log base")
+    elif weights or normalizers:
+        problems.append(f"weights/normalizer_genes are only used by method weighted_normalized, not {method!r}")
+    if set(genes) & set(normalizers):
+        problems.append(f"genes {sorted(set(genes) & set(normalizers))} are both scored and normalizers")
+    if problems:
+        raise InputError(f"{source} is not a valid signature file:\n" + "\n".join(f"  - {p}" for p in problems))
+    return Signature(
+        name=data["name"],
+        title=data["title"],
+        citation=" ".join(str(data["citation"]).split()),
+        method=method,
+        genes=tuple(genes),
+        provenance=" ".join(str(data["provenance"]).split()),
+        proxy=bool(data.get("proxy", False)),
+        weights={g: float(weights[g]) for g in genes} if weights else {},
+        normalizer_genes=tuple(normalizers),
+        log_base=float(data["log_base"]) if "log_base" in data else None,
+        aliases={g: tuple(a) for g, a in (data.get("aliases") or {}).items()},
+    )
+
+
+def read_signature(path: str | Path) -> Signature:
+    """Read and check one signature file; its ``name`` must match the file name."""
+    path = Path(path)
+    signature = signature_from_dict(read_yaml(path), source=f"signature file '{path}'")
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
+    if signature.name != stem:
+        raise InputError(f"signature file '{path}': name '{signature.name}' differs from the file name '{stem}'")
+    return signature
+
+
+def signature_path(name_or_path: str, resource_dir: Path = RESOURCE_DIR) -> Path:
+    """A shipped signature by name (``resources/signatures/<name>.yaml``) or a user's file path."""
+    if name_or_path.endswith((".yaml", ".yml")):
+        return Path(name_or_path)
+    path = resource_dir / f"{name_or_path}.yaml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in resource_dir.glob("*.yaml"))
+        raise ConfigError(
+            f"signatures.use: no shipped signature named '{name_or_path}' (shipped: {shipped}); "
+            "give a path ending in .yaml for your own file"
+        )
+    return path
+
+
+# --- coverage ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which of a signature's genes the matrix has (``rows`` maps gene -> matrix row name)."""
+
+    signature: str
+    rows: dict[str, str]
+    missing: tuple[str, ...]
+    normalizer_rows: dict[str, str]
+    missing_normalizers: tuple[str, ...]
+    n_genes: int
+    n_normalizers: int
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing or self.missing_normalizers)
+
+
+def _match(genes: tuple[str, ...], available: set[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    rows = {}
+    for gene in genes:
+        if gene in available:
+            rows[gene] = gene
+        else:
+            found = [a for a in aliases.get(gene, ()) if a in available]
+            if found:
+                rows[gene] = found[0]
+    return rows
+
+
+def minimum_present(n: int, min_fraction: float) -> int:
+    """Smallest number of genes out of ``n`` that reaches ``min_fraction`` (4 of 5 at 0.8).
+
+    Rounds up, with a tolerance of 1e-9 so that 0.8 * 5 counts as exactly 4.
+    """
+    return math.ceil(min_fraction * n - 1e-9)
+
+
+def match_coverage(signature: Signature, available) -> Coverage:
+    """Match the signature's genes (and aliases) to the matrix rows, without judging coverage."""
+    available = set(available)
+    rows = _match(signature.genes, available, signature.aliases)
+    normalizer_rows = _match(signature.normalizer_genes, available, signature.aliases)
+    return Coverage(
+        signature=signature.name,
+        rows=rows,
+        missing=tuple(g for g in signature.genes if g not in rows),
+        normalizer_rows=normalizer_rows,
+        missing_normalizers=tuple(g for g in signature.normalizer_genes if g not in normalizer_rows),
+        n_genes=len(signature.genes),
+        n_normalizers=len(signature.normalizer_genes),
+    )
+
+
+def gene_coverage(signature: Signature, available, min_fraction: float = DEFAULT_MIN_FRACTION) -> Coverage:
+    """Match the signature's genes (and aliases) to the matrix; raise if below ``min_fraction``.
+
+    Raises :class:`UnscorableSignatureError` naming the signature and every missing gene
+    when fewer than ``minimum_present`` genes (or normalizer genes) are present; logs a
+    warning listing them when some, but few enough, are missing.
+    """
+    if not 0 < min_fraction <= 1:
+        raise ConfigError(f"signatures.min_gene_fraction must be in (0, 1]; got {min_fraction}")
+    coverage = match_coverage(signature, available)
+    rows, normalizer_rows = coverage.rows, coverage.normalizer_rows
+    reasons = []
+    if len(rows) < minimum_present(coverage.n_genes, min_fraction):
+        reasons.append(
+            f"{len(rows)} of its {coverage.n_genes} genes are in the expression matrix "
+            f"(needs at least {minimum_present(coverage.n_genes, min_fraction)}, {min_fraction:.0%}); "
+            f"missing: {', '.join(coverage.missing)}"
+        )
+    if coverage.n_normalizers and len(normalizer_rows) < minimum_present(coverage.n_normalizers, min_fraction):
+        reasons.append(
+            f"{len(normalizer_rows)} of its {coverage.n_normalizers} normalizer genes are in the matrix "
+            f"(needs at least {minimum_present(coverage.n_normalizers, min_fraction)}); "
+            f"missing: {', '.join(coverage.missing_normalizers)}"
+        )
+    if reasons:
+        raise UnscorableSignatureError(f"signature '{signature.name}' cannot be scored: " + "; ".join(reasons))
+    if coverage.partial:
+        log.warning(
+            "signature '%s' scored from %d of %d genes (missing: %s)%s",
+            signature.name,
+            len(rows),
+            coverage.n_genes,
+            ", ".join(coverage.missing) or "none",
+            f"; normalizers missing: {', '.join(coverage.missing_normalizers)}" if coverage.missing_normalizers else "",
+        )
+    return coverage
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+def score_signature(
+    expression: pd.DataFrame,
+    signature: Signature,
+    *,
+    baseline_samples=None,
+    min_fraction: float = DEFAULT_MIN_FRACTION,
+    log_base: float | None = None,
+) -> tuple[pd.Series, Coverage]:
+    """Score every sample (column) of ``expression`` (log2, genes x samples) with ``signature``.
+
+    ``baseline_samples`` (columns) are the reference of method ``mean_z``; ``log_base``
+    overrides the file's base for ``weighted_normalized``. Returns the scores (indexed
+    by sample, named after the signature) and the gene coverage.
+    """
+    coverage = gene_coverage(signature, expression.index, min_fraction)
+    genes = list(coverage.rows)
+    values = expression.loc[[coverage.rows[g] for g in genes]].to_numpy(dtype=float)
+    if signature.method == "mean":
+        scores = values.mean(axis=0)
+    elif signature.method == "mean_z":
+        baseline = list(baseline_samples) if baseline_samples is not None else []
+        if len(baseline) < 2:
+            raise UnscorableSignatureError(
+                f"signature '{signature.name}' (method mean_z) needs at least 2 baseline samples "
+                f"to standardize genes; got {len(baseline)}"
+            )
+        reference = expression.loc[[coverage.rows[g] for g in genes], baseline].to_numpy(dtype=float)
+        centre = reference.mean(axis=1)
+        spread = reference.std(axis=1, ddof=1)
+        constant = spread <= 1e-12 * np.maximum(1.0, np.abs(centre))
+        if constant.all():
+            raise UnscorableSignatureError(
+                f"signature '{signature.name}': every gene is constant across baseline samples"
+            )
+        if constant.any():
+            log.warning(
+                "signature '%s': genes constant at baseline left out of the z-score mean: %s",
+                signature.name,
+                ", ".join(np.asarray(genes)[constant]),
+            )
+        z = (values[~constant] - centre[~constant, None]) / spread[~constant, None]
+        scores = z.mean(axis=0)
+    elif signature.method == "weighted_normalized":
+        base = log_base if log_base is not None else signature.log_base
+        if base is None or base <= 1:
+            raise ConfigError(f"signature '{signature.name}': log base must be > 1; got {base}")
+        to_base = 1.0 / math.log2(base)
+        normalizers = expression.loc[list(coverage.normalizer_rows.values())].to_numpy(dtype=float)
+        normalizer_mean = normalizers.mean(axis=0) * to_base
+        weights = np.array([signature.weights[g] for g in genes])
+        scores = weights @ (values * to_base - normalizer_mean[None, :])
+    else:  # the schema's enum makes this unreachable for files read by read_signature
+        raise ConfigError(f"signature '{signature.name}': unknown method {signature.method!r}; expected {METHODS}")
+    return pd.Series(scores, index=expression.columns, name=signature.name), coverage
+
+
+def coverage_row(signature: Signature, coverage: Coverage | None, status: str, message: str = "") -> dict:
+    """One row of ``signature_coverage.tsv``."""
+    present = len(coverage.rows) if coverage else None
+    return {
+        "signature": signature.name,
+        "method": signature.method,
+        "proxy": signature.proxy,
+        "status": status,
+        "n_genes": len(signature.genes),
+        "n_present": present,
+        "fraction_present": present / len(signature.genes) if coverage else None,
+        "missing_genes": ",".join(coverage.missing) if coverage else "",
+        "n_normalizers": len(signature.normalizer_genes),
+        "n_normalizers_present": len(coverage.normalizer_rows) if coverage else None,
+        "missing_normalizers": ",".join(coverage.missing_normalizers) if coverage else "",
+        "message": message,
+    }
+
+
+def score_signatures(
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+    signatures: list[Signature],
+    *,
+    min_fraction: float = DEFAULT_MIN_FRACTION,
+    on_insufficient: str = "skip",
+    log_base: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score every signature on every sample; return (long scores, coverage table).
+
+    ``samples`` has ``sample_id``, ``patient_id``, ``timepoint`` for the columns of
+    ``expression``. With ``on_insufficient="skip"`` a signature that cannot be scored is
+    logged (naming the missing genes) and recorded with status ``skipped``; with
+    ``"error"`` its :class:`UnscorableSignatureError` propagates.
+    """
+    if on_insufficient not in ("skip", "error"):
+        raise ConfigError(f"signatures.on_insufficient must be 'skip' or 'error'; got {on_insufficient!r}")
+    names = [s.name for s in signatures]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"signatures.use names signature(s) {duplicated} more than once")
+    samples = samples.set_index("sample_id", drop=False).loc[list(expression.columns)]
+    baseline = list(samples.index[samples["timepoint"] == BASELINE])
+    frames, coverage_rows = [], []
+    for signature in signatures:
+        try:
+            scores, coverage = score_signature(
+                expression, signature, baseline_samples=baseline, min_fraction=min_fraction, log_base=log_base
+            )
+        except UnscorableSignatureError as error:
+            if on_insufficient == "error":
+                raise
+            log.warning("skipping: %s", error)
+            coverage = match_coverage(signature, expression.index)
+            coverage_rows.append(coverage_row(signature, coverage, "skipped", str(error)))
+            continue
+        status = "partial" if coverage.partial else "complete"
+        coverage_rows.append(coverage_row(signature, coverage, status))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sample_id": samples["sample_id"].to_numpy(),
+                    "patient_id": samples["patient_id"].to_numpy(),
+                    "timepoint": samples["timepoint"].to_numpy(),
+                    "signature": signature.name,
+                    "score": scores.to_numpy(),
+                }
+            )
+        )
+    columns = ["sample_id", "patient_id", "timepoint", "signature", "score"]
+    long = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return long, pd.DataFrame(coverage_rows, columns=list(COVERAGE_COLUMNS))
+
+
+# --- groups and patient features --------------------------------------------------------
+
+
+def quantile_type7(values, q: float) -> float:
+    """The ``q`` quantile by R's default (type 7): linear interpolation at h = (n - 1) q.
+
+    Equals ``numpy.quantile(values, q, method="linear")`` and R's
+    ``quantile(values, q, type = 7)`` (Hyndman & Fan, Am Stat 1996, definition 7).
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return float("nan")
+    return float(np.quantile(values, q, method="linear"))
+
+
+def baseline_patient_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """One baseline score per patient and signature: the mean of the patient's baseline samples."""
+    baseline = scores[scores["timepoint"] == BASELINE]
+    return baseline.groupby(["signature", "patient_id"], as_index=False, sort=True)["score"].mean()
+
+
+def assign_groups(scores: pd.DataFrame, low_quantile: float = DEFAULT_LOW_QUANTILE) -> tuple[pd.DataFrame, pd.Series]:
+    """Add ``group`` (high/low) to long scores; return them and the cut per signature.
+
+    The cut of a signature is :func:`quantile_type7` of its baseline patient scores at
+    ``low_quantile``; every sample (any timepoint) is ``low`` when strictly below it.
+    Without baseline samples the cut and the groups are missing.
+    """
+    if not 0 < low_quantile < 1:
+        raise ConfigError(f"signatures.low_quantile must be in (0, 1); got {low_quantile}")
+    per_patient = baseline_patient_scores(scores)
+    cuts = per_patient.groupby("signature", sort=True)["score"].apply(lambda s: quantile_type7(s, low_quantile))
+    cuts = cuts.reindex(sorted(scores["signature"].unique()))
+    grouped = scores.copy()
+    cut = grouped["signature"].map(cuts)
+    grouped["group"] = np.where(cut.isna(), None, np.where(grouped["score"] < cut, "low", "high"))
+    return grouped, cuts.rename("cut")
+
+
+def patient_features(
+    scores: pd.DataFrame, immunosign: str, low_quantile: float = DEFAULT_LOW_QUANTILE, patients=None
+) -> pd.DataFrame:
+    """Patient table columns ``immunosign_score`` and ``immunosign_high`` (baseline).
+
+    ``immunosign_score`` is the patient's baseline score (mean of baseline samples) of
+    the signature named ``immunosign``; ``immunosign_high`` is whether it reaches the
+    ``low_quantile`` cut (:func:`assign_groups`). Patients in ``patients`` without a
+    baseline score (or all patients, when that signature was not scored) get empty cells.
+    """
+    per_patient = baseline_patient_scores(scores)
+    chosen = per_patient[per_patient["signature"] == immunosign]
+    ids = sorted(set(scores["patient_id"].astype(str)) | set(map(str, patients if patients is not None else [])))
+    table = pd.DataFrame({"patient_id": ids})
+    values = chosen.set_index(chosen["patient_id"].astype(str))["score"]
+    table["immunosign_score"] = table["patient_id"].map(values)
+    cut = quantile_type7(chosen["score"], low_quantile)
+    high = pd.Series(pd.NA, index=table.index, dtype="boolean")
+    known = table["immunosign_score"].notna()
+    high[known] = table.loc[known, "immunosign_score"] >= cut
+    table["immunosign_high"] = high
+    table["immunosign_signature"] = immunosign if not chosen.empty else pd.NA
+    return table
+
+
+ORDER_TIMEPOINTS = {"baseline": 0, "on_treatment": 1, "relapse": 2}
+
+
+def sort_scores(scores: pd.DataFrame, signatures: list[str]) -> pd.DataFrame:
+    """Sort long scores by signature (file order), patient, timepoint, sample (deterministic)."""
+    order = {name: i for i, name in enumerate(signatures)}
+    keyed = scores.assign(
+        _s=scores["signature"].map(order),
+        _t=scores["timepoint"].map(ORDER_TIMEPOINTS).fillna(len(ORDER_TIMEPOINTS)),
+    )
+    keyed = keyed.sort_values(["_s", "patient_id", "_t", "timepoint", "sample_id"], kind="stable")
+    return keyed.drop(columns=["_s", "_t"]).reset_index(drop=True)
+
+
+def methods_paragraph(cohort_dir, cohort_config: dict) -> str:
+    """Methods text for the signatures stage, from the run's coverage table (or "" if absent).
+
+    For ``contexture.report.methods.STAGES`` (wired in by the lead at merge time).
+    """
+    path = Path(cohort_dir) / "tables" / "signature_coverage.tsv"
+    if not path.is_file():
+        return ""
+    coverage = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    options = cohort_config.get("signatures", {})
+    quantile = options.get("low_quantile", DEFAULT_LOW_QUANTILE)
+    text = [
+        "## Gene expression signatures\n",
+        "Signature scores were computed from log2 normalized NanoString expression: the mean of "
+        "log2 expression (CYT, Rooney et al. 2015: the log2 geometric mean of GZMA and PRF1; the "
+        "Ayers et al. 2017 IFN-gamma and expanded immune signatures), the T-cell-inflamed gene "
+        "expression profile as the weighted sum of housekeeping-normalized log expression (Ayers "
+        "et al. 2017; weights of Cristescu et al. 2018), and z-score means standardized on the "
+        "cohort's baseline samples.",
+    ]
+    if coverage["proxy"].astype(str).str.lower().eq("true").any():
+        text.append(
+            "The Immunosign 21 gene list is proprietary; a documented 21-gene public proxy covering "
+            "its published categories was scored instead and is reported as a proxy."
+        )
+    text.append(
+        f"Signatures were scored when at least {options.get('min_gene_fraction', DEFAULT_MIN_FRACTION):.0%} "
+        "of their genes were measured."
+    )
+    for row in coverage.itertuples(index=False):
+        if row.status == "skipped":
+            text.append(f"{row.signature} was not scored (panel lacks {str(row.missing_genes).replace(',', ', ')}).")
+        elif row.status == "partial":
+            text.append(
+                f"{row.signature} was scored from {row.n_present} of {row.n_genes} genes "
+                f"(missing {str(row.missing_genes).replace(',', ', ') or 'none'})."
+            )
+    text.append(
+        f"High and low groups were cut at the {quantile:.0%} quantile (R type 7) of baseline patient scores "
+        "(Scholler et al. 2022). Paired changes from baseline to on-treatment were tested with the "
+        "Wilcoxon signed-rank test within responders and non-responders and compared between them "
+        "with the Mann-Whitney test; chemokine and cytokine genes were correlated with T-cell genes "
+        "at baseline by Spearman's rho. P-values were adjusted by Benjamini-Hochberg."
+    )
+    return " ".join(text)

@@ -1,0 +1,1 @@
+"""toxicity stage."""

@@ -1,0 +1,45 @@
+"""Data availability table, overview matrix and the unknown-patient check."""
+
+import pandas as pd
+import pytest
+
+from contexture.errors import InputError
+from contexture.report.availability import availability_table, check_patients_known, overview_matrix
+
+
+@pytest.fixture
+def modalities():
+    pet = pd.DataFrame(
+        {"patient_id": ["A", "A", "A", "B"], "timepoint": ["baseline", "baseline", "on_treatment", "baseline"]}
+    )
+    ihc = pd.DataFrame({"patient_id": ["B"], "timepoint": ["baseline"]})
+    return {"pet": pet, "ihc": ihc}
+
+
+def test_counts_per_patient_modality_timepoint(modalities):
+    table = availability_table(["A", "B", "C"], modalities)
+    rows = list(table.itertuples(index=False, name=None))
+    assert rows == [
+        ("A", "clinical", "baseline", 1),
+        ("A", "pet", "baseline", 2),
+        ("A", "pet", "on_treatment", 1),
+        ("B", "clinical", "baseline", 1),
+        ("B", "pet", "baseline", 1),
+        ("B", "ihc", "baseline", 1),
+        ("C", "clinical", "baseline", 1),
+    ]
+    matrix = overview_matrix(table)
+    assert list(matrix.columns) == ["clinical: baseline", "pet: baseline", "pet: on_treatment", "ihc: baseline"]
+    assert matrix.loc["C"].tolist() == [1, 0, 0, 0]
+    assert matrix.loc["A"].tolist() == [1, 2, 1, 0]
+
+
+def test_unknown_patients_error_or_warning(modalities):
+    with pytest.raises(InputError, match=r"pet: 1 patient\(s\) not in the clinical table: B"):
+        check_patients_known(["A"], modalities)
+    messages = check_patients_known(["A"], modalities, on_unknown="warning")
+    assert messages == [
+        "pet: 1 patient(s) not in the clinical table: B",
+        "ihc: 1 patient(s) not in the clinical table: B",
+    ]
+    assert check_patients_known(["A", "B"], modalities) == []
