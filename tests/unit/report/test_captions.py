@@ -1,75 +1,112 @@
-"""The report captions' numbers: read from the stage tables, formatted as stated."""
+"""The report's caption collector: every stage's facts in one table, each file owned once,
+every result registered in the workflow's rules covered; and the report's own captions."""
 
-import math
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from contexture.io import write_table
-from contexture.report.captions import FACTS, format_p, result_labels
+from contexture.modalities import STAGES
+from contexture.report.captions import FACTS, REPORT_FACTS, collect_facts, result_labels, stage_facts
+
+RULES = Path(__file__).resolve().parents[3] / "workflow" / "rules"
 
 
-@pytest.mark.parametrize(
-    ("p", "text"),
-    [
-        (0.0312, "p = 0.031"),
-        (0.3, "p = 0.3"),
-        (0.00017, "p = 0.00017"),
-        (0.0001, "p = 0.0001"),
-        (0.00009, "p < 0.0001"),
-        (1.0, "p = 1"),
-        (math.nan, "p not computed"),
-        (None, "p not computed"),
-    ],
-)
-def test_format_p(p, text):
-    assert format_p(p) == text
+def registered_results() -> set[str]:
+    """The file names passed to ``report_labels(...)`` in workflow/rules/*.smk.
+
+    Literal names are read as they stand; ``report_labels(f"{name}.png")`` inside
+    ``for name in LIST`` is expanded from ``LIST = [...]`` in the rules. Every call must be
+    one of the two forms, so a new form fails here instead of being skipped.
+    """
+    text = "\n".join(path.read_text() for path in sorted(RULES.glob("*.smk")))
+    calls = re.findall(r"report_labels\((?!name\))", text)
+    names = set(re.findall(r'report_labels\("([^"]+)"\)', text))
+    resolved = len(re.findall(r'report_labels\("[^"]+"\)', text))
+    for suffix, listname in re.findall(r'report_labels\(f"\{name\}(\.\w+)"\),?\s*\)\s*for name in (\w+)', text):
+        listed = re.search(rf"^{listname} = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
+        assert listed, f"{listname} not found in workflow/rules"
+        names |= {f"{item}{suffix}" for item in re.findall(r'"([^"]+)"', listed.group(1))}
+        resolved += 1
+    assert resolved == len(calls), "a report_labels(...) call of a form this test cannot read"
+    return names
 
 
-def test_km_caption_reads_n_events_and_logrank_p(tmp_path):
-    write_table(
-        pd.DataFrame(
-            {"endpoint": ["os", "os", "os"], "stratifier": ["all", "dmmr", "dmmr"], "group": ["all", "pMMR", "dMMR"]}
-        ).assign(n=[10, 6, 4], events=[7, 5, 2], median_months=[12.0, 9.0, 20.0]),
-        tmp_path / "tables/survival_km.tsv",
-    )
-    write_table(
-        pd.DataFrame(
-            {
-                "endpoint": ["os", "os"],
-                "stratifier": ["dmmr", "dmmr"],
-                "test": ["log-rank", "log-rank trend"],
-                "p": [0.0421, 0.5],
-                "n": [10, 10],
-            }
-        ),
-        tmp_path / "tables/survival_logrank.tsv",
-    )
-    labels = result_labels(tmp_path, "survival_km_os.png")
-    assert labels == {
-        "result": "Overall survival (Kaplan-Meier)",
-        "summary": "n = 10 patients, 7 events; log-rank test: dmmr (n = 10) p = 0.042",
+def test_every_registered_result_has_facts_and_every_fact_a_result():
+    names = registered_results()
+    assert len(names) >= 40
+    assert names - set(FACTS) == set()
+    assert set(FACTS) - names == set()
+
+
+def test_facts_are_collected_from_the_stages():
+    owners = dict(stage_facts())
+    assert set(owners) <= set(STAGES)
+    # Every stage but clinical has report results; clinical's data reach the report through
+    # the patient table and data availability, which are the report's own.
+    assert set(owners) == set(STAGES) - {"clinical"}
+    assert owners["pet"]["pet_models.tsv"] is FACTS["pet_models.tsv"]
+    assert owners["survival"]["survival_km_os.png"] is FACTS["survival_km_os.png"]
+    assert set(FACTS) == set(REPORT_FACTS).union(*owners.values())
+
+
+def test_a_file_claimed_by_two_stages_is_refused():
+    def facts(c, name):
+        return "title", "n = 1"
+
+    with pytest.raises(ValueError, match=r"'lesions.tsv' are defined by both 'pet' and 'ihc'"):
+        collect_facts([("pet", {"lesions.tsv": facts}), ("ihc", {"ihc_slides.tsv": facts, "lesions.tsv": facts})])
+    assert set(collect_facts([("pet", {"lesions.tsv": facts}), ("ihc", {"ihc_slides.tsv": facts})])) == {
+        "lesions.tsv",
+        "ihc_slides.tsv",
     }
 
 
-def test_pet_factor_caption_and_missing_test(tmp_path):
+def test_unknown_result_is_an_error():
+    with pytest.raises(KeyError, match=r"contexture\.<stage>\.captions"):
+        result_labels(".", "unknown.png")
+    assert all(name.endswith((".png", ".tsv")) for name in FACTS)
+
+
+def test_labels_replace_braces(tmp_path):
+    write_table(pd.DataFrame({"patient_id": ["P1"], "immunoscore": ["{high}"]}), tmp_path / "tables/patients.tsv")
     write_table(
-        pd.DataFrame({"dmmr": ["dMMR", "pMMR", "pMMR"], "patient_id": ["P1", "P2", "P3"], "lesions": [2, 3, 1]}),
-        tmp_path / "figures/pet_suvmax_by_dmmr.source.tsv",
+        pd.DataFrame({"patient_id": ["P1", "P2"], "ihc_phenotype": ["{x}", "desert"]}),
+        tmp_path / "figures/ihc_cd8_density_by_phenotype.source.tsv",
+    )
+    summary = result_labels(tmp_path, "ihc_cd8_density_by_phenotype.png")["summary"]
+    assert summary == "n = 2 slides (desert 1, (x) 1); descriptive, no test"
+
+
+def test_the_report_own_captions_count_patients_per_modality(tmp_path):
+    write_table(
+        pd.DataFrame(
+            {
+                "patient_id": ["001", "002", "003"],
+                "clinical: baseline": [1, 1, 1],
+                "pet: baseline": [2, 0, 3],
+                "ihc: baseline": [0, 0, 1],
+            }
+        ),
+        tmp_path / "figures/cohort_overview.source.tsv",
     )
     write_table(
         pd.DataFrame(
-            {"analysis": ["dmmr"], "term": ["test[dmmr]"], "p": [0.19], "method": ["likelihood-ratio chi-square, 1 df"]}
+            {"patient_id": ["001", "002", "003", "001", "003"], "modality": ["clinical"] * 3 + ["pet", "pet"]}
         ),
-        tmp_path / "tables/pet_models.tsv",
+        tmp_path / "tables/data_availability.tsv",
     )
-    summary = result_labels(tmp_path, "pet_suvmax_by_dmmr.png")["summary"]
-    assert summary == "n = 3 patients, 6 lesions; linear mixed model, likelihood-ratio chi-square: p = 0.19"
-    (tmp_path / "tables/pet_models.tsv").write_text("analysis\tterm\tp\tmethod\n")
-    assert "test not run" in result_labels(tmp_path, "pet_suvmax_by_dmmr.png")["summary"]
-
-
-def test_unknown_result_is_an_error():
-    with pytest.raises(KeyError, match="contexture.report.captions.FACTS"):
-        result_labels(".", "unknown.png")
-    assert all(name.endswith((".png", ".tsv")) for name in FACTS)
+    write_table(
+        pd.DataFrame({"patient_id": ["001", "002", "003"], "bor": ["PR", "SD", "PD"], "os_months": [1.0, 2.0, 3.0]}),
+        tmp_path / "tables/patients.tsv",
+    )
+    assert result_labels(tmp_path, "cohort_overview.png") == {
+        "result": "Data availability per patient",
+        "summary": "n = 3 patients; patients with data: clinical: baseline 3, pet: baseline 2, ihc: baseline 1",
+    }
+    assert result_labels(tmp_path, "data_availability.tsv")["summary"] == (
+        "n = 3 patients; patients per modality: clinical 3, pet 2"
+    )
+    assert result_labels(tmp_path, "patients.tsv")["summary"] == "n = 3 patients, 2 patient-level columns"
