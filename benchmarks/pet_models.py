@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from _results import write_results
 
-from contexture.pet.models import bootstrap_icc, fit_random_intercepts
 from contexture.simulate import simulate_latent
+from contexture.stats.mixed import bootstrap_icc, fit_random_intercepts
 
 
 def main() -> None:

@@ -92,7 +92,7 @@ def fit_python(cox_data: pd.DataFrame, mixed_data: pd.DataFrame) -> dict:
     mixed_seconds = time.perf_counter() - start
     # The fitter the PET stage actually uses (contexture.pet.models: lme4's profiled
     # REML criterion on per-patient sums), on the same data.
-    from contexture.pet.models import fit_random_intercepts
+    from contexture.stats.mixed import fit_random_intercepts
 
     start = time.perf_counter()
     ours = fit_random_intercepts(

@@ -11,8 +11,11 @@ between CD8 IHC and tracer uptake (Kist de Ruijter et al., Nat Med 2022;28:2601-
 Paired change: for patients with a baseline and an on-treatment slide, the change of
 CD8+ density (on - baseline, cells/mm²) and its log2 ratio with a pseudocount of
 1 cell/mm² (``log2((on + 1) / (baseline + 1))``, so zero densities stay finite),
-tested with the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, two-sided; R:
-``wilcox.test(on, baseline, paired = TRUE)``).
+tested with the Wilcoxon signed-rank test with R's rules
+(:func:`contexture.stats.rank_tests.signed_rank_test`, two-sided; R:
+``wilcox.test(on, baseline, paired = TRUE)``: zero changes dropped, exact p below 50
+non-zero changes without ties or zeros, otherwise the normal approximation with tie and
+continuity correction), as the signatures stage tests its paired changes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from contexture.stats.rank_tests import signed_rank_test
 
 PSEUDOCOUNT_PER_MM2 = 1.0
 
@@ -97,7 +102,7 @@ def paired_change(
         differences = table["change"].to_numpy()
         p = np.nan
         if len(table) >= 2 and np.any(differences != 0):
-            p = float(stats.wilcoxon(table["on_treatment"], table["baseline"]).pvalue)
+            p = signed_rank_test(table["on_treatment"], table["baseline"]).p
         summary.append(
             {
                 "density": column,

@@ -34,7 +34,7 @@ reference-region table of the pet stage (one row per scan and region, with
   main-effects model above with the LRT of ``day + dose`` against ``day`` (ML) and the
   LRT of the day-by-dose interaction.
 
-Mixed models are fitted by :func:`contexture.pet.models.fit_random_intercepts` (the
+Mixed models are fitted by :func:`contexture.stats.mixed.fit_random_intercepts` (the
 profiled REML/ML of lme4, checked against ``statsmodels.MixedLM``). Wald intervals use
 the normal quantile, as in ``contexture.pet.models``; with the few patients of a
 dose-finding part they are narrower than Kenward-Roger or Satterthwaite t intervals
@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from contexture.errors import InputError
-from contexture.pet.models import MixedFit, fit_random_intercepts
+from contexture.stats.mixed import MixedFit, fit_random_intercepts
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ with several samples at one timepoint is represented by their mean (log2 scale).
 Paired change (post - pre, per patient) of every gene and signature score is tested
 with the Wilcoxon signed-rank test within all patients, within responders and within
 non-responders; the changes of responders and non-responders are compared with the
-Mann-Whitney (Wilcoxon rank-sum) test. Both follow R's ``wilcox.test`` defaults, so a
-statistician can reproduce every p-value:
+Mann-Whitney (Wilcoxon rank-sum) test (:mod:`contexture.stats.rank_tests`). Both
+follow R's ``wilcox.test`` defaults, so a statistician can reproduce every p-value:
 
 * signed rank: zero differences dropped (``zero_method="wilcox"``); exact p when fewer
   than 50 non-zero differences and no ties, otherwise the normal approximation with tie
@@ -18,8 +18,8 @@ statistician can reproduce every p-value:
   otherwise the normal approximation with tie and continuity correction; statistic
   W = U of the responders (R: ``wilcox.test(change_responders, change_non_responders)``).
 
-P-values are adjusted by Benjamini-Hochberg (``statsmodels`` ``multipletests``,
-``fdr_bh``; R ``p.adjust(method = "BH")``) within each family: one feature type
+P-values are adjusted by Benjamini-Hochberg (``contexture.stats.rank_tests``;
+R ``p.adjust(method = "BH")``) within each family: one feature type
 (gene / signature) x one comparison.
 
 Correlations: Spearman's rho between each chemokine/cytokine gene and each T-cell gene
@@ -34,15 +34,14 @@ import logging
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from contexture.errors import InputError, Problem, raise_problems
+from contexture.stats.rank_tests import benjamini_hochberg, rank_sum_test, signed_rank_test
 
 log = logging.getLogger(__name__)
 # matplotlib's PDF backend logs every font subsetting step at INFO; keep rule logs readable.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
-EXACT_LIMIT = 50  # R's wilcox.test: exact p-values below 50 observations (per group)
 COMPARISONS = ("all", "responder", "non_responder", "responder_vs_non_responder")
 CHANGE_COLUMNS = (
     "feature_type",
@@ -184,57 +183,6 @@ def score_matrix(scores: pd.DataFrame) -> pd.DataFrame:
 # --- tests ------------------------------------------------------------------------------
 
 
-def _has_ties(values: np.ndarray) -> bool:
-    return np.unique(values).size != values.size
-
-
-def signed_rank_test(differences) -> tuple[float, float, str]:
-    """Two-sided Wilcoxon signed-rank test of paired differences, as R's ``wilcox.test``.
-
-    Returns (V, p, method): V is the sum of ranks of the positive differences after
-    dropping zeros; ``method`` is ``exact`` or ``normal_approximation``. NaN when no
-    difference is non-zero.
-    """
-    d = np.asarray(differences, dtype=float)
-    d = d[~np.isnan(d)]
-    nonzero = d[d != 0]
-    if nonzero.size == 0:
-        return float("nan"), float("nan"), ""
-    ranks = stats.rankdata(np.abs(nonzero))
-    v = float(ranks[nonzero > 0].sum())
-    exact = nonzero.size < EXACT_LIMIT and not _has_ties(np.abs(nonzero)) and nonzero.size == d.size
-    method = "exact" if exact else "approx"
-    result = stats.wilcoxon(nonzero, zero_method="wilcox", correction=True, method=method)
-    return v, float(result.pvalue), "exact" if exact else "normal_approximation"
-
-
-def rank_sum_test(x, y) -> tuple[float, float, str]:
-    """Two-sided Mann-Whitney (Wilcoxon rank-sum) test, as R's ``wilcox.test(x, y)``.
-
-    Returns (W, p, method) with W = U of ``x``; NaN when a group is empty.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
-    if x.size == 0 or y.size == 0:
-        return float("nan"), float("nan"), ""
-    exact = x.size < EXACT_LIMIT and y.size < EXACT_LIMIT and not _has_ties(np.concatenate([x, y]))
-    result = stats.mannwhitneyu(
-        x, y, alternative="two-sided", use_continuity=True, method="exact" if exact else "asymptotic"
-    )
-    return float(result.statistic), float(result.pvalue), "exact" if exact else "normal_approximation"
-
-
-def bh_adjust(p) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values; missing p-values stay missing."""
-    p = np.asarray(p, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
-
-
 def change_tests(changes: pd.DataFrame, feature_type: str, response: pd.Series | None = None) -> pd.DataFrame:
     """Test the paired changes (features x patients) overall, by response, and between responses.
 
@@ -252,7 +200,7 @@ def change_tests(changes: pd.DataFrame, feature_type: str, response: pd.Series |
         for comparison, patients in groups.items():
             d = row[patients].to_numpy(dtype=float)
             d = d[~np.isnan(d)]
-            v, p, method = signed_rank_test(d)
+            test = signed_rank_test(d)
             rows.append(
                 {
                     "feature_type": feature_type,
@@ -263,16 +211,16 @@ def change_tests(changes: pd.DataFrame, feature_type: str, response: pd.Series |
                     "estimate": float(np.median(d)) if d.size else np.nan,
                     "estimate_type": "median_change",
                     "mean_change": float(d.mean()) if d.size else np.nan,
-                    "statistic": v,
-                    "p": p,
-                    "p_method": method,
+                    "statistic": test.statistic,
+                    "p": test.p,
+                    "p_method": test.p_method,
                 }
             )
         if response is not None:
             a = row[groups["responder"]].to_numpy(dtype=float)
             b = row[groups["non_responder"]].to_numpy(dtype=float)
             a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-            w, p, method = rank_sum_test(a, b)
+            test = rank_sum_test(a, b)
             rows.append(
                 {
                     "feature_type": feature_type,
@@ -283,9 +231,9 @@ def change_tests(changes: pd.DataFrame, feature_type: str, response: pd.Series |
                     "estimate": float(np.median(a) - np.median(b)) if a.size and b.size else np.nan,
                     "estimate_type": "difference_of_median_changes",
                     "mean_change": float(a.mean() - b.mean()) if a.size and b.size else np.nan,
-                    "statistic": w,
-                    "p": p,
-                    "p_method": method,
+                    "statistic": test.statistic,
+                    "p": test.p,
+                    "p_method": test.p_method,
                 }
             )
     return pd.DataFrame(rows, columns=[c for c in CHANGE_COLUMNS if c != "q"])
@@ -296,7 +244,7 @@ def adjust_families(table: pd.DataFrame, by=("feature_type", "comparison")) -> p
     table = table.copy()
     table["q"] = np.nan
     for _, index in table.groupby(list(by), sort=False).groups.items():
-        table.loc[index, "q"] = bh_adjust(table.loc[index, "p"])
+        table.loc[index, "q"] = benjamini_hochberg(table.loc[index, "p"])
     return table
 
 
@@ -384,7 +332,7 @@ def spearman_correlations(
                 }
             )
     table = pd.DataFrame(rows, columns=["gene", "gene_category", "tcell_gene", "tcell_category", "n", "rho", "p"])
-    table["q"] = bh_adjust(table["p"]) if len(table) else []
+    table["q"] = benjamini_hochberg(table["p"]) if len(table) else []
     return table
 
 

@@ -11,31 +11,22 @@ Biomarkers vs severe toxicity (:func:`biomarker_tests`)
     "severe or medically significant") and *other*. For each numeric baseline biomarker:
 
     * **Mann-Whitney U / Wilcoxon rank-sum**, two-sided, as R's ``wilcox.test(severe,
-      other, conf.int = TRUE)``: the statistic is R's ``W`` (the U of the severe group,
-      = rank sum of the severe group - n_s (n_s + 1) / 2). The p value is exact when
-      both groups have fewer than 50 patients and there are no ties, otherwise the normal
-      approximation with continuity and tie correction (R's rule; scipy
-      ``mannwhitneyu(method="exact"|"asymptotic", use_continuity=True)``).
-      ``estimate`` is the Hodges-Lehmann shift (severe - other): the median of all
-      pairwise differences (Hodges & Lehmann, Ann Math Stat 1963;34:598-611). The 95% CI
-      is R's: in the exact case the order statistics of the pairwise differences given
-      by the exact null distribution of W (``qwilcox``, Bauer, JASA 1972;67:687-690);
-      otherwise the shifts at which the continuity-corrected normal statistic crosses
-      the normal quantiles (found by root search; R's ``uniroot`` stops at tolerance 1e-4,
-      so R's bounds agree with ours to about 1e-4). In the asymptotic case R's printed
-      ``difference in location`` is also a root search (of the continuity-corrected
-      statistic at 0) and can differ slightly from the Hodges-Lehmann median reported here.
+      other, conf.int = TRUE)``: the statistic is R's ``W`` (the U of the severe group),
+      the p value exact when both groups have fewer than 50 patients and there are no
+      ties, otherwise the normal approximation with continuity and tie correction;
+      ``estimate`` is the Hodges-Lehmann shift (severe - other) with R's 95% CI (exact
+      order statistics, or the asymptotic root search). All computed by
+      :func:`contexture.stats.rank_tests.rank_sum_test`, whose docstring gives the rules.
     * **Fisher exact test**, two-sided, on the 2 x 2 table biomarker high/low x
-      severe/other, as R's ``fisher.test``: p from scipy ``fisher_exact``; ``estimate``
-      and its CI are the conditional maximum-likelihood odds ratio and its exact CI
-      (scipy ``contingency.odds_ratio(kind="conditional")``, which matches R); the
-      ``statistic`` column holds the sample odds ratio ad / bc (severe odds in high over
-      low). High = above the cut (the median by default, or another quantile, R type 7),
-      computed over the patients analysed for that toxicity column, as the survival
-      stage's median split ("high = above").
+      severe/other, as R's ``fisher.test`` (:func:`contexture.stats.rank_tests.fisher_test`):
+      ``estimate`` and its CI are the conditional maximum-likelihood odds ratio and its
+      exact CI; the ``statistic`` column holds the sample odds ratio ad / bc (severe odds
+      in high over low). High = above the cut (the median by default, or another
+      quantile, R type 7), computed over the patients analysed for that toxicity column,
+      as the survival stage's median split ("high = above").
 
-    Benjamini-Hochberg q values (statsmodels ``multipletests(method="fdr_bh")``, R
-    ``p.adjust(method = "BH")``) within each test family: all Mann-Whitney tests, all
+    Benjamini-Hochberg q values (:func:`contexture.stats.rank_tests.benjamini_hochberg`,
+    R ``p.adjust(method = "BH")``) within each test family: all Mann-Whitney tests, all
     Fisher tests, all organ uptake tests.
 
     A toxicity column absent from the table, or with fewer than ``MIN_PER_GROUP`` severe
@@ -61,10 +52,9 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
-from scipy.stats import contingency
 
 from contexture.errors import InputError
+from contexture.stats.rank_tests import benjamini_hochberg, fisher_test, rank_sum_test
 
 log = logging.getLogger(__name__)
 
@@ -93,152 +83,38 @@ CHANGE_COLUMNS = [
 ]
 PLOT_COLUMNS = ["toxicity", "biomarker", "patient_id", "grade", "severe", "value", "high"]
 MIN_PER_GROUP = 2
-EXACT_LIMIT = 50  # R wilcox.test: exact p when both samples have < 50 values and no ties
 DEFAULT_BIOMARKERS = ["pet_geomean_suvmax_baseline", "immunosign_score", "cd8_density_tumor", "immunoscore_percentile"]
 
 
 # ---------------------------------------------------------------------------------------
 # Mann-Whitney / Wilcoxon rank-sum, as R's wilcox.test(x, y, conf.int = TRUE)
 # ---------------------------------------------------------------------------------------
-def wilcox_null_cdf(m: int, n: int) -> np.ndarray:
-    """P(W <= w), w = 0 .. m n, of the exact null distribution of the rank-sum statistic.
-
-    Counts of subsets by U value via the recursion c(u; m, n) = c(u - n; m - 1, n) +
-    c(u; m, n - 1) (Mann & Whitney 1947), as R's ``cwilcox``; float64 is exact enough
-    for m, n < 50 (relative error ~1e-16).
+def _shift_test(x, y, conf_level: float) -> dict:
+    """R's ``wilcox.test(x, y, conf.int = TRUE)`` (:func:`contexture.stats.rank_tests.rank_sum_test`)
+    as a row: ``statistic`` (W), ``p``, ``estimate`` (Hodges-Lehmann x - y), ``ci_low``,
+    ``ci_high`` and ``method`` (which p and CI were used).
     """
-    # counts[j][u]: number of arrangements with U = u for (i, j) samples, built up over i.
-    counts = [np.zeros(1) + 1.0 for _ in range(n + 1)]  # i = 0: U = 0 only
-    for i in range(1, m + 1):
-        new = [np.ones(1)]  # j = 0: U = 0 only
-        for j in range(1, n + 1):
-            size = i * j + 1
-            c = np.zeros(size)
-            below = counts[j]  # (i - 1, j): U shifted by j (the new x exceeds all j y values)
-            c[j : j + len(below)] += below
-            left = new[j - 1]  # (i, j - 1)
-            c[: len(left)] += left
-            new.append(c)
-        counts = new
-    dist = counts[n]
-    return np.cumsum(dist) / dist.sum()
-
-
-def _qwilcox(prob: float, m: int, n: int) -> int:
-    """Smallest w with P(W <= w) >= prob (R ``qwilcox`` lower tail, with its 10 eps fuzz)."""
-    cdf = wilcox_null_cdf(m, n)
-    return int(np.argmax(cdf >= prob - 10 * np.finfo(float).eps))
-
-
-def wilcox_test(x, y, conf_level: float = 0.95) -> dict:
-    """Two-sided Wilcoxon rank-sum test of ``x`` vs ``y`` with Hodges-Lehmann shift and CI.
-
-    Returns ``statistic`` (R's W), ``p``, ``estimate`` (median of x_i - y_j), ``ci_low``,
-    ``ci_high``, ``exact`` (bool) and ``method``. Rules as R's ``wilcox.test`` (see the
-    module docstring).
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    nx, ny = len(x), len(y)
-    pooled = np.concatenate([x, y])
-    ties = len(np.unique(pooled)) < len(pooled)
-    exact = nx < EXACT_LIMIT and ny < EXACT_LIMIT and not ties
-    result = stats.mannwhitneyu(
-        x, y, alternative="two-sided", method="exact" if exact else "asymptotic", use_continuity=True
-    )
-    diffs = np.sort(np.subtract.outer(x, y).ravel())
-    estimate = float(np.median(diffs))
-    alpha = 1 - conf_level
-    if exact:
-        qu = _qwilcox(alpha / 2, nx, ny)
-        qu = max(qu, 1)
-        ql = nx * ny - qu
-        ci = (float(diffs[qu - 1]), float(diffs[ql]))
+    test = rank_sum_test(x, y, conf_int=True, conf_level=conf_level)
+    if test.exact:
         method = (
             "Wilcoxon rank-sum (Mann-Whitney), two-sided, exact p (R wilcox.test); "
             "estimate = Hodges-Lehmann shift severe - other with exact CI"
         )
     else:
-        ci = _asymptotic_ci(x, y, alpha)
         method = (
             "Wilcoxon rank-sum (Mann-Whitney), two-sided, normal approximation with continuity"
-            + (" and tie" if ties else "")
+            + (" and tie" if test.ties else "")
             + " correction (R wilcox.test); estimate = Hodges-Lehmann shift severe - other, "
             "asymptotic CI"
         )
     return {
-        "statistic": float(result.statistic),
-        "p": float(result.pvalue),
-        "estimate": estimate,
-        "ci_low": ci[0],
-        "ci_high": ci[1],
-        "exact": exact,
+        "statistic": test.statistic,
+        "p": test.p,
+        "estimate": test.estimate,
+        "ci_low": test.ci_low,
+        "ci_high": test.ci_high,
         "method": method,
     }
-
-
-def _asymptotic_ci(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, float]:
-    """R's asymptotic CI of the shift: where (W(d) - mn/2 - cc) / sigma(d) crosses the normal quantiles."""
-    nx, ny = len(x), len(y)
-
-    def standardized(d: float, zq: float) -> float:
-        ranks = stats.rankdata(np.concatenate([x - d, y]))
-        dz = ranks[:nx].sum() - nx * (nx + 1) / 2 - nx * ny / 2
-        _, tie_counts = np.unique(ranks, return_counts=True)
-        sigma = np.sqrt(
-            (nx * ny / 12) * ((nx + ny + 1) - np.sum(tie_counts**3 - tie_counts) / ((nx + ny) * (nx + ny - 1)))
-        )
-        return (dz - np.sign(dz) * 0.5) / sigma - zq
-
-    low_end, high_end = float(x.min() - y.max()), float(x.max() - y.min())
-
-    def root(zq: float) -> float:
-        f_low, f_high = standardized(low_end, zq), standardized(high_end, zq)
-        if f_low <= 0:
-            return low_end
-        if f_high >= 0:
-            return high_end
-        return float(optimize.brentq(standardized, low_end, high_end, args=(zq,), xtol=1e-10))
-
-    z = stats.norm.ppf(1 - alpha / 2)
-    return root(z), root(-z)
-
-
-# ---------------------------------------------------------------------------------------
-# Fisher exact test, as R's fisher.test on a 2 x 2 table
-# ---------------------------------------------------------------------------------------
-def fisher_test(table, conf_level: float = 0.95) -> dict:
-    """Two-sided Fisher exact test of a 2 x 2 table ``[[a, b], [c, d]]``.
-
-    ``estimate``/``ci_*``: conditional MLE odds ratio and its exact CI (R ``fisher.test``);
-    ``statistic``: the sample odds ratio a d / (b c) (inf or nan when a cell is 0).
-    """
-    table = np.asarray(table, dtype=int)
-    _, p = stats.fisher_exact(table, alternative="two-sided")
-    odds = contingency.odds_ratio(table, kind="conditional")
-    ci = odds.confidence_interval(confidence_level=conf_level, alternative="two-sided")
-    (a, b), (c, d) = table
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sample = np.float64(a * d) / np.float64(b * c)
-    return {
-        "statistic": float(sample),
-        "p": float(p),
-        "estimate": float(odds.statistic),
-        "ci_low": float(ci.low),
-        "ci_high": float(ci.high),
-    }
-
-
-def benjamini_hochberg(p) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p values (R ``p.adjust(p, "BH")``); missing stay missing."""
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(p, dtype=float)
-    q = np.full(len(p), np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
 
 
 # ---------------------------------------------------------------------------------------
@@ -320,7 +196,7 @@ def biomarker_tests(
                 )
                 continue
             base = {"toxicity": column, "biomarker": biomarker, "n_severe": len(x), "n_other": len(y)}
-            mw = wilcox_test(x, y, conf_level)
+            mw = _shift_test(x, y, conf_level)
             rows.append({**base, "test": "mann_whitney", **{k: mw[k] for k in COLUMNS if k in mw}})
 
             cut = float(np.quantile(values[use].to_numpy(float), quantile))
@@ -438,7 +314,7 @@ def organ_uptake_tests(changes: pd.DataFrame, organ_column: str, conf_level: flo
         if len(x) < MIN_PER_GROUP or len(y) < MIN_PER_GROUP:
             log.info("organ '%s': %d patient(s) with an irAE there and %d without: skipped", organ, len(x), len(y))
             continue
-        mw = wilcox_test(x, y, conf_level)
+        mw = _shift_test(x, y, conf_level)
         method = mw["method"].replace("severe - other", "irAE - no irAE") + (
             f"; % change of reference-region SUVmean, baseline to first on-treatment scan; median irAE "
             f"{np.median(x):.4g}, no irAE {np.median(y):.4g}"

@@ -311,7 +311,28 @@ def test_paired_change_and_wilcoxon():
     np.testing.assert_allclose(per_patient["log2_ratio"], np.log2([31 / 11, 8 / 1, 96 / 101]))
     row = summary.iloc[0]
     assert row["n"] == 3 and row["median_change"] == pytest.approx(7.0)
-    assert row["p"] == pytest.approx(stats.wilcoxon([30.0, 7.0, 95.0], [10.0, 0.0, 100.0]).pvalue)
+    # R: wilcox.test(c(30, 7, 95), c(10, 0, 100), paired = TRUE)  ->  V = 5, p = 0.5 (exact)
+    assert row["p"] == pytest.approx(0.5, rel=1e-12)
+
+
+def test_paired_change_uses_r_rules_with_zeros_and_ties():
+    # The signatures stage's rules (contexture.stats.rank_tests.signed_rank_test): zero changes
+    # dropped, normal approximation with tie and continuity correction. scipy's defaults
+    # (no continuity correction) gave 0.0625 here.
+    before = [100.0, 90.0, 40.0, 150.0, 60.0, 100.0, 95.0, 10.0]
+    after = [120.0, 85.0, 40.0, 210.0, 66.0, 150.0, 95.0, 30.0]
+    features = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(8) for _ in range(2)],
+            "timepoint": ["baseline", "on_treatment"] * 8,
+            "cd8_density_tumor": [value for pair in zip(before, after, strict=True) for value in pair],
+        }
+    )
+    _, summary = paired_change(features, ["cd8_density_tumor"])
+    # R: wilcox.test(c(120, 85, 40, 210, 66, 150, 95, 30), c(100, 90, 40, 150, 60, 100, 95, 10),
+    #                paired = TRUE)  ->  V = 20, p = 0.0584752615656529 (two zeros, tied |d| = 20)
+    assert summary.iloc[0]["n"] == 8
+    assert summary.iloc[0]["p"] == pytest.approx(0.0584752615656529, rel=1e-10)
 
 
 # ---------------------------------------------------------------- density-table input

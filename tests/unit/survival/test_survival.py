@@ -1,7 +1,6 @@
-"""contexture.survival.analysis against R's survival package (3.5-3), to 1e-4.
+"""The survival stage (contexture.survival.analysis): stratifiers, skipped columns, table shapes.
 
-Reference values were computed once with R 4.2 / survival 3.5-3 (Debian's r-cran-survival)
-and are stored here as literals; the R call is in the comment above each. CI has no R.
+The estimators are tested against R in tests/unit/stats/test_survival.py.
 """
 
 import math
@@ -9,206 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines.datasets import load_rossi, load_waltons
 
+from contexture.stats.survival import kaplan_meier, survival_quantile
 from contexture.survival import analysis as sv
-
-TOL = 1e-4
-
-# R: survival::aml (Embury et al. 1977; maintenance chemotherapy in AML).
-AML = pd.DataFrame(
-    {
-        "time": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
-        "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
-        "x": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
-    }
-)
-
-
-def _km(data, conf_type="log"):
-    return sv.kaplan_meier(data["time"], data["status"], conf_type)
-
-
-def _assert_close(actual, expected):
-    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
-    assert np.array_equal(np.isnan(actual), np.isnan(expected)), (actual, expected)
-    np.testing.assert_allclose(actual[~np.isnan(actual)], expected[~np.isnan(expected)], atol=TOL, rtol=0)
-
-
-@pytest.mark.parametrize(
-    ("conf_type", "expected"),
-    [
-        # summary(survfit(Surv(time, status) ~ x, data = aml))$table[, c("median", "0.95LCL", "0.95UCL")]
-        ("log", {"Maintained": (31, 18, math.nan), "Nonmaintained": (23, 8, math.nan)}),
-        # same with conf.type = "log-log"
-        ("log-log", {"Maintained": (31, 13, math.nan), "Nonmaintained": (23, 5, 33)}),
-    ],
-)
-def test_km_median_and_ci_match_r_on_aml(conf_type, expected):
-    for group, values in expected.items():
-        _assert_close(sv.survival_quantile(_km(AML[AML["x"] == group], conf_type)), values)
-
-
-@pytest.mark.parametrize(
-    ("conf_type", "expected"),
-    [
-        # summary(survfit(Surv(time, status) ~ x, data = aml), times = c(12, 24))[c("surv", "lower", "upper")]
-        (
-            "log",
-            {
-                "Maintained": [(0.9090909091, 0.7541338451, 1.0), (0.6136363636, 0.3768670595, 0.9991576002)],
-                "Nonmaintained": [
-                    (0.5833333333, 0.3616137052, 0.9409980122),
-                    (0.4861111111, 0.2675182489, 0.8833192253),
-                ],
-            },
-        ),
-        # same with conf.type = "log-log"
-        (
-            "log-log",
-            {
-                "Maintained": [(0.9090909091, 0.5080802058, 0.9866738227), (0.6136363636, 0.2657520400, 0.8352992433)],
-                "Nonmaintained": [
-                    (0.5833333333, 0.2701389241, 0.8009401923),
-                    (0.4861111111, 0.1918766196, 0.7296715698),
-                ],
-            },
-        ),
-    ],
-)
-def test_km_landmark_survival_matches_r_on_aml(conf_type, expected):
-    for group, rows in expected.items():
-        at = sv.survival_at(_km(AML[AML["x"] == group], conf_type), [12, 24])
-        _assert_close(at[["surv", "lower", "upper"]].to_numpy(), rows)
-
-
-def test_overall_median_reverse_km_and_logrank_match_r_on_aml():
-    # summary(survfit(Surv(time, status) ~ 1, data = aml))$table: median 27, 0.95LCL 18, 0.95UCL 45
-    _assert_close(sv.survival_quantile(_km(AML)), (27, 18, 45))
-    # summary(survfit(Surv(time, 1 - status) ~ 1, data = aml))$table: median 161, LCL 45, UCL NA
-    _assert_close(sv.median_followup(AML["time"], AML["status"]), (161, 45, math.nan))
-    # survdiff(Surv(time, status) ~ x, data = aml): Chisq = 3.396388699, p = 0.06533932204
-    test = sv.logrank_test(AML["time"], AML["status"], AML["x"])
-    assert test.df == 1
-    assert test.statistic == pytest.approx(3.396388699, abs=TOL)
-    assert test.p == pytest.approx(0.06533932204, abs=TOL)
-
-
-def test_km_median_and_logrank_match_r_on_waltons():
-    waltons = load_waltons().rename(columns={"T": "time", "E": "status"})
-    # write.csv(lifelines' load_waltons()); survfit(Surv(T, E) ~ group), conf.type "log" / "log-log"
-    expected = {
-        "log": {"control": (58, 56, 60), "miR-137": (26, 22, 29)},
-        "log-log": {"control": (58, 56, 60), "miR-137": (26, 19, 29)},
-    }
-    for conf_type, groups in expected.items():
-        for group, values in groups.items():
-            _assert_close(sv.survival_quantile(_km(waltons[waltons["group"] == group], conf_type)), values)
-    # survdiff(Surv(T, E) ~ group): Chisq = 122.2491256
-    test = sv.logrank_test(waltons["time"], waltons["status"], waltons["group"])
-    assert test.statistic == pytest.approx(122.2491256, abs=TOL)
-
-
-def test_median_midpoint_rule_and_not_reached_match_r():
-    # survfit(Surv(c(1, 2, 3, 4), rep(1, 4)) ~ 1): S = 0.5 on [2, 3) -> median 2.5, LCL 1, UCL NA
-    _assert_close(sv.survival_quantile(sv.kaplan_meier([1, 2, 3, 4], [1, 1, 1, 1])), (2.5, 1, math.nan))
-    # survfit(Surv(1:5, c(1, 1, 0, 0, 0)) ~ 1): median NA (not reached), LCL 2, UCL NA
-    _assert_close(sv.survival_quantile(sv.kaplan_meier([1, 2, 3, 4, 5], [1, 1, 0, 0, 0])), (math.nan, 2, math.nan))
-
-
-def test_all_censored_group_has_no_median_and_no_error():
-    curve = sv.kaplan_meier([3, 5, 8], [0, 0, 0])
-    assert (curve["surv"] == 1).all()
-    _assert_close(sv.survival_quantile(curve), (math.nan, math.nan, math.nan))
-
-
-def test_logrank_trend_matches_r_survdiff_algebra_on_rossi():
-    rossi = load_rossi()
-    rossi["prior"] = pd.cut(rossi["prio"], [-1, 0, 3, 100], labels=["none", "few", "many"]).astype(str)
-    # pg <- cut(prio, c(-1, 0, 3, 100)); s <- survdiff(Surv(week, arrest) ~ pg): chisq 9.270089683,
-    # obs 10 60 44, exp 9.856920754 74.130251827 30.012827419;
-    # w <- 1:3; U <- sum(w * (s$obs - s$exp)); U^2 / drop(t(w) %*% s$var %*% w) = 5.310050951, p 0.02120273624
-    test = sv.logrank_test(rossi["week"], rossi["arrest"], rossi["prior"], order=["none", "few", "many"])
-    assert test.statistic == pytest.approx(9.270089683, abs=TOL) and test.df == 2
-    _assert_close(test.observed, [10, 60, 44])
-    _assert_close(test.expected, [9.856920754, 74.130251827, 30.012827419])
-    assert test.trend_statistic == pytest.approx(5.310050951, abs=TOL)
-    assert test.trend_p == pytest.approx(0.02120273624, abs=TOL)
-
-
-ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
-# coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = Rossi) (Efron ties):
-# summary(m)$coefficients[, c("coef", "se(coef)", "Pr(>|z|)")]; cox.zph(m, transform = "km")$table[, "chisq"]
-ROSSI_R = {
-    "fin": (-0.37942216649, 0.19137948071, 0.047416094866, 0.0624298),
-    "age": (-0.05743774268, 0.02199947060, 0.009031239904, 5.9739817),
-    "race": (0.31389978784, 0.30799277656, 0.308117966977, 2.0682654),
-    "wexp": (-0.14979569767, 0.21222429625, 0.480289694009, 4.2245956),
-    "mar": (-0.43370387794, 0.38186805767, 0.256064243381, 1.0110216),
-    "paro": (-0.08487108250, 0.19575667191, 0.664612365679, 0.0183833),
-    "prio": (0.09149708099, 0.02864854996, 0.001404245279, 0.5205843),
-}
-
-
-def _rossi_frame():
-    return load_rossi().rename(columns={"week": "time", "arrest": "event"})
-
-
-def test_cox_coefficients_and_cox_zph_match_r_on_rossi():
-    covariates = [sv.Covariate(term, "continuous", scale="unit") for term in ROSSI_TERMS]
-    table = sv.cox_model(_rossi_frame(), covariates).set_index("term")
-    for term, (coef, se, p, zph) in ROSSI_R.items():
-        assert table.loc[term, "coef"] == pytest.approx(coef, abs=TOL)
-        assert table.loc[term, "se"] == pytest.approx(se, abs=TOL)
-        assert table.loc[term, "p"] == pytest.approx(p, abs=TOL)
-        assert table.loc[term, "hr"] == pytest.approx(math.exp(coef), rel=TOL)
-        assert table.loc[term, "ph_chisq"] == pytest.approx(zph, abs=TOL)
-    # summary(m)$conf.int["fin", c("lower .95", "upper .95")] = 0.4702367179 0.9956840636
-    assert table.loc["fin", "ci_low"] == pytest.approx(0.4702367179, abs=TOL)
-    assert table.loc["fin", "ci_high"] == pytest.approx(0.9956840636, abs=TOL)
-    # cox.zph(m)$table["GLOBAL", "p"] = 0.013428
-    assert table["ph_global_p"].iloc[0] == pytest.approx(0.013428, abs=TOL)
-    assert table["n"].iloc[0] == 432 and table["events"].iloc[0] == 114
-    assert table["epv"].iloc[0] == pytest.approx(114 / 7) and table["warning"].iloc[0] == ""
-
-
-def test_hr_per_sd_decrease_matches_r_on_rossi_age():
-    # Rossi$age_z <- -(age - mean(age)) / sd(age); coxph(Surv(week, arrest) ~ age_z):
-    # coef 0.4453313792, exp 1.561007396 (1.216797322, 2.002588308), p 0.0004586355754; cox.zph chisq 6.06061
-    row = sv.cox_model(_rossi_frame(), [sv.Covariate("age", "continuous", scale="sd_decrease")]).iloc[0]
-    assert row["scale"] == "per SD decrease"
-    assert row["hr"] == pytest.approx(1.561007396, abs=TOL)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((1.216797322, 2.002588308), abs=TOL)
-    assert row["p"] == pytest.approx(0.0004586355754, abs=TOL)
-    assert row["ph_chisq"] == pytest.approx(6.06061, abs=TOL)
-    assert row["sd"] == pytest.approx(load_rossi()["age"].std(ddof=1))
-
-
-def test_categorical_term_and_multi_df_cox_zph_match_r_on_rossi():
-    frame = _rossi_frame()
-    frame["pg"] = pd.cut(frame["prio"], [-1, 0, 3, 100], labels=["none", "few", "many"]).astype(str)
-    # coxph(Surv(week, arrest) ~ pg + age): pgfew -0.20576922402 (se 0.3417825824), pgmany 0.32524542849
-    # (0.3504414513); cox.zph: pg chisq 2.10369 df 2 p 0.349292, age 6.04741, GLOBAL p 0.031596
-    covariates = [
-        sv.Covariate("pg", "categorical", levels=["none", "few", "many"]),
-        sv.Covariate("age", "continuous", scale="unit"),
-    ]
-    table = sv.cox_model(frame, covariates)
-    assert table["scale"].tolist() == ["few vs none", "many vs none", "per unit"]
-    _assert_close(table["coef"], [-0.20576922402, 0.32524542849, -0.06818265143])
-    _assert_close(table["se"], [0.3417825824, 0.3504414513, 0.0205986034])
-    _assert_close(table["ph_chisq"], [2.10369, 2.10369, 6.04741])
-    assert table["ph_df"].tolist() == [2, 2, 1]
-    assert table["ph_global_p"].iloc[0] == pytest.approx(0.031596, abs=TOL)
-
-
-def test_low_events_per_variable_is_flagged():
-    frame = _rossi_frame().head(60)
-    covariates = [sv.Covariate(term, "continuous", scale="unit") for term in ROSSI_TERMS]
-    table = sv.cox_model(frame, covariates)
-    events = int(frame["event"].sum())
-    assert table["epv"].iloc[0] == pytest.approx(events / 7) and events / 7 < 10
-    assert table["warning"].str.contains("Peduzzi").all()
 
 
 def _cohort():
@@ -285,8 +87,8 @@ def test_analyse_km_rows_equal_direct_computation():
     patients = _cohort()
     km = sv.analyse(patients, _options())["km"].set_index(["endpoint", "stratifier", "group"])
     members = patients[patients["dmmr"].eq(True) & patients["os_months"].notna()]
-    curve = sv.kaplan_meier(members["os_months"], members["os_event"])
-    median, low, high = sv.survival_quantile(curve)
+    curve = kaplan_meier(members["os_months"], members["os_event"])
+    median, low, high = survival_quantile(curve)
     row = km.loc[("os", "dmmr", "dMMR")]
     assert row["median_months"] == pytest.approx(median) and row["events"] == members["os_event"].sum()
 

@@ -1,4 +1,4 @@
-"""contexture.toxicity.analysis against R (wilcox.test, fisher.test, p.adjust) and hand calculations.
+"""contexture.toxicity.analysis against R and hand calculations (the tests themselves: tests/unit/stats).
 
 R 4.x reference calls are in the comments; literals printed with options(digits = 15).
 """
@@ -10,130 +10,18 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import nchypergeom_fisher
 
 from contexture.errors import InputError
 from contexture.toxicity.analysis import (
     COLUMNS,
-    benjamini_hochberg,
-    fisher_test,
     organ_uptake_change,
     toxicity_analysis,
     toxicity_figure,
     toxicity_paragraph,
-    wilcox_null_cdf,
-    wilcox_test,
 )
 
 SEVERE = [5.1, 7.3, 6.8, 9.0]
 OTHER = [3.2, 4.4, 5.0, 6.1, 2.9, 4.8, 5.5]
-
-
-def test_null_distribution_matches_pwilcox():
-    # R: pwilcox(0:6, 4, 7)
-    expected = [
-        0.00303030303030303,
-        0.00606060606060606,
-        0.01212121212121212,
-        0.02121212121212121,
-        0.03636363636363636,
-        0.05454545454545454,
-        0.08181818181818182,
-    ]
-    cdf = wilcox_null_cdf(4, 7)
-    assert len(cdf) == 4 * 7 + 1
-    np.testing.assert_allclose(cdf[:7], expected, rtol=1e-12)
-    assert cdf[-1] == pytest.approx(1.0)
-    # R: qwilcox(0.025, 12, 30) = 110
-    assert int(np.argmax(wilcox_null_cdf(12, 30) >= 0.025)) == 110
-
-
-def test_wilcox_exact_matches_r():
-    # R: wilcox.test(c(5.1, 7.3, 6.8, 9.0), c(3.2, 4.4, 5.0, 6.1, 2.9, 4.8, 5.5), conf.int = TRUE)
-    # W = 26, p = 0.0242424242424242, difference in location 2.35, 95% CI 0.30 4.40
-    result = wilcox_test(SEVERE, OTHER)
-    assert result["exact"]
-    assert result["statistic"] == 26
-    assert result["p"] == pytest.approx(0.0242424242424242, rel=1e-12)
-    assert result["estimate"] == pytest.approx(2.35, abs=1e-12)
-    assert result["ci_low"] == pytest.approx(0.30, abs=1e-12)
-    assert result["ci_high"] == pytest.approx(4.40, abs=1e-12)
-
-
-def test_wilcox_exact_ci_at_the_extremes():
-    # R: wilcox.test(c(50, 60, 40), c(10, -5, 20, 0), conf.int = TRUE)
-    # W = 12, p = 0.0571428571428571, estimate 42.5, CI 20 65 (qwilcox(0.025, 3, 4) = 0 -> 1)
-    result = wilcox_test([50, 60, 40], [10, -5, 20, 0])
-    assert result["statistic"] == 12
-    assert result["p"] == pytest.approx(0.0571428571428571, rel=1e-12)
-    assert (result["estimate"], result["ci_low"], result["ci_high"]) == (42.5, 20.0, 65.0)
-
-
-def test_wilcox_ties_use_the_normal_approximation_as_r():
-    # R: wilcox.test(c(2, 3, 3, 5, 6), c(1, 2, 2, 3, 4, 4, 5), conf.int = TRUE)  (warns: ties)
-    # W = 22.5, p = 0.456925207331312, difference in location 1, CI -1.99998624945469 3.00006157349431
-    # (R's CI bounds come from uniroot(tol = 1e-4); the exact crossing points are -2 and 3.)
-    result = wilcox_test([2, 3, 3, 5, 6], [1, 2, 2, 3, 4, 4, 5])
-    assert not result["exact"]
-    assert "tie" in result["method"]
-    assert result["statistic"] == 22.5
-    assert result["p"] == pytest.approx(0.456925207331312, rel=1e-10)
-    assert result["estimate"] == 1.0
-    assert result["ci_low"] == pytest.approx(-1.99998624945469, abs=1e-3)
-    assert result["ci_high"] == pytest.approx(3.00006157349431, abs=1e-3)
-
-
-def test_wilcox_large_group_uses_the_normal_approximation_as_r():
-    # R: set.seed(1); x <- round(rnorm(12, 1), 3); y <- round(rnorm(55), 3)
-    #    wilcox.test(x, y, conf.int = TRUE)
-    # W = 557, p = 2.12501791665157e-04, difference in location 1.16348370881812,
-    # CI 0.608023529701317 1.74295582108808
-    x = [0.374, 1.184, 0.164, 2.595, 1.330, 0.180, 1.487, 1.738, 1.576, 0.695, 2.512, 1.390]
-    y = [
-        -0.621, -2.215, 1.125, -0.045, -0.016, 0.944, 0.821, 0.594, 0.919, 0.782, 0.075, -1.989, 0.620,
-        -0.056, -0.156, -1.471, -0.478, 0.418, 1.359, -0.103, 0.388, -0.054, -1.377, -0.415, -0.394,
-        -0.059, 1.100, 0.763, -0.165, -0.253, 0.697, 0.557, -0.689, -0.707, 0.365, 0.769, -0.112, 0.881,
-        0.398, -0.612, 0.341, -1.129, 1.433, 1.980, -0.367, -1.044, 0.570, -0.135, 2.402, -0.039, 0.690,
-        0.028, -0.743, 0.189, -1.805,
-    ]  # fmt: skip
-    result = wilcox_test(x, y)
-    assert not result["exact"]
-    assert result["statistic"] == 557
-    assert result["p"] == pytest.approx(2.12501791665157e-04, rel=1e-10)
-    # Hodges-Lehmann = median of the pairwise differences; R's asymptotic 'estimate' is a
-    # root search of the continuity-corrected statistic, 1.1635, within one step of it.
-    assert result["estimate"] == pytest.approx(np.median(np.subtract.outer(x, y)))
-    assert result["estimate"] == pytest.approx(1.16348370881812, abs=5e-3)
-    assert result["ci_low"] == pytest.approx(0.608023529701317, abs=1e-3)
-    assert result["ci_high"] == pytest.approx(1.74295582108808, abs=1e-3)
-
-
-def test_fisher_matches_r():
-    # R: fisher.test(matrix(c(3, 1, 2, 6), 2))
-    # p = 0.222222222222222, odds ratio 7.218098221552506, CI 0.352763905962365 546.228848983269245
-    result = fisher_test([[3, 2], [1, 6]])
-    assert result["p"] == pytest.approx(0.222222222222222, rel=1e-10)
-    assert result["statistic"] == pytest.approx(9.0)  # sample odds ratio 3 * 6 / (2 * 1)
-    assert result["estimate"] == pytest.approx(7.218098221552506, rel=1e-5)
-    assert result["ci_low"] == pytest.approx(0.352763905962365, rel=1e-4)
-    # R finds the upper bound by uniroot on 1/OR with tol ~1.2e-4, so it is 0.5% off here;
-    # scipy's bound solves P(X <= 3; OR) = 0.025 exactly.
-    assert result["ci_high"] == pytest.approx(546.228848983269245, rel=1e-2)
-    assert nchypergeom_fisher.cdf(3, 12, 4, 5, result["ci_high"]) == pytest.approx(0.025, rel=1e-8)
-
-
-def test_fisher_zero_cell_matches_r():
-    # R: fisher.test(matrix(c(2, 0, 7, 10), 2)): p = 0.210526315789474, OR Inf, CI 0.213926232158882 Inf
-    result = fisher_test([[2, 7], [0, 10]])
-    assert result["p"] == pytest.approx(0.210526315789474, rel=1e-10)
-    assert result["estimate"] == np.inf and result["ci_high"] == np.inf and result["statistic"] == np.inf
-    assert result["ci_low"] == pytest.approx(0.213926232158882, rel=1e-4)
-
-
-def test_benjamini_hochberg_matches_p_adjust():
-    # R: p.adjust(c(0.01, 0.04, 0.03, 0.2, 0.5), "BH") = 0.05 0.0666667 0.0666667 0.25 0.5
-    q = benjamini_hochberg([0.01, 0.04, np.nan, 0.03, 0.2, 0.5])
-    np.testing.assert_allclose(q, [0.05, 1 / 15, np.nan, 1 / 15, 0.25, 0.5], rtol=1e-12)
 
 
 def _patients() -> pd.DataFrame:
