@@ -83,6 +83,7 @@ CHANGE_COLUMNS = [
 ]
 PLOT_COLUMNS = ["toxicity", "biomarker", "patient_id", "grade", "severe", "value", "high"]
 MIN_PER_GROUP = 2
+CONF_LEVEL = 0.95  # level of every interval of the toxicity table (no config option)
 DEFAULT_BIOMARKERS = ["pet_geomean_suvmax_baseline", "immunosign_score", "cd8_density_tumor", "immunoscore_percentile"]
 
 
@@ -355,10 +356,11 @@ def toxicity_analysis(
         biomarkers,
         severe_grade=options.get("severe_grade", 3),
         high_low_split=options.get("high_low_split", "median"),
+        conf_level=CONF_LEVEL,
     )
     organ_column = options.get("organ_column", "irae_organ")
     changes = organ_uptake_change(references, patients, options.get("organs", {}), organ_column)
-    organ_rows = organ_uptake_tests(changes, organ_column)
+    organ_rows = organ_uptake_tests(changes, organ_column, CONF_LEVEL)
     frames = [frame for frame in (tests, organ_rows) if not frame.empty]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[c for c in COLUMNS if c != "q"])
     table["q"] = np.nan
@@ -403,52 +405,3 @@ def toxicity_figure(plot: pd.DataFrame, table: pd.DataFrame, severe_grade: float
     for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     return fig, plot
-
-
-def _span(values: pd.Series) -> str:
-    low, high = int(values.min()), int(values.max())
-    return f"{low}" if low == high else f"{low}-{high}"
-
-
-def toxicity_paragraph(cohort_dir, cohort_config: dict) -> str:
-    """Methods paragraph (Markdown) for the toxicity analysis, or "" when it did not run."""
-    from pathlib import Path
-
-    path = Path(cohort_dir) / "tables" / "toxicity.tsv"
-    if not path.is_file():
-        return ""
-    table = pd.read_csv(path, sep="\t")
-    options = cohort_config.get("response", {}).get("toxicity", {})
-    columns = options.get("columns", ["irae_grade_max"])
-    severe = options.get("severe_grade", 3)
-    split = options.get("high_low_split", "median")
-    split_text = "the median" if split == "median" else f"the {split:g} quantile"
-    tested = table[table["test"].isin(["mann_whitney", "fisher_exact"])]
-    text = [
-        "## Toxicity\n\n"
-        f"Immune-related adverse events ({', '.join(f'`{c}`' for c in columns)}) were dichotomized as severe "
-        f"(grade ≥ {severe:g}) or not. Baseline biomarkers were compared between the groups by two-sided "
-        "Wilcoxon rank-sum (Mann-Whitney) tests (exact p values when both groups had fewer than 50 patients "
-        "and no ties, otherwise the normal approximation with continuity correction; Hodges-Lehmann shift "
-        "with 95% CI), and by two-sided Fisher exact tests of biomarker high (above "
-        f"{split_text}) vs low against severe toxicity (conditional maximum-likelihood odds ratio with exact "
-        "95% CI), as in R's wilcox.test and fisher.test. P values were adjusted by Benjamini-Hochberg within "
-        "each test family."
-    ]
-    if tested.empty:
-        text.append("No test could be run (fewer than 2 patients with severe toxicity, or no biomarker available).")
-    else:
-        for column, group in tested.groupby("toxicity", sort=False):
-            text.append(
-                f"For `{column}`, {group['biomarker'].nunique()} biomarker(s) were tested in "
-                f"{_span(group['n_severe'])} patients with severe and {_span(group['n_other'])} with non-severe or "
-                "no toxicity (per biomarker, patients with a value)."
-            )
-    organ = table[table["test"] == "uptake_change_mann_whitney"]
-    if not organ.empty:
-        text.append(
-            "In organs with a PET reference region, the percentage change of SUVmean from baseline to the first "
-            "on-treatment scan was compared between patients with and without an irAE in that organ by the "
-            f"same rank-sum test ({', '.join(organ['toxicity'].str.split(':').str[-1])})."
-        )
-    return " ".join(text)

@@ -9,6 +9,7 @@ import pytest
 from contexture.errors import InputError
 from contexture.io.validation import load_schema, validate_frame
 from contexture.pet import biodistribution as bd
+from contexture.pet.methods import biodistribution_paragraph
 from contexture.pet.quantify import read_voi_table
 from contexture.simulate.pet import DOSE_FINDING_DAYS, DOSE_FINDING_KINETICS, simulate_dose_finding_truth
 
@@ -148,7 +149,7 @@ def test_single_dose_gives_day_only_model_and_no_comparison():
     table = bd.biodistribution_table(references)
     assert table.loc[table["method"].str.startswith("model"), "dose_mg"].isna().all()
     assert bd.dose_comparison(references).empty
-    assert "adjusted for protein dose" not in bd.biodistribution_paragraph(table)
+    assert "adjusted for protein dose" not in biodistribution_paragraph(table, None, ci_level=0.95)
 
 
 def test_rows_without_days_post_injection_are_ignored_and_bad_values_refused():
@@ -158,15 +159,6 @@ def test_rows_without_days_post_injection_are_ignored_and_bad_values_refused():
     assert table.equals(bd.biodistribution_table(references))
     with pytest.raises(InputError, match="> 0 expected"):
         bd.prepare_reference_regions(references.assign(suvmean=0.0))
-
-
-def test_paragraph_states_design_and_ratios():
-    references = balanced_references()
-    table, comparison = bd.biodistribution_table(references), bd.dose_comparison(references)
-    text = bd.biodistribution_paragraph(table, comparison)
-    assert "8 patients" in text and "0, 2, 4, 7 days" in text and "4 and 10 mg" in text
-    assert "random intercept per patient" in text and "blood pool" in text
-    assert bd.biodistribution_paragraph(pd.DataFrame()) == ""
 
 
 def test_figure_has_a_panel_per_tissue_and_source_data():

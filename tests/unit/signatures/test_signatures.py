@@ -290,20 +290,3 @@ def test_patient_baseline_score_averages_replicates_and_keeps_patients_without_b
     assert pd.isna(features["immunosign_score"].iloc[3]) and pd.isna(features["immunosign_high"].iloc[3])
     # cut = R quantile(c(2, 0, 4), 0.25) = 1
     assert features["immunosign_high"].tolist()[:3] == [True, False, True]
-
-
-def test_methods_paragraph_names_skipped_signatures_and_the_proxy(tmp_path):
-    from contexture.signatures.scores import COVERAGE_COLUMNS, methods_paragraph
-
-    assert methods_paragraph(tmp_path, {}) == ""
-    (tmp_path / "tables").mkdir()
-    rows = [
-        ["immunosign21_proxy", "mean_z", True, "complete", 21, 21, 1.0, "", 0, 0, "", ""],
-        ["ayers_ifng6", "mean", False, "skipped", 6, 3, 0.5, "CXCL10,CXCL9,IFNG", 0, 0, "", "x"],
-    ]
-    pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)).to_csv(
-        tmp_path / "tables/signature_coverage.tsv", sep="\t", index=False
-    )
-    text = methods_paragraph(tmp_path, {"signatures": {"low_quantile": 0.25}})
-    assert "proxy" in text and "ayers_ifng6 was not scored (panel lacks CXCL10, CXCL9, IFNG)" in text
-    assert "25% quantile (R type 7)" in text

@@ -17,7 +17,6 @@ from contexture.toxicity.analysis import (
     organ_uptake_change,
     toxicity_analysis,
     toxicity_figure,
-    toxicity_paragraph,
 )
 
 SEVERE = [5.1, 7.3, 6.8, 9.0]
@@ -178,16 +177,3 @@ def test_organ_uptake_test_rows():
         _organ_patients().drop(columns="irae_organ"), _references(), {"organs": ORGANS}
     )
     assert table.empty and changes.empty
-
-
-def test_methods_paragraph(tmp_path):
-    assert toxicity_paragraph(tmp_path, {}) == ""
-    patients = pd.DataFrame(
-        {"patient_id": [f"P{i}" for i in range(11)], "irae_grade_max": [3, 4, 3, 3] + [0] * 7, "m": SEVERE + OTHER}
-    )
-    table, _, _ = toxicity_analysis(patients, None, {"biomarkers": ["m"]})
-    (tmp_path / "tables").mkdir()
-    table.to_csv(tmp_path / "tables" / "toxicity.tsv", sep="\t", index=False)
-    text = toxicity_paragraph(tmp_path, {"response": {"toxicity": {"severe_grade": 3}}})
-    assert text.startswith("## Toxicity")
-    assert "grade ≥ 3" in text and "1 biomarker(s) were tested in 4 patients with severe and 7 with" in text

@@ -1,0 +1,152 @@
+"""Methods paragraph of the pet stage: quantification, mixed models, biodistribution.
+
+Numbers come from the run: the half-life each scan was decay-corrected with
+(``pet/scans.tsv``, column ``half_life_s``, written by :func:`contexture.pet.quantify.quantify_scans`;
+the ``pet.half_life_hours`` option is only the fallback of images that do not state it),
+the SUVpeak sphere (``pet.peak_volume_ml``), the irradiated-lesion rule
+(``pet_analysis.exclude_irradiated``), the analyses present in ``tables/pet_models.tsv``,
+and the biodistribution tables with their ``pet.biodistribution.ci_level``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from contexture.io import read_table
+from contexture.pet.suv import HALF_LIFE_S
+
+SECONDS_PER_HOUR = 3600.0
+
+
+def _optional(path: Path) -> pd.DataFrame | None:
+    return read_table(path) if path.is_file() else None
+
+
+def nuclide_name(half_life_s: float) -> str | None:
+    """'89Zr' for the half-life of :data:`contexture.pet.suv.HALF_LIFE_S` ``Zr89``; None if unlisted."""
+    for key, value in HALF_LIFE_S.items():
+        if math.isclose(value, half_life_s, rel_tol=1e-9):
+            letters, mass = re.fullmatch(r"([A-Za-z]+)(\d+)", key).groups()
+            return f"{mass}{letters}"
+    return None
+
+
+def half_life_text(half_lives_s) -> str:
+    """The half-lives used, in hours, each with its nuclide where known: '78.41 h for 89Zr'."""
+    parts = []
+    for value in sorted(set(float(v) for v in half_lives_s)):
+        name = nuclide_name(value)
+        parts.append(f"{value / SECONDS_PER_HOUR:g} h" + (f" for {name}" if name else ""))
+    return ", ".join(parts)
+
+
+def _models_sentence(models: pd.DataFrame) -> str:
+    """What the mixed models did, from the analyses present in ``tables/pet_models.tsv``."""
+    analyses = set(models["analysis"])
+    clauses = [
+        "Log SUVmax was analysed with linear mixed models with a random intercept per patient "
+        "(REML; Wald tests for factors with three or more levels, likelihood-ratio tests under ML for "
+        "two-level factors)"
+    ]
+    if "icc" in analyses:
+        clauses.append("heterogeneity is the intraclass correlation of the random-intercept model")
+    if "change_per_week" in analyses:
+        change = models[models["analysis"] == "change_per_week"]
+        extras = []
+        if change["term"].astype(str).str.startswith("interaction_ratio").any():
+            extras.append("its interaction with best overall response")
+        if "change_per_week_volume_adjusted" in analyses:
+            extras.append("a lesion-volume-adjusted sensitivity analysis")
+        clauses.append(
+            "change during treatment is the % change in geometric mean SUVmax per week"
+            + (f", with {' and '.join(extras)}" if extras else "")
+        )
+    return " " + "; ".join(clauses) + "."
+
+
+def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """Lesion quantification and the mixed models (``""`` when ``tables/lesions.tsv`` is absent)."""
+    cohort_dir = Path(cohort_dir)
+    lesions = _optional(cohort_dir / "tables" / "lesions.tsv")
+    if lesions is None:
+        return ""
+    scans = _optional(cohort_dir / "pet" / "scans.tsv")
+    models = _optional(cohort_dir / "tables" / "pet_models.tsv")
+    baseline = lesions[lesions["timepoint"] == "baseline"]
+    counts = (
+        f"{baseline['lesion_id'].nunique()} baseline lesions of {baseline['patient_id'].nunique()} patients "
+        f"({len(lesions)} lesion measurements in all)"
+    )
+    if scans is not None and "half_life_s" in scans.columns and scans["half_life_s"].notna().any():
+        peak_ml = cohort_config["pet"]["peak_volume_ml"]
+        text = (
+            f"## CD8 PET\n\nUptake was quantified in {counts} as body-weight "
+            "SUV (QIBA SUV profile; injected activity decay-corrected to the scan's reference time with the "
+            f"radionuclide half-life, {half_life_text(scans['half_life_s'].dropna())}, using full injection and "
+            "scan dates): SUVmax, SUVmean, "
+            f"SUVpeak (mean in a {peak_ml:g} cm³ sphere placed for maximum mean, PERCIST 1.0) and volume."
+        )
+    else:
+        text = (
+            f"## CD8 PET\n\nUptake of {counts} was read from a per-VOI statistics table exported from the "
+            "reading software (SUVmax and, where exported, SUVmean, SUVpeak and volume)."
+        )
+    if cohort_config["pet_analysis"]["exclude_irradiated"]:
+        text += " Irradiated lesions were excluded from uptake analyses."
+    else:
+        text += " Irradiated lesions were excluded from the per-patient geometric mean but kept in the mixed models."
+    text += " Per-patient uptake is the geometric mean of lesion SUVmax."
+    if models is not None and not models.empty:
+        text += _models_sentence(models)
+    return text
+
+
+def biodistribution_paragraph(table: pd.DataFrame | None, comparison: pd.DataFrame | None, ci_level: float) -> str:
+    """Methods (and headline result) sentences for the biodistribution analysis (empty without data)."""
+    if table is None or table.empty:
+        return ""
+    model = table[table["method"].str.startswith("model") & (table["statistic"] == "suvmean")]
+    tissues = ", ".join(t.replace("_", " ") for t in dict.fromkeys(model["tissue"]))
+    days = ", ".join(f"{d:g}" for d in sorted(model["day"].unique()))
+    doses = sorted(table["dose_mg"].dropna().unique())
+    n = int(model.groupby("tissue")["n_patients"].max().max()) if not model.empty else 0
+    dose_text = f" at protein doses of {' and '.join(f'{d:g}' for d in doses)} mg" if len(doses) >= 2 else ""
+    text = (
+        f"Biodistribution was assessed in {n} patients imaged {days} days after tracer injection{dose_text}: "
+        f"SUVmean and SUVmax of reference regions ({tissues}) were analysed per tissue with linear mixed models of "
+        "log SUV with day after injection as a categorical factor"
+        + (", adjusted for protein dose," if len(doses) >= 2 else "")
+        + f" and a random intercept per patient (REML), reporting geometric means with {ci_level:.0%} Wald confidence intervals"
+    )
+    if len(doses) >= 2:
+        text += (
+            f"; uptake was compared between doses per day as the ratio of geometric means ({doses[-1]:g} vs "
+            f"{doses[0]:g} mg) with likelihood-ratio tests of maximum-likelihood fits"
+        )
+    text += "."
+    if comparison is not None and not comparison.empty:
+        overall = comparison[
+            comparison["day"].isna() & comparison["ratio"].notna() & (comparison["statistic"] == "suvmean")
+        ]
+        parts = [
+            f"{r.tissue.replace('_', ' ')} {r.ratio:.2f} ({ci_level:.0%} CI {r.ci_low:.2f}-{r.ci_high:.2f}; p = {r.p:.2g})"
+            for r in overall.itertuples()
+        ]
+        if parts:
+            text += f" SUVmean ratios {doses[-1]:g} vs {doses[0]:g} mg over all days: " + ", ".join(parts) + "."
+    return text
+
+
+def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
+    """The pet stage's methods: uptake, then biodistribution (``""`` when neither ran)."""
+    cohort_dir = Path(cohort_dir)
+    biodistribution = biodistribution_paragraph(
+        _optional(cohort_dir / "tables" / "pet_biodistribution.tsv"),
+        _optional(cohort_dir / "tables" / "pet_dose_comparison.tsv"),
+        cohort_config["pet"]["biodistribution"]["ci_level"],
+    )
+    return "\n\n".join(p for p in (uptake_paragraph(cohort_dir, cohort_config), biodistribution) if p)

@@ -1,0 +1,40 @@
+"""The ihc methods paragraph: Immunoscore groups from the package, counts from the slides."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contexture.ihc import methods
+
+
+def _write_slides(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame(
+        {"slide_id": ["a", "b", "c"], "patient_id": ["001", "001", "002"],
+         "ihc_phenotype": ["desert", "inflamed", "inflamed"]}
+    ).to_csv(tmp_path / "tables/ihc_slides.tsv", sep="\t", index=False)  # fmt: skip
+
+
+def test_empty_without_slides(tmp_path, cohort_config):
+    assert methods.methods_paragraph(tmp_path, cohort_config()) == ""
+
+
+def test_counts_groups_and_qupath_sentences(tmp_path, cohort_config):
+    _write_slides(tmp_path)
+    text = methods.methods_paragraph(tmp_path, cohort_config({"ihc": {"slides": "slides.tsv"}}))
+    assert "3 slides of 2 patients were analysed from cell detections" in text
+    assert "(desert / stromal / inflamed; inflamed 2, desert 1)" in text
+    assert "(Low 0–25%, Intermediate 25–70%, High 70–100%; Pagès" in text
+    assert "(k-d tree)." in text and "Kendall" not in text
+    (tmp_path / "tables/ihc_pet_correlation.tsv").write_text("x\n")
+    assert methods.methods_paragraph(tmp_path, cohort_config()).endswith(
+        "Association with PET uptake of paired lesions is Kendall's tau-b."
+    )
+
+
+def test_density_table_and_other_groups(tmp_path, cohort_config):
+    _write_slides(tmp_path)
+    text = methods.methods_paragraph(tmp_path, cohort_config({"ihc": {"densities": "densities.tsv"}}))
+    assert "analysed from a per-region density table:" in text and "k-d tree" not in text
+    groups = ((20.0, "Low"), (60.0, "Intermediate"), (100.0, "High"))
+    assert methods.immunoscore_groups_text(groups) == "Low 0–20%, Intermediate 20–60%, High 60–100%"

@@ -1,0 +1,90 @@
+"""The pet methods paragraph: half-life, SUVpeak sphere, irradiated rule, models, biodistribution."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contexture.pet import biodistribution as bd
+from contexture.pet import methods
+from contexture.pet.suv import HALF_LIFE_S
+from tests.unit.pet.test_pet_biodistribution import balanced_references
+
+
+def _write(tmp_path, half_lives=(HALF_LIFE_S["Zr89"],), models=True):
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "pet").mkdir()
+    pd.DataFrame(
+        {"patient_id": ["001", "001", "002", "001"], "lesion_id": ["L1", "L2", "L1", "L1"],
+         "timepoint": ["baseline", "baseline", "baseline", "on_treatment"], "suvmax": [5.0, 4.0, 6.0, 3.0]}
+    ).to_csv(tmp_path / "tables/lesions.tsv", sep="\t", index=False)  # fmt: skip
+    scans = pd.DataFrame({"patient_id": ["001", "002"], "format": "dicom"})
+    if half_lives is None:
+        scans["format"] = "voi_table"
+    else:
+        scans["half_life_s"] = [half_lives[i % len(half_lives)] for i in range(len(scans))]
+    scans.to_csv(tmp_path / "pet/scans.tsv", sep="\t", index=False)
+    if models:
+        pd.DataFrame(
+            {"analysis": ["icc", "change_per_week", "change_per_week", "change_per_week_volume_adjusted"],
+             "term": ["icc", "percent_change_per_week[all]", "interaction_ratio[responder/non_responder]",
+                      "percent_change_per_week[all]"]}
+        ).to_csv(tmp_path / "tables/pet_models.tsv", sep="\t", index=False)  # fmt: skip
+
+
+def test_empty_without_pet_tables(tmp_path, cohort_config):
+    assert methods.methods_paragraph(tmp_path, cohort_config()) == ""
+
+
+def test_defaults_and_counts(tmp_path, cohort_config):
+    _write(tmp_path)
+    text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert "quantified in 2 baseline lesions of 2 patients (4 lesion measurements in all)" in text
+    assert "the radionuclide half-life, 78.41 h for 89Zr, using" in text
+    assert "(mean in a 1 cm³ sphere" in text and "Irradiated lesions were excluded from uptake analyses." in text
+    assert "heterogeneity is the intraclass correlation" in text
+    assert text.endswith(
+        "per week, with its interaction with best overall response and a lesion-volume-adjusted sensitivity analysis."
+    )
+
+
+def test_changed_options_and_half_lives_reach_the_text(tmp_path, cohort_config):
+    _write(tmp_path, half_lives=(HALF_LIFE_S["F18"], 3600.0 * 2.5))
+    options = {"pet": {"peak_volume_ml": 0.5, "half_life_hours": 10}, "pet_analysis": {"exclude_irradiated": False}}
+    text = methods.methods_paragraph(tmp_path, cohort_config(options))
+    # the half-lives the scans were corrected with, not the configured fallback
+    assert "half-life, 1.8295 h for 18F, 2.5 h, using" in text and "10 h" not in text
+    assert "(mean in a 0.5 cm³ sphere" in text and "78.41" not in text
+    assert "excluded from the per-patient geometric mean but kept in the mixed models" in text
+
+
+def test_voi_table_and_missing_analyses(tmp_path, cohort_config):
+    _write(tmp_path, half_lives=None, models=False)
+    text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert "was read from a per-VOI statistics table" in text and "half-life" not in text and "sphere" not in text
+    assert "mixed models" not in text
+    pd.DataFrame({"analysis": ["change_per_week"], "term": ["percent_change_per_week[all]"]}).to_csv(
+        tmp_path / "tables/pet_models.tsv", sep="\t", index=False
+    )
+    text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert text.endswith("change during treatment is the % change in geometric mean SUVmax per week.")
+    assert "intraclass" not in text
+
+
+def test_biodistribution_paragraph_states_design_and_ratios():
+    references = balanced_references()
+    table, comparison = bd.biodistribution_table(references), bd.dose_comparison(references)
+    text = methods.biodistribution_paragraph(table, comparison, ci_level=0.95)
+    assert "8 patients" in text and "0, 2, 4, 7 days" in text and "4 and 10 mg" in text
+    assert "random intercept per patient" in text and "blood pool" in text and "95% Wald" in text
+    assert methods.biodistribution_paragraph(pd.DataFrame(), None, ci_level=0.95) == ""
+
+
+def test_biodistribution_follows_the_pet_paragraph_with_the_configured_level(tmp_path, cohort_config):
+    _write(tmp_path)
+    references = balanced_references()
+    bd.biodistribution_table(references).to_csv(tmp_path / "tables/pet_biodistribution.tsv", sep="\t", index=False)
+    bd.dose_comparison(references).to_csv(tmp_path / "tables/pet_dose_comparison.tsv", sep="\t", index=False)
+    text = methods.methods_paragraph(tmp_path, cohort_config({"pet": {"biodistribution": {"ci_level": 0.9}}}))
+    uptake, biodistribution = text.split("\n\n", 2)[1:]
+    assert uptake.startswith("Uptake was quantified") and biodistribution.startswith("Biodistribution was assessed")
+    assert "90% Wald confidence intervals" in biodistribution and "(90% CI" in biodistribution
