@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from contexture.io import read_table
-from contexture.survival.analysis import SCALE_TEXT, SurvivalOptions
+from contexture.stats.survival import SCALE_TEXT
+from contexture.survival.analysis import SurvivalOptions
 
 STANDARD_DEVIATION_SCALES = {SCALE_TEXT["sd_decrease"], SCALE_TEXT["sd_increase"]}
 
