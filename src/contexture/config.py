@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, validators
 from contexture.errors import ConfigError
 from contexture.io import read_yaml
 from contexture.io.validation import SCHEMA_DIR
+from contexture.modalities import MODALITIES
 
 
 def config_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
@@ -90,26 +91,16 @@ def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
 
 
 # Where each modality's input files are declared in a cohort: a path-valued cohort key
-# (None) or the keys of its section that name inputs; every other key is an option.
+# (None) or the keys of its section whose presence declares it; every other key is an
+# option. Derived from the one table of modalities (contexture.modalities).
 INPUT_KEYS: dict[str, tuple[str, ...] | None] = {
-    "clinical": None,
-    "recist": None,
-    "nanostring": ("rcc",),
-    "pet": ("scans", "voi_table"),
-    "ihc": ("slides", "densities"),
+    modality.name: None if modality.path_valued else modality.declaring_keys for modality in MODALITIES
 }
 
 
 def declared_inputs(cohort: dict) -> set[str]:
     """The modalities whose input files a (real) cohort declares."""
-    found = set()
-    for modality, keys in INPUT_KEYS.items():
-        value = cohort.get(modality)
-        if keys is None and isinstance(value, str):
-            found.add(modality)
-        elif keys is not None and isinstance(value, dict) and any(k in value for k in keys):
-            found.add(modality)
-    return found
+    return {modality.name for modality in MODALITIES if modality.is_declared(cohort)}
 
 
 def cohort_modalities(cohort: dict) -> set[str]:

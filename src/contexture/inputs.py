@@ -3,15 +3,19 @@
 The rule ``validate_inputs`` (``workflow/rules/validate.smk``) calls
 :func:`validate_cohort_inputs` once per real (non-simulated) cohort, and every stage's
 first rule waits for its output, so a broken input stops the run before any table is
-computed. Each modality is checked with its stage's own validators (the row schemas of
-``workflow/schemas/tables/`` through :func:`contexture.io.validation.validate_frame`,
+computed. This module holds what the modalities share -- the :class:`Collector` of
+problems and file records, the declared-path checks run when the workflow is parsed,
+and the driver that walks :data:`contexture.modalities.MODALITIES` -- while each
+modality's checks live in its stage (``contexture.<stage>.checks``, named in the table),
+built on the stage's own validators (the row schemas of ``workflow/schemas/tables/``
+through :func:`contexture.io.validation.validate_frame`,
 :func:`contexture.clinical.derive_follow_up`, :func:`contexture.response.recist.check_measurements`,
 :func:`contexture.nanostring.match_sample_sheet`, :func:`contexture.io.rcc.read_rcc`,
-:func:`contexture.pet.quantify.read_labels_table`, :func:`contexture.io.qupath.resolve_columns`),
-and every problem of every file is collected into one :class:`InputError` naming the
+:func:`contexture.pet.quantify.read_labels_table`, :func:`contexture.io.qupath.resolve_columns`).
+Every problem of every file is collected into one :class:`InputError` naming the
 file, row, column (or key), value and what was expected -- not only the first one.
 
-Beyond the tables' own schemas, it reconciles the modalities' files:
+Beyond the tables' own schemas, the stage checks reconcile the modalities' files:
 
 * NanoString: sample-sheet rows naming an RCC file that does not exist and RCC files
   present but not in the sheet are both **errors** (the nanostring stage refuses them
@@ -38,7 +42,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +50,7 @@ import pandas as pd
 
 from contexture.errors import InputError, Problem
 from contexture.io import read_input_table, sha256_file
+from contexture.modalities import MODALITIES
 
 log = logging.getLogger(__name__)
 
@@ -120,49 +124,44 @@ class Collector:
         return typed, not problems
 
 
-def _resolve(base: Path, value: object) -> Path:
+def resolve_path(base: Path, value: object) -> Path:
+    """A path named in a sheet's cell: absolute, or relative to the sheet's folder ``base``."""
     path = Path(str(value))
     return path if path.is_absolute() else base / path
 
 
 # --- declared paths (checked when the workflow is parsed) ---------------------------------
 def declared_paths(cohort: dict) -> list[tuple[str, str]]:
-    """(config key, path) of every input a real cohort declares."""
-    pairs = []
-    for key in ("clinical", "recist"):
-        if isinstance(cohort.get(key), str):
-            pairs.append((key, cohort[key]))
-    for section, keys in (
-        ("nanostring", ("rcc", "samples", "rlf")),
-        ("pet", ("scans", "voi_table")),
-        ("ihc", ("slides", "densities")),
-    ):
-        for key in keys:
-            value = (cohort.get(section) or {}).get(key)
-            if isinstance(value, str):
-                pairs.append((f"{section}.{key}", value))
-    reference = ((cohort.get("ihc") or {}).get("immunoscore") or {}).get("reference")
-    if isinstance(reference, str):
-        pairs.append(("ihc.immunoscore.reference", reference))
-    return pairs
+    """(config key, path) of every input a real cohort declares, in the modalities' order."""
+    return [
+        (modality.config_key(entry), path) for modality in MODALITIES for entry, path in modality.declared_paths(cohort)
+    ]
+
+
+def _missing_paths(name: str, cohort: dict) -> list[tuple[str, str]]:
+    """(config key, problem) for declared input paths that do not exist."""
+    problems = []
+    for modality in MODALITIES:
+        for entry, value in modality.declared_paths(cohort):
+            key = modality.config_key(entry)
+            if entry.files:
+                try:
+                    entry.list_files(value)
+                except InputError as error:
+                    problems.append((key, f"cohorts.{name}.{key}: {error}"))
+            elif not os.path.exists(value):
+                problems.append(
+                    (
+                        key,
+                        f"cohorts.{name}.{key}: '{value}' does not exist (relative paths start from the run folder)",
+                    )
+                )
+    return problems
 
 
 def missing_declared_paths(name: str, cohort: dict) -> list[str]:
     """Problems for declared input paths that do not exist (an RCC glob must match a file)."""
-    from contexture.io.rcc import find_rcc_files
-
-    problems = []
-    for key, value in declared_paths(cohort):
-        if key == "nanostring.rcc":
-            try:
-                find_rcc_files(value)
-            except InputError as error:
-                problems.append(f"cohorts.{name}.{key}: {error}")
-        elif not os.path.exists(value):
-            problems.append(
-                f"cohorts.{name}.{key}: '{value}' does not exist (relative paths start from the run folder)"
-            )
-    return problems
+    return [problem for _, problem in _missing_paths(name, cohort)]
 
 
 def check_declared_paths(cohorts: dict) -> None:
@@ -177,8 +176,10 @@ def check_declared_paths(cohorts: dict) -> None:
         )
 
 
-def _sheet_files(sheet: Path, columns: tuple[str, ...]) -> list[str]:
-    """Existing files named in ``columns`` of a sheet (paths relative to its folder); never raises."""
+def sheet_files(sheet: str | os.PathLike, columns: tuple[str, ...]) -> list[str]:
+    """Existing files (or DICOM series folders) named in ``columns`` of a sheet, relative
+    to its folder; sorted, and never raises (the validation rule reports a bad sheet)."""
+    sheet = Path(sheet)
     try:
         table = read_input_table(sheet)
     except InputError:  # reported in full by the validation rule
@@ -187,308 +188,47 @@ def _sheet_files(sheet: Path, columns: tuple[str, ...]) -> list[str]:
     for column in columns:
         if column in table.columns:
             for value in table[column].dropna():
-                path = _resolve(sheet.parent, value)
-                if path.is_file():
+                path = resolve_path(sheet.parent, value)
+                if path.is_file() or path.is_dir():  # a folder is a DICOM series
                     files.append(str(path))
-                elif path.is_dir():  # a DICOM series folder
-                    files.append(str(path))
-    return files
+    return sorted(set(files))
 
 
 def input_files(cohort: dict) -> list[str]:
     """Every existing input file of a real cohort (the validation rule's inputs); never raises."""
-    from contexture.io.rcc import find_rcc_files
-
     files = []
-    for key, value in declared_paths(cohort):
-        if key == "nanostring.rcc":
-            try:
-                files += [str(p) for p in find_rcc_files(value)]
-            except InputError:
-                pass
-        elif os.path.isfile(value):
-            files.append(value)
-            if key == "pet.scans":
-                files += _sheet_files(Path(value), ("image", "mask", "labels"))
-            elif key == "ihc.slides":
-                files += _sheet_files(Path(value), ("cells", "annotations"))
+    for modality in MODALITIES:
+        for entry, value in modality.declared_paths(cohort):
+            if entry.files:
+                try:
+                    files += [str(p) for p in entry.list_files(value)]
+                except InputError:
+                    pass
+            elif os.path.isfile(value):
+                files.append(value)
+                if entry.path_columns:
+                    files += sheet_files(value, entry.path_columns)
     return sorted(set(files))
-
-
-# --- per modality -----------------------------------------------------------------------
-def check_clinical(path: str, found: Collector) -> None:
-    from contexture.clinical.follow_up import derive_follow_up
-
-    typed, clean = found.table(path, "tables/clinical", "clinical table", "clinical")
-    if clean:
-        with found.capture():
-            derive_follow_up(typed, file=str(path))
-
-
-def check_recist(path: str, found: Collector) -> None:
-    from contexture.response.recist import check_measurements
-
-    typed, clean = found.table(path, "tables/recist", "RECIST table", "recist")
-    if clean:
-        for problem in check_measurements(typed, str(path)):
-            found.add(problem)
-
-
-def check_nanostring(section: dict, found: Collector) -> None:
-    from contexture.io.rcc import find_rcc_files, read_rcc, read_rlf_name
-    from contexture.nanostring.normalization import match_sample_sheet
-
-    try:
-        files = find_rcc_files(section["rcc"])
-    except InputError as error:
-        found.add(f"nanostring.rcc: {error}")
-        return
-    if "samples" in section:
-        sheet, clean = found.table(
-            section["samples"], "tables/nanostring_samples", "NanoString sample sheet", "nanostring"
-        )
-        if clean:
-            with found.capture():
-                match_sample_sheet([str(f) for f in files], sheet, str(section["samples"]))
-    codesets: dict[str, list[str]] = {}
-    probe_sets: dict[int, list[str]] = {}
-    for path in files:
-        found.record(path, "nanostring", "RCC file")
-        if found.too_big(path, "rcc_mb", "RCC file"):
-            continue
-        try:
-            rcc = read_rcc(path)
-        except InputError as error:
-            found.add(str(error))
-            continue
-        found.record(path, "nanostring", "RCC file", len(rcc.counts))
-        keys = rcc.keys
-        repeated = [key for key, n in Counter(keys).items() if n > 1]
-        if repeated:
-            found.add(
-                f"RCC file '{path}', <Code_Summary>: probe key (CodeClass, Name, Accession) repeated: {repeated[:5]}; "
-                "expected each probe once"
-            )
-        codesets.setdefault(rcc.attributes["gene_rlf"], []).append(str(path))
-        probe_sets.setdefault(hash(frozenset(keys)), []).append(str(path))
-    if len(codesets) > 1:
-        usual = max(codesets, key=lambda name: len(codesets[name]))
-        for name, paths in sorted(codesets.items()):
-            if name != usual:
-                for path in paths:
-                    found.add(
-                        f"RCC file '{path}', <Sample_Attributes> GeneRLF: got {name!r}; expected the CodeSet of the "
-                        f"other {len(codesets[usual])} file(s), {usual!r} (e.g. '{codesets[usual][0]}'). Probes of "
-                        "different CodeSets cannot be merged: analyse each CodeSet as its own cohort"
-                    )
-    elif len(probe_sets) > 1:
-        usual = max(probe_sets, key=lambda key: len(probe_sets[key]))
-        for key, paths in probe_sets.items():
-            if key != usual:
-                for path in paths:
-                    found.add(
-                        f"RCC file '{path}', <Code_Summary>: its probes (CodeClass, Name, Accession) differ from those "
-                        f"of the other file(s) of CodeSet {next(iter(codesets))!r} (e.g. '{probe_sets[usual][0]}')"
-                    )
-    if "rlf" in section and codesets:
-        with found.capture():
-            found.record(section["rlf"], "nanostring", "RLF file")
-            name = read_rlf_name(section["rlf"])
-            if sorted(codesets) != [name]:
-                found.add(
-                    f"RLF file '{section['rlf']}', Name: got {name!r}; the RCC files' GeneRLF is {sorted(codesets)}: "
-                    "the RLF and the RCC files must belong to one CodeSet"
-                )
-
-
-def image_shape(path: Path) -> tuple[int, ...]:
-    """Voxel dimensions of a NIfTI file or a DICOM series folder, from headers only."""
-    from contexture.io.pet_images import dicom_series_shape, nifti_shape
-
-    return dicom_series_shape(path) if path.is_dir() else nifti_shape(path)
-
-
-def _check_image_header(path: Path, what: str, found: Collector, column: str, problem_at: tuple) -> bool:
-    """Header dimensions within the voxel limit; returns whether the file may be read."""
-    from contexture.io.pet_images import check_image_shape
-
-    try:
-        shape = image_shape(path)
-        check_image_shape(shape, str(path), what, found.limits["image_voxels"])
-    except InputError as error:
-        found.add(
-            f"{error} (config limits.image_voxels; scans table {problem_at[0]}, row {problem_at[1]}, column '{column}')"
-        )
-        return False
-    return True
-
-
-def check_pet(section: dict, found: Collector) -> None:
-    from contexture.io.pet_images import read_label_map, sidecar_path
-    from contexture.pet.quantify import present_labels, read_labels_table
-
-    if "voi_table" in section:
-        voi, _ = found.table(section["voi_table"], "tables/pet_voi", "PET VOI table", "pet")
-        if voi is not None:
-            _check_scan_days(voi, section["voi_table"], found)
-        return
-    scans_path = Path(section["scans"])
-    scans, _ = found.table(scans_path, "tables/pet_scans", "PET scans table", "pet")
-    if scans is None:
-        return
-    _check_scan_days(scans, scans_path, found)
-    labels_cache: dict[str, pd.DataFrame | None] = {}
-    for row, record in enumerate(scans.to_dict("records"), start=1):
-        paths = {}
-        for column in ("image", "mask", "labels"):
-            value = record.get(column)
-            if value is None or pd.isna(value):
-                continue  # an empty required cell is already a schema problem
-            path = _resolve(scans_path.parent, value)
-            if not path.exists():
-                found.add(
-                    Problem(
-                        str(scans_path),
-                        row,
-                        column,
-                        value,
-                        "an existing file or folder (relative paths resolve "
-                        f"from the scans table's folder; looked for '{path}')",
-                    )
-                )
-                continue
-            paths[column] = path
-        if "image" in paths:
-            image = paths["image"]
-            if image.is_dir():
-                for file in sorted(p for p in image.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                    found.record(file, "pet", "PET DICOM file")
-            else:
-                found.record(image, "pet", "PET image")
-                if image.name.lower().endswith((".nii", ".nii.gz")) and not sidecar_path(image).is_file():
-                    found.add(
-                        f"PET image '{image}' has no BIDS-PET sidecar: expected '{sidecar_path(image)}' with "
-                        f"InjectedRadioactivity, InjectionStart, ... (scans table '{scans_path}', row {row}, column 'image')"
-                    )
-                elif sidecar_path(image).is_file():
-                    found.record(sidecar_path(image), "pet", "BIDS-PET sidecar")
-            _check_image_header(image, "PET image", found, "image", (scans_path, row))
-        labels = None
-        if "labels" in paths:
-            key = str(paths["labels"])
-            found.record(key, "pet", "PET labels table")
-            if key not in labels_cache:
-                labels_cache[key] = None
-                with found.capture():
-                    labels_cache[key] = read_labels_table(key)
-                    found.record(key, "pet", "PET labels table", len(labels_cache[key]))
-            labels = labels_cache[key]
-        if "mask" in paths:
-            mask_path = paths["mask"]
-            found.record(mask_path, "pet", "label mask")
-            if _check_image_header(mask_path, "label mask", found, "mask", (scans_path, row)) and labels is not None:
-                with found.capture():
-                    present = set(present_labels(read_label_map(mask_path).labels).tolist())
-                    listed = set(labels["label"].astype(int))
-                    if present - listed:
-                        found.add(
-                            f"label mask '{mask_path}' holds label(s) {sorted(present - listed)[:20]} that are not in "
-                            f"the labels table '{paths['labels']}' (column 'label'); expected every mask label described"
-                        )
-                    if listed - present:
-                        found.add(
-                            f"labels table '{paths['labels']}' lists label(s) {sorted(listed - present)[:20]} (column "
-                            f"'label') that do not occur in mask '{mask_path}'"
-                        )
-
-
-def _check_scan_days(table: pd.DataFrame, path: str | os.PathLike, found: Collector) -> None:
-    """An on-treatment scan must not be dated before treatment start (scan_day < 0)."""
-    if not {"timepoint", "scan_day"} <= set(table.columns):
-        return
-    early = (table["timepoint"] == "on_treatment") & (table["scan_day"].astype(float) < 0)
-    for index in table.index[early.fillna(False).to_numpy(bool)]:
-        found.add(
-            Problem(
-                str(path),
-                int(index) + 1,
-                "scan_day",
-                float(table.at[index, "scan_day"]),
-                "scan_day >= 0 for an on_treatment scan (a scan before treatment start is a baseline scan; "
-                "scan_day counts days from treatment start)",
-            )
-        )
-
-
-def check_ihc(section: dict, found: Collector) -> None:
-    from contexture.io import qupath
-
-    if "densities" in section:
-        found.table(section["densities"], "tables/ihc_densities", "IHC density table", "ihc")
-    reference = (section.get("immunoscore") or {}).get("reference")
-    if reference:
-        found.table(reference, "tables/ihc_immunoscore_reference", "Immunoscore reference table", "ihc")
-    if "slides" not in section:
-        return
-    sheet_path = Path(section["slides"])
-    sheet, _ = found.table(sheet_path, "tables/ihc_slides", "IHC slide sheet", "ihc")
-    if sheet is None:
-        return
-    aliases = section.get("columns") or None
-    exports = (
-        ("cells", "QuPath detection export", qupath.DETECTION_COLUMNS, ("image",)),
-        ("annotations", "QuPath annotation export", qupath.ANNOTATION_COLUMNS, ("name",)),
-    )
-    for row, record in enumerate(sheet.to_dict("records"), start=1):
-        for column, what, required, optional in exports:
-            value = record.get(column)
-            if value is None or pd.isna(value):
-                continue
-            path = _resolve(sheet_path.parent, value)
-            if not path.is_file():
-                found.add(
-                    Problem(
-                        str(sheet_path),
-                        row,
-                        column,
-                        value,
-                        f"an existing {what} (relative paths resolve from the sheet's folder; looked for '{path}')",
-                    )
-                )
-                continue
-            found.record(path, "ihc", what)
-            if found.too_big(path, "qupath_mb", what):
-                continue
-            with found.capture():
-                header = qupath.read_header(path, what=what)
-                qupath.resolve_columns(header, required, optional, aliases, file=str(path), what=what)
 
 
 # --- the step ----------------------------------------------------------------------------
 def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
     """Check every input of a real cohort; return the ``inputs.tsv`` table or raise.
 
-    Raises one :class:`InputError` listing every problem of every modality. The table has
+    Each declared modality whose declared paths all exist is checked by its stage's
+    check (:attr:`contexture.modalities.Modality.check`), in the table's order. Raises
+    one :class:`InputError` listing every problem of every modality. The table has
     one row per input file: ``file, modality, kind, rows, sha256, status``.
     """
     found = Collector(cohort.get("limits"))
-    missing = missing_declared_paths(name, cohort)
-    for problem in missing:
+    missing = _missing_paths(name, cohort)
+    for _, problem in missing:
         found.add(problem)
-    missing_keys = {problem.split(":")[0].removeprefix(f"cohorts.{name}.") for problem in missing}
-    if "clinical" in cohort and "clinical" not in missing_keys:
-        check_clinical(cohort["clinical"], found)
-    if "recist" in cohort and "recist" not in missing_keys:
-        check_recist(cohort["recist"], found)
-    nanostring = cohort.get("nanostring") or {}
-    if "rcc" in nanostring and not missing_keys & {"nanostring.rcc", "nanostring.samples", "nanostring.rlf"}:
-        check_nanostring(nanostring, found)
-    pet = cohort.get("pet") or {}
-    if ("scans" in pet or "voi_table" in pet) and not missing_keys & {"pet.scans", "pet.voi_table"}:
-        check_pet(pet, found)
-    ihc = cohort.get("ihc") or {}
-    if ("slides" in ihc or "densities" in ihc) and not any(k.startswith("ihc.") for k in missing_keys):
-        check_ihc(ihc, found)
+    missing_keys = {key for key, _ in missing}
+    for modality in MODALITIES:
+        keys = {modality.config_key(entry) for entry in modality.inputs}
+        if modality.is_declared(cohort) and not keys & missing_keys:
+            modality.check_inputs(cohort[modality.name], found)
     if found.problems:
         lines = [f"  - {p}".replace("\n", "\n    ") for p in found.problems[:200]]
         if len(found.problems) > 200:

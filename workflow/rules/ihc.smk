@@ -3,6 +3,9 @@
 # the cohort has PET. Methods: docs/ihc.md and contexture.ihc.
 
 
+include: "functions/ihc.smk"
+
+
 rule simulate_ihc:
     input:
         patients="results/{cohort}/raw/truth/patients.tsv",

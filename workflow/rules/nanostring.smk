@@ -3,6 +3,9 @@
 # cohorts get their RCC files from simulate_nanostring.
 
 
+include: "functions/nanostring.smk"
+
+
 rule simulate_nanostring:
     input:
         latent_patients="results/{cohort}/raw/truth/patients.tsv",

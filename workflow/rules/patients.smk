@@ -1,6 +1,9 @@
 # The patient table (outputs contract): clinical table + every stage's patient features.
 
 
+include: "functions/patients.smk"
+
+
 rule patients:
     input:
         unpack(patients_inputs),

@@ -2,6 +2,9 @@
 # (contexture.pet.suv, contexture.pet.quantify; methods in docs/pet.md).
 
 
+include: "functions/pet.smk"
+
+
 rule simulate_pet:
     input:
         latent_patients="results/{cohort}/raw/truth/patients.tsv",

@@ -2,6 +2,9 @@
 # citable bundle of a cohort.
 
 
+include: "functions/report.smk"
+
+
 rule data_availability:
     input:
         unpack(availability_inputs),

@@ -3,6 +3,9 @@
 # and the baseline-feature response classifier on tables/patients.tsv.
 
 
+include: "functions/response.smk"
+
+
 # Demo cohorts: the RECIST measurement table implied by the latent truth.
 rule simulate_recist:
     input:
@@ -150,51 +153,5 @@ OUTPUT_PROVIDERS.append(
         "recist",
         "results/{cohort}/tables/classifier.tsv",
         "results/{cohort}/figures/response_classifier_roc.png",
-    )
-)
-
-
-# irAE grade (severe vs not) against baseline biomarkers, and reference-region uptake change
-# in organs with an irAE (contexture.toxicity.analysis); header-only table when too few events.
-rule response_toxicity:
-    input:
-        patients="results/{cohort}/tables/patients.tsv",
-        references=lambda wc: when_modality(
-            wc.cohort, "pet", "results/{cohort}/pet/reference_regions.tsv"
-        ),
-    output:
-        table=report(
-            "results/{cohort}/tables/toxicity.tsv",
-            caption="../report/toxicity.rst",
-            category="Response",
-            subcategory="{cohort}",
-            labels=report_labels("toxicity.tsv"),
-        ),
-        organ_changes="results/{cohort}/response/toxicity_organ_uptake_change.tsv",
-        figure=report(
-            "results/{cohort}/figures/toxicity_biomarkers.png",
-            caption="../report/toxicity_biomarkers.rst",
-            category="Response",
-            subcategory="{cohort}",
-            labels=report_labels("toxicity_biomarkers.png"),
-        ),
-    log:
-        "results/{cohort}/logs/response_toxicity.log",
-    benchmark:
-        "results/{cohort}/benchmarks/response_toxicity.tsv"
-    conda:
-        "../../envs/response.yaml"
-    params:
-        options=lambda wc: response_options(wc.cohort)["toxicity"],
-    script:
-        "../scripts/response_toxicity.py"
-
-
-OUTPUT_PROVIDERS.append(
-    lambda cohort: when_modality(
-        cohort,
-        "clinical",
-        "results/{cohort}/tables/toxicity.tsv",
-        "results/{cohort}/figures/toxicity_biomarkers.png",
     )
 )

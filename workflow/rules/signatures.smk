@@ -4,6 +4,9 @@
 # normalized matrix and sample table (plain paths).
 
 
+include: "functions/signatures.smk"
+
+
 rule signature_scores:
     input:
         expression="results/{cohort}/nanostring/normalized.tsv",

@@ -3,6 +3,9 @@
 # at once. Each stage's first rule takes `validated=validation_marker` as an input.
 
 
+include: "functions/validate.smk"
+
+
 rule validate_inputs:
     input:
         validation_inputs,

@@ -1,6 +1,7 @@
 """tables/data_availability.tsv and the cohort overview figure (contexture.report.availability)."""
 
 from contexture.io import read_table, write_table
+from contexture.modalities import NAMES
 from contexture.plotting import save_figure
 from contexture.report import availability
 from contexture.runner import run
@@ -12,8 +13,8 @@ def main(smk):
     )
     stages = {
         modality: availability.modality_timepoints(modality, read_table(smk.input[modality]))
-        for modality in ("recist", "pet", "nanostring", "ihc")
-        if modality in smk.input.keys()
+        for modality in NAMES
+        if modality != "clinical" and modality in smk.input.keys()
     }
     if clinical is not None:
         availability.check_patients_known(clinical, stages, on_unknown=smk.params.on_unknown_patient)

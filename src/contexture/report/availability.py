@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 from contexture.errors import InputError
+from contexture.modalities import BY_NAME, NAMES
 
 log = logging.getLogger(__name__)
 
-MODALITY_ORDER = ("clinical", "recist", "pet", "nanostring", "ihc")
+# The order of the table's rows and the overview's columns: that of contexture.modalities.
+MODALITY_ORDER = NAMES
 TIMEPOINT_ORDER = ("baseline", "on_treatment", "follow_up", "relapse")
 
 
@@ -26,10 +28,11 @@ def availability_table(clinical_ids: list[str] | None, modalities: dict[str, pd.
     ``modalities`` maps a modality name to a table with ``patient_id`` and ``timepoint``.
     Clinical data appears as one row per patient with timepoint ``baseline``.
     """
+    tables = dict(modalities)
+    if clinical_ids is not None:  # the patient record comes first; its Timepoints rule says baseline
+        tables = {"clinical": modality_timepoints("clinical", pd.DataFrame({"patient_id": clinical_ids})), **tables}
     frames = []
-    if clinical_ids is not None:
-        frames.append(pd.DataFrame({"patient_id": clinical_ids, "modality": "clinical", "timepoint": "baseline"}))
-    for modality, table in modalities.items():
+    for modality, table in tables.items():
         frames.append(
             pd.DataFrame(
                 {
@@ -96,18 +99,21 @@ def overview_matrix(availability: pd.DataFrame) -> pd.DataFrame:
 def modality_timepoints(modality: str, table: pd.DataFrame) -> pd.DataFrame:
     """One row per item of a stage table with ``patient_id`` and ``timepoint``.
 
+    The modality's :class:`contexture.modalities.Timepoints` rule says what an item is:
     PET counts scans (unique patient, timepoint, scan day), IHC slides, NanoString samples
-    (included lanes), RECIST assessments (day ≤ 0 is baseline, later ones follow-up).
+    (included lanes), RECIST assessments (day ≤ 0 is baseline, later ones follow-up),
+    clinical one record per patient at baseline.
     """
-    if modality == "pet":
-        items = table[["patient_id", "timepoint", "scan_day"]].drop_duplicates()
-    elif modality == "recist":
-        days = table[["patient_id", "assessment_day"]].drop_duplicates()
-        items = days.assign(timepoint=np.where(days["assessment_day"] <= 0, "baseline", "follow_up"))
-    elif modality == "nanostring" and "included" in table.columns:
-        items = table[table["included"].astype(str).str.lower() == "true"]
-    else:
-        items = table
+    rule = BY_NAME[modality].timepoints
+    items = table
+    if rule.included_column is not None and rule.included_column in items.columns:
+        items = items[items[rule.included_column].astype(str).str.lower() == "true"]
+    if rule.items:
+        items = items[list(rule.items)].drop_duplicates()
+    if rule.day_column is not None:
+        items = items.assign(timepoint=np.where(items[rule.day_column] <= 0, "baseline", "follow_up"))
+    if rule.timepoint is not None:
+        items = items.assign(timepoint=rule.timepoint)
     return items[["patient_id", "timepoint"]].reset_index(drop=True)
 
 

@@ -1,0 +1,87 @@
+"""Raw-input checks of NanoString RCC files, sample sheet and RLF (rule ``validate_inputs``).
+
+Sample-sheet rows naming an RCC file that does not exist and RCC files present but not
+in the sheet are both errors (the nanostring stage refuses them too: an unlisted file
+is either a forgotten sheet row or a stray file from another study, and guessing would
+silently change the sample set). Called through :data:`contexture.modalities.MODALITIES`
+by :func:`contexture.inputs.validate_cohort_inputs`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from contexture.errors import InputError
+from contexture.inputs import Collector
+from contexture.io.rcc import find_rcc_files, read_rcc, read_rlf_name
+from contexture.nanostring.normalization import match_sample_sheet
+
+
+def check_nanostring_inputs(section: dict, found: Collector) -> None:
+    """RCC files, sample sheet and RLF of a cohort's ``nanostring`` section.
+
+    Every RCC file parses and is within ``limits.rcc_mb``; the sample sheet passes its
+    schema and names exactly the RCC files present; the files share one CodeSet
+    (``GeneRLF``) and one probe set; the RLF, when given, names that CodeSet.
+    """
+    try:
+        files = find_rcc_files(section["rcc"])
+    except InputError as error:
+        found.add(f"nanostring.rcc: {error}")
+        return
+    if "samples" in section:
+        sheet, clean = found.table(
+            section["samples"], "tables/nanostring_samples", "NanoString sample sheet", "nanostring"
+        )
+        if clean:
+            with found.capture():
+                match_sample_sheet([str(f) for f in files], sheet, str(section["samples"]))
+    codesets: dict[str, list[str]] = {}
+    probe_sets: dict[int, list[str]] = {}
+    for path in files:
+        found.record(path, "nanostring", "RCC file")
+        if found.too_big(path, "rcc_mb", "RCC file"):
+            continue
+        try:
+            rcc = read_rcc(path)
+        except InputError as error:
+            found.add(str(error))
+            continue
+        found.record(path, "nanostring", "RCC file", len(rcc.counts))
+        keys = rcc.keys
+        repeated = [key for key, n in Counter(keys).items() if n > 1]
+        if repeated:
+            found.add(
+                f"RCC file '{path}', <Code_Summary>: probe key (CodeClass, Name, Accession) repeated: {repeated[:5]}; "
+                "expected each probe once"
+            )
+        codesets.setdefault(rcc.attributes["gene_rlf"], []).append(str(path))
+        probe_sets.setdefault(hash(frozenset(keys)), []).append(str(path))
+    if len(codesets) > 1:
+        usual = max(codesets, key=lambda name: len(codesets[name]))
+        for name, paths in sorted(codesets.items()):
+            if name != usual:
+                for path in paths:
+                    found.add(
+                        f"RCC file '{path}', <Sample_Attributes> GeneRLF: got {name!r}; expected the CodeSet of the "
+                        f"other {len(codesets[usual])} file(s), {usual!r} (e.g. '{codesets[usual][0]}'). Probes of "
+                        "different CodeSets cannot be merged: analyse each CodeSet as its own cohort"
+                    )
+    elif len(probe_sets) > 1:
+        usual = max(probe_sets, key=lambda key: len(probe_sets[key]))
+        for key, paths in probe_sets.items():
+            if key != usual:
+                for path in paths:
+                    found.add(
+                        f"RCC file '{path}', <Code_Summary>: its probes (CodeClass, Name, Accession) differ from those "
+                        f"of the other file(s) of CodeSet {next(iter(codesets))!r} (e.g. '{probe_sets[usual][0]}')"
+                    )
+    if "rlf" in section and codesets:
+        with found.capture():
+            found.record(section["rlf"], "nanostring", "RLF file")
+            name = read_rlf_name(section["rlf"])
+            if sorted(codesets) != [name]:
+                found.add(
+                    f"RLF file '{section['rlf']}', Name: got {name!r}; the RCC files' GeneRLF is {sorted(codesets)}: "
+                    "the RLF and the RCC files must belong to one CodeSet"
+                )

@@ -1,0 +1,25 @@
+"""Raw-input checks of the RECIST measurement table (contexture.response.checks)."""
+
+from contexture.inputs import Collector
+from contexture.response.checks import check_recist_inputs
+
+HEADER = "patient_id\tassessment_day\tlesion_id\tkind\tdiameter_mm\n"
+
+
+def test_rules_beyond_the_row_schema_are_collected(tmp_path):
+    # P2 has no baseline; P1's lesion L2 is a target first seen on day 42 (RECIST 1.1 §4.3.5: new).
+    path = tmp_path / "recist.tsv"
+    path.write_text(HEADER + "P1\t0\tL1\ttarget\t20\nP1\t42\tL2\ttarget\t15\nP2\t42\tL1\ttarget\t10\n")
+    found = Collector()
+    check_recist_inputs(str(path), found)
+    assert len(found.problems) == 2
+    assert any("row 3 (line 4), column 'assessment_day'" in p and "'P2'" in p for p in found.problems)
+    assert any("row 2 (line 3), column 'lesion_id': got 'L2'" in p for p in found.problems)
+
+
+def test_schema_problem_stops_before_the_recist_rules(tmp_path):
+    path = tmp_path / "recist.tsv"
+    path.write_text(HEADER + "P1\t0\tL1\ttumour\t20\n")
+    found = Collector()
+    check_recist_inputs(str(path), found)
+    assert len(found.problems) == 1 and "column 'kind': got 'tumour'" in found.problems[0]

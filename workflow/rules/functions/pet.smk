@@ -1,0 +1,68 @@
+# Input functions and helpers of the pet stage; pet.smk includes this file before its
+# rules (snakemake --lint wants rules and functions in separate files).
+from contexture.errors import ContextureError
+from contexture.inputs import sheet_files
+from contexture.modalities import BY_NAME
+
+PET_MODEL_FIGURES = [
+    "pet_lesion_overview",
+    "pet_suvmax_by_site",
+    "pet_suvmax_by_dmmr",
+    "pet_suvmax_by_ihc_phenotype",
+    "pet_change_per_week_by_response",
+]
+
+
+def pet_options(cohort):
+    """The cohort's pet section with schema defaults (simulated cohorts may omit it)."""
+    return cohort_config(cohort).get("pet") or {}
+
+
+def pet_image_files(scans_path):
+    """Images, masks and labels named by a real cohort's scans table (for rerun triggers;
+    the columns are the scans table's `path_columns` in contexture.modalities).
+
+    Parsing problems are left to the rule, which reports them with file, row and column.
+    """
+    return sheet_files(scans_path, BY_NAME["pet"].path_columns("scans"))
+
+
+def pet_quantify_inputs(wildcards):
+    cohort = wildcards.cohort
+    inputs = {}
+    if has_modality(cohort, "clinical"):
+        inputs["clinical"] = f"results/{cohort}/clinical/clinical.tsv"
+    if is_simulated(cohort):
+        inputs["scans"] = f"{raw_dir(cohort)}/pet/scans.tsv"
+        inputs["images"] = f"{raw_dir(cohort)}/pet/images"
+        return inputs
+    section = pet_options(cohort)
+    if "voi_table" in section:
+        inputs["voi_table"] = section["voi_table"]
+    else:
+        inputs["scans"] = section["scans"]
+        inputs["image_files"] = pet_image_files(section["scans"])
+    return inputs
+
+
+def pet_dose_finding_patients(cohort):
+    """Simulated cohorts: how many dose-finding patients the PET simulator adds."""
+    section = pet_options(cohort).get("simulate_dose_finding") or {}
+    return int(section.get("patients", 0))
+
+
+def pet_has_dose_finding(cohort):
+    """Whether a cohort's PET scans (or VOI rows) carry days_post_injection."""
+    if not has_modality(cohort, "pet"):
+        return False
+    if is_simulated(cohort):
+        return pet_dose_finding_patients(cohort) > 0
+    from contexture.io import read_input_table
+
+    section = pet_options(cohort)
+    try:
+        table = read_input_table(section.get("voi_table") or section["scans"])
+    except ContextureError:
+        return False  # the pet_quantify rule reports unreadable tables
+    column = table.get("days_post_injection")
+    return column is not None and bool(column.notna().any())
