@@ -5,14 +5,24 @@ from contexture.plotting import save_figure
 from contexture.report import availability
 from contexture.runner import run
 
+# The stage table that says which patient has which modality when (common.smk availability_inputs).
+SCHEMAS = {
+    "recist": "results/tables/recist_timepoints",
+    "pet": "results/tables/lesions",
+    "nanostring": "results/nanostring/samples",
+    "ihc": "results/tables/ihc_slides",
+}
+
 
 def main(smk):
     clinical = (
-        read_table(smk.input.clinical)["patient_id"].astype(str).tolist() if "clinical" in smk.input.keys() else None
+        read_table(smk.input.clinical, "results/clinical/clinical")["patient_id"].tolist()
+        if "clinical" in smk.input.keys()
+        else None
     )
     stages = {
-        modality: availability.modality_timepoints(modality, read_table(smk.input[modality]))
-        for modality in ("recist", "pet", "nanostring", "ihc")
+        modality: availability.modality_timepoints(modality, read_table(smk.input[modality], schema))
+        for modality, schema in SCHEMAS.items()
         if modality in smk.input.keys()
     }
     if clinical is not None:

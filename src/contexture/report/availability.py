@@ -105,7 +105,7 @@ def modality_timepoints(modality: str, table: pd.DataFrame) -> pd.DataFrame:
         days = table[["patient_id", "assessment_day"]].drop_duplicates()
         items = days.assign(timepoint=np.where(days["assessment_day"] <= 0, "baseline", "follow_up"))
     elif modality == "nanostring" and "included" in table.columns:
-        items = table[table["included"].astype(str).str.lower() == "true"]
+        items = table[table["included"]]
     else:
         items = table
     return items[["patient_id", "timepoint"]].reset_index(drop=True)

@@ -54,7 +54,8 @@ class _Cohort:
     def table(self, relative: str) -> pd.DataFrame:
         if relative not in self._tables:
             path = self.directory / relative
-            self._tables[relative] = read_table(path) if path.exists() else pd.DataFrame()
+            schema = "results/figures/source" if relative.startswith("figures/") else f"results/{relative[:-4]}"
+            self._tables[relative] = read_table(path, schema) if path.exists() else pd.DataFrame()
         return self._tables[relative]
 
     def source(self, figure: str) -> pd.DataFrame:
@@ -100,7 +101,7 @@ def _patients_table(c: _Cohort, name: str) -> tuple[str, str]:
 def _nanostring_qc(title: str) -> Callable[[_Cohort, str], tuple[str, str]]:
     def facts(c: _Cohort, name: str) -> tuple[str, str]:
         lanes = c.table("nanostring/lanes.tsv")
-        failed = int((~lanes["qc_pass"].astype(str).str.lower().eq("true")).sum()) if "qc_pass" in lanes else 0
+        failed = int((~lanes["qc_pass"]).sum()) if "qc_pass" in lanes else 0
         return title, f"n = {len(lanes)} lanes, {failed} failing QC (nSolver thresholds; no test)"
 
     return facts

@@ -12,10 +12,12 @@ from pathlib import Path
 import pandas as pd
 
 from contexture import DAYS_PER_MONTH
+from contexture.io import read_table
 
 
 def _read(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path, sep="\t") if path.is_file() else None
+    """``results/{cohort}/<folder>/<name>.tsv`` through its schema ``results/<folder>/<name>``."""
+    return read_table(path, f"results/{path.parent.name}/{path.stem}") if path.is_file() else None
 
 
 def clinical_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -41,8 +43,8 @@ def nanostring_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     if lanes is None:
         return ""
     options = cohort_config.get("nanostring", {})
-    failed = lanes.loc[~lanes["qc_pass"].astype(bool), "sample_id"].tolist()
-    excluded = lanes.loc[~lanes["included"].astype(bool), "sample_id"].tolist()
+    failed = lanes.loc[~lanes["qc_pass"], "sample_id"].tolist()
+    excluded = lanes.loc[~lanes["included"], "sample_id"].tolist()
     method = (
         options.get("normalization", {}).get("method", "nsolver")
         if isinstance(options.get("normalization"), dict)

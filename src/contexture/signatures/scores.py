@@ -48,7 +48,7 @@ import pandas as pd
 from jsonschema import Draft202012Validator
 
 from contexture.errors import ConfigError, InputError, QCError
-from contexture.io import read_yaml
+from contexture.io import read_table, read_yaml
 from contexture.io.validation import SCHEMA_DIR, load_schema
 
 log = logging.getLogger(__name__)
@@ -481,7 +481,7 @@ def methods_paragraph(cohort_dir, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "tables" / "signature_coverage.tsv"
     if not path.is_file():
         return ""
-    coverage = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    coverage = read_table(path, "results/tables/signature_coverage")
     options = cohort_config.get("signatures", {})
     quantile = options.get("low_quantile", DEFAULT_LOW_QUANTILE)
     text = [
@@ -493,7 +493,7 @@ def methods_paragraph(cohort_dir, cohort_config: dict) -> str:
         "et al. 2017; weights of Cristescu et al. 2018), and z-score means standardized on the "
         "cohort's baseline samples.",
     ]
-    if coverage["proxy"].astype(str).str.lower().eq("true").any():
+    if coverage["proxy"].any():
         text.append(
             "The Immunosign 21 gene list is proprietary; a documented 21-gene public proxy covering "
             "its published categories was scored instead and is reported as a proxy."

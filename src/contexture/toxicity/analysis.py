@@ -538,10 +538,12 @@ def toxicity_paragraph(cohort_dir, cohort_config: dict) -> str:
     """Methods paragraph (Markdown) for the toxicity analysis, or "" when it did not run."""
     from pathlib import Path
 
+    from contexture.io import read_table
+
     path = Path(cohort_dir) / "tables" / "toxicity.tsv"
     if not path.is_file():
         return ""
-    table = pd.read_csv(path, sep="\t")
+    table = read_table(path, "results/tables/toxicity")
     options = cohort_config.get("response", {}).get("toxicity", {})
     columns = options.get("columns", ["irae_grade_max"])
     severe = options.get("severe_grade", 3)
