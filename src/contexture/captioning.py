@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 
 
 class Cohort:
@@ -34,7 +34,7 @@ class Cohort:
     def table(self, relative: str) -> pd.DataFrame:
         if relative not in self._tables:
             path = self.directory / relative
-            self._tables[relative] = read_table(path) if path.exists() else pd.DataFrame()
+            self._tables[relative] = read_result_table(path) if path.exists() else pd.DataFrame()
         return self._tables[relative]
 
     def source(self, figure: str) -> pd.DataFrame:

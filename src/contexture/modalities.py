@@ -102,6 +102,11 @@ class Modality:
     check: str
 
     @property
+    def availability_schema(self) -> str:
+        """The schema name of the availability table, for :func:`contexture.io.read_table`."""
+        return "results/" + self.availability.removesuffix(".tsv")
+
+    @property
     def path_valued(self) -> bool:
         """Whether the config key holds a path (``clinical: x.tsv``) rather than a section."""
         return [i.key for i in self.inputs] == [""]

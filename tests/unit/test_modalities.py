@@ -77,7 +77,7 @@ def test_timepoint_rules():
     assert availability.modality_timepoints("recist", recist).values.tolist() == [["A", "baseline"], ["A", "follow_up"]]
     lesions = pd.DataFrame({"patient_id": ["A", "A", "A"], "timepoint": ["baseline"] * 3, "scan_day": [0, 0, 3]})
     assert len(availability.modality_timepoints("pet", lesions)) == 2
-    samples = pd.DataFrame({"patient_id": ["A", "B"], "timepoint": ["baseline"] * 2, "included": ["True", "False"]})
+    samples = pd.DataFrame({"patient_id": ["A", "B"], "timepoint": ["baseline"] * 2, "included": [True, False]})
     assert availability.modality_timepoints("nanostring", samples).values.tolist() == [["A", "baseline"]]
 
 

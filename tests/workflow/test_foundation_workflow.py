@@ -43,3 +43,41 @@ def test_clinical_table_without_patient_id_stops_the_run(tmp_path):
     assert str(clinical) in output and "column 'patient_id'" in output
     assert not (tmp_path / "results/trial/tables/patients.tsv").exists()
     assert clinical.read_bytes() == before  # inputs are never written
+
+
+def test_patient_ids_keep_their_exact_text_through_every_stage(tmp_path):
+    """IDs with leading zeros and numeric look-alikes survive to patients.tsv (issue 15).
+
+    pandas' inference read 001..006 back as 1..6 and made 01 and 1 one patient, which
+    crashed rule recist; the workflow now reads its tables through their schemas.
+    """
+    ids = ["001", "002", "003", "004", "005", "006", "01", "1"]
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    clinical = ["patient_id\tos_days\tos_event\tpfs_days\tpfs_event\tdmmr\tage"]
+    recist = ["patient_id\tassessment_day\tlesion_id\tkind\tdiameter_mm\tstatus"]
+    for k, patient in enumerate(ids):
+        clinical.append(
+            f"{patient}\t{200 + 40 * k}\t{k % 2}\t{60 + 20 * k}\t1\t{'true' if k % 3 == 0 else 'false'}\t{50 + k}"
+        )
+        for day, size in zip((-3, 56, 112), (40, 40 - 3 * k, 40 + 4 * (k % 3)), strict=True):
+            recist.append(f"{patient}\t{day}\tL1\ttarget\t{size}\t")  # per-patient lesion IDs
+    (inputs / "clinical.tsv").write_text("\n".join(clinical) + "\n")
+    (inputs / "recist.tsv").write_text("\n".join(recist) + "\n")
+    config = {"cohorts": {"trial": {"clinical": "inputs/clinical.tsv", "recist": "inputs/recist.tsv"}}}
+    run_snakemake(tmp_path, config)
+
+    out = tmp_path / "results" / "trial"
+
+    def text(relative):
+        return pd.read_csv(out / relative, sep="\t", dtype=str, keep_default_na=False)
+
+    assert text("tables/patients.tsv")["patient_id"].tolist() == sorted(ids)
+    assert text("clinical/clinical.tsv")["patient_id"].tolist() == ids
+    assert sorted(text("response/patient_features.tsv")["patient_id"]) == sorted(ids)
+    assert set(text("tables/recist_timepoints.tsv")["patient_id"]) == set(ids)
+    assert set(text("tables/data_availability.tsv")["patient_id"]) == set(ids)
+    patients = text("tables/patients.tsv").set_index("patient_id")
+    assert patients.loc["01", "age"] == "56" and patients.loc["1", "age"] == "57"
+    assert patients.loc["001", "dmmr"] == "True" and patients.loc["002", "dmmr"] == "False"
+    assert (out / "tables/survival_km.tsv").is_file()

@@ -48,8 +48,10 @@ def test_pet_models_rule_writes_table_and_figures(tmp_path):
     run_snakemake(tmp_path, config, "results/trial/tables/pet_models.tsv")
 
     out = pd.read_csv(tmp_path / "results/trial/tables/pet_models.tsv", sep="\t")
-    patients = read_table(tmp_path / "results/trial/tables/patients.tsv")
-    expected = run_pet_models(read_table(tmp_path / "results/trial/tables/lesions.tsv"), patients, options)
+    patients = read_table(tmp_path / "results/trial/tables/patients.tsv", "results/tables/patients")
+    expected = run_pet_models(
+        read_table(tmp_path / "results/trial/tables/lesions.tsv", "results/tables/lesions"), patients, options
+    )
     pd.testing.assert_frame_equal(out, expected, check_exact=False, rtol=1e-9)
     indexed = out.set_index(["analysis", "term"])
     baseline = lesions[(lesions["timepoint"] == "baseline") & ~lesions["irradiated"]]

@@ -1,7 +1,7 @@
 """tables/data_availability.tsv and the cohort overview figure (contexture.report.availability)."""
 
 from contexture.io import read_table, write_table
-from contexture.modalities import NAMES
+from contexture.modalities import BY_NAME, NAMES
 from contexture.plotting import save_figure
 from contexture.report import availability
 from contexture.runner import run
@@ -9,10 +9,14 @@ from contexture.runner import run
 
 def main(smk):
     clinical = (
-        read_table(smk.input.clinical)["patient_id"].astype(str).tolist() if "clinical" in smk.input.keys() else None
+        read_table(smk.input.clinical, "results/clinical/clinical")["patient_id"].tolist()
+        if "clinical" in smk.input.keys()
+        else None
     )
     stages = {
-        modality: availability.modality_timepoints(modality, read_table(smk.input[modality]))
+        modality: availability.modality_timepoints(
+            modality, read_table(smk.input[modality], BY_NAME[modality].availability_schema)
+        )
         for modality in NAMES
         if modality != "clinical" and modality in smk.input.keys()
     }

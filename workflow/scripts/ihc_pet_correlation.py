@@ -13,7 +13,10 @@ def save(figure_and_source, path):
 
 
 def main(smk):
-    pairs = pair_with_lesions(read_table(smk.input.slides), read_table(smk.input.lesions))
+    pairs = pair_with_lesions(
+        read_table(smk.input.slides, "results/tables/ihc_slides"),
+        read_table(smk.input.lesions, "results/tables/lesions"),
+    )
     correlation = pet_correlation(pairs, smk.params.densities)
     write_table(correlation, smk.output.table)
     save((figures.suvmax_vs_density(pairs, correlation, smk.params.densities[0])), smk.output.figure)

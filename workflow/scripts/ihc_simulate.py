@@ -6,7 +6,9 @@ from contexture.simulate.ihc import write_ihc
 
 
 def main(smk):
-    write_ihc(read_table(smk.input.patients), read_table(smk.input.lesions), smk.output.raw, smk.params.seed)
+    patients = read_table(smk.input.patients, "results/raw/truth/patients")
+    lesions = read_table(smk.input.lesions, "results/raw/truth/lesions")
+    write_ihc(patients, lesions, smk.output.raw, smk.params.seed)
 
 
 run(main, snakemake)

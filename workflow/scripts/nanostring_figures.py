@@ -16,10 +16,10 @@ def save(figure_and_data, path):
 
 
 def main(smk):
-    lanes = read_table(smk.input.lanes).astype({"sample_id": str})
-    raw = read_table(smk.input.raw_counts)
+    lanes = read_table(smk.input.lanes, "results/nanostring/lanes")
+    raw = read_table(smk.input.raw_counts, "results/nanostring/raw_counts")
     raw.columns = [str(c) for c in raw.columns]
-    normalized = read_table(smk.input.normalized)
+    normalized = read_table(smk.input.normalized, "results/nanostring/normalized")
     normalized.columns = [str(c) for c in normalized.columns]
     t = QCThresholds.from_config(smk.params.qc)
     out = smk.output

@@ -6,8 +6,11 @@ from contexture.runner import run
 
 
 def main(smk):
-    clinical = read_table(smk.input.clinical) if "clinical" in smk.input.keys() else None
-    features = [(stage, read_table(path)) for stage, path in zip(smk.params.stages, smk.input.features, strict=True)]
+    clinical = read_table(smk.input.clinical, "results/clinical/clinical") if "clinical" in smk.input.keys() else None
+    features = [
+        (stage, read_table(path, f"results/{stage}/patient_features"))
+        for stage, path in zip(smk.params.stages, smk.input.features, strict=True)
+    ]
     write_table(assemble_patients(clinical, features), smk.output.patients)
 
 

@@ -7,7 +7,7 @@ from contexture.runner import run
 
 
 def main(smk):
-    references = read_table(smk.input.reference_regions)
+    references = read_table(smk.input.reference_regions, "results/pet/reference_regions")
     table = biodistribution.biodistribution_table(references, smk.params.options)
     comparison = biodistribution.dose_comparison(references, smk.params.options)
     write_table(table, smk.output.table)

@@ -10,8 +10,8 @@ from contexture.runner import run
 
 
 def main(smk):
-    lesions = read_table(smk.input.lesions)
-    patients = read_table(smk.input.patients)
+    lesions = read_table(smk.input.lesions, "results/tables/lesions")
+    patients = read_table(smk.input.patients, "results/tables/patients")
     options = dict(smk.params.options)
     write_table(run_pet_models(lesions, patients, options), smk.output.table)
     figures = pet_model_figures(lesions, patients, options)

@@ -15,7 +15,7 @@ from contexture.runner import run
 def main(smk):
     weights = {}
     if "clinical" in smk.input.keys():
-        clinical = read_table(smk.input.clinical)
+        clinical = read_table(smk.input.clinical, "results/clinical/clinical")
         if "weight_kg" in clinical.columns:
             weights = dict(zip(clinical["patient_id"].astype(str), clinical["weight_kg"], strict=True))
     options = QuantifyOptions(

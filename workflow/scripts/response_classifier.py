@@ -7,7 +7,7 @@ from contexture.runner import run
 
 
 def main(smk):
-    patients = read_table(smk.input.patients)
+    patients = read_table(smk.input.patients, "results/tables/patients")
     options = dict(smk.params.options)
     features = options.pop("features")
     table, roc = evaluate_classifier(patients, features, seed=smk.params.seed, **options)

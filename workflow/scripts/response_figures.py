@@ -7,11 +7,9 @@ from contexture.runner import run
 
 
 def main(smk):
-    timepoints = read_table(smk.input.timepoints)
-    features = read_table(smk.input.features)
-    for frame in (timepoints, features):
-        frame["patient_id"] = frame["patient_id"].astype(str)
-    clinical = read_table(smk.input.clinical) if "clinical" in smk.input.keys() else None
+    timepoints = read_table(smk.input.timepoints, "results/tables/recist_timepoints")
+    features = read_table(smk.input.features, "results/response/patient_features")
+    clinical = read_table(smk.input.clinical, "results/clinical/clinical") if "clinical" in smk.input.keys() else None
     fig, data = figures.waterfall(features)
     save_figure(fig, smk.output.waterfall, data)
     fig, data = figures.spider(timepoints, features)

@@ -10,7 +10,7 @@ from contexture.runner import run
 def main(smk):
     path = str(smk.input.recist)
     measurements = read_validated_table(path, "tables/recist", what="RECIST table")
-    clinical = read_table(smk.input.clinical) if "clinical" in smk.input.keys() else None
+    clinical = read_table(smk.input.clinical, "results/clinical/clinical") if "clinical" in smk.input.keys() else None
     timepoints, features = evaluate(measurements, clinical, dict(smk.params.options), file=path)
     write_table(timepoints, smk.output.timepoints)
     write_table(features, smk.output.features)

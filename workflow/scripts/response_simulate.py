@@ -6,8 +6,8 @@ from contexture.simulate.recist import simulate_recist
 
 
 def main(smk):
-    latent = read_table(smk.input.latent_patients)
-    lesions = read_table(smk.input.latent_lesions)
+    latent = read_table(smk.input.latent_patients, "results/raw/truth/patients")
+    lesions = read_table(smk.input.latent_lesions, "results/raw/truth/lesions")
     table, expected = simulate_recist(latent, lesions, smk.params.seed)
     write_table(table, smk.output.recist)
     write_table(expected, smk.output.expected)

@@ -10,8 +10,8 @@ from contexture.toxicity.analysis import toxicity_analysis, toxicity_figure
 
 def main(smk):
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
-    patients = read_table(smk.input.patients)
-    references = read_table(smk.input.references[0]) if smk.input.references else None
+    patients = read_table(smk.input.patients, "results/tables/patients")
+    references = read_table(smk.input.references[0], "results/pet/reference_regions") if smk.input.references else None
     options = dict(smk.params.options)
     table, plot, changes = toxicity_analysis(patients, references, options)
     write_table(table, smk.output.table)

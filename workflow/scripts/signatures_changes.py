@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from contexture.io import read_input_table, read_table, write_table
+from contexture.io import read_table, write_table
+from contexture.io.validation import read_validated_table
 from contexture.plotting import save_figure
 from contexture.runner import run
 from contexture.signatures.expression import (
@@ -19,8 +20,8 @@ from contexture.signatures.expression import (
 
 def main(smk):
     expression, samples = read_analysis_expression(smk.input.expression, smk.input.samples)
-    scores = read_input_table(smk.input.scores).astype({"score": float})
-    response = responder_status(read_input_table(smk.input.patients))
+    scores = read_table(smk.input.scores, "results/tables/signature_scores")
+    response = responder_status(read_table(smk.input.patients, "results/tables/patients"))
     pre, post = smk.params.pre, smk.params.post
     write_table(expression_changes(expression, samples, scores, response, pre=pre, post=post), smk.output.changes)
 
@@ -45,7 +46,9 @@ def main(smk):
     fig, source = paired_scores_figure(pairs)
     save_figure(fig, smk.output.paired[0], source)
 
-    genes = read_gene_list(read_table(smk.input.heatmap_genes), file=str(smk.input.heatmap_genes))
+    genes = read_gene_list(
+        read_validated_table(smk.input.heatmap_genes, "tables/gene_list"), file=str(smk.input.heatmap_genes)
+    )
     baseline = patient_means(expression, samples, "baseline")
     baseline = baseline.loc[[g for g in genes["gene"] if g in baseline.index]]
     ordering = smk.params.immunosign if smk.params.immunosign in set(scores["signature"]) else None

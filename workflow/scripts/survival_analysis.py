@@ -6,7 +6,7 @@ from contexture.survival.analysis import SurvivalOptions, analyse
 
 
 def main(smk):
-    patients = read_table(smk.input.patients)
+    patients = read_table(smk.input.patients, "results/tables/patients")
     tables = analyse(patients, SurvivalOptions.from_config(smk.params.options))
     for name in ("km", "logrank", "cox", "followup", "curves"):
         write_table(tables[name], smk.output[name])

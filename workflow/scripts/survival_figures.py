@@ -7,7 +7,10 @@ from contexture.survival.figures import forest_figure, km_figure
 
 
 def main(smk):
-    km, logrank, cox, curves = (read_table(smk.input[k]) for k in ("km", "logrank", "cox", "curves"))
+    km = read_table(smk.input.km, "results/tables/survival_km")
+    logrank = read_table(smk.input.logrank, "results/tables/survival_logrank")
+    cox = read_table(smk.input.cox, "results/tables/survival_cox")
+    curves = read_table(smk.input.curves, "results/survival/km_curves")
     for endpoint in ("pfs", "os"):
         fig, source = km_figure(curves, km, logrank, endpoint)
         save_figure(fig, smk.output[f"km_{endpoint}"], source)

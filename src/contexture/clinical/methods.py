@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contexture import DAYS_PER_MONTH
-from contexture.io import read_table
+from contexture.io import read_result_table
 
 MONTHS_PER_YEAR = 12
 
@@ -15,7 +15,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "tables" / "patients.tsv"
     if not path.is_file():
         return ""
-    patients = read_table(path)
+    patients = read_result_table(path)
     text = [f"## Patients and follow-up\n\nThe analysis included {len(patients)} patients."]
     if "os_months" in patients.columns and patients["os_months"].notna().any():
         text.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contexture.ihc.immunoscore import THREE_GROUPS
-from contexture.io import read_table
+from contexture.io import read_result_table
 
 
 def immunoscore_groups_text(groups=THREE_GROUPS) -> str:
@@ -26,7 +26,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = cohort_dir / "tables" / "ihc_slides.tsv"
     if not path.is_file():
         return ""
-    slides = read_table(path)
+    slides = read_result_table(path)
     counts = slides["ihc_phenotype"].value_counts()
     mix = ", ".join(f"{name} {count}" for name, count in counts.items())
     from_density_table = "densities" in cohort_config["ihc"]

@@ -2,6 +2,9 @@
 
 This module holds the tables, YAML and atomic writers; each modality's own formats live
 in a submodule (``contexture.io.rcc``, ``contexture.io.pet_images``, ``contexture.io.qupath``).
+Users' input tables are read as text and validated (:mod:`contexture.io.validation`); the
+tables the workflow writes and reads back are read through their schemas by
+:func:`read_table` (:mod:`contexture.io.tables`): IDs stay text, flags are booleans.
 
 Tables are TSV with one header row and empty cells for missing values (DESIGN.md,
 outputs contract). Writers are atomic: they write to a temporary file beside the target
@@ -72,11 +75,6 @@ def read_input_table(path: str | os.PathLike, *, what: str = "table") -> pd.Data
     return table
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table this workflow wrote (TSV, typed by pandas' inference)."""
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
-
-
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only on success."""
@@ -122,3 +120,7 @@ def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# Typed reading needs the schema loader, which needs this module's readers: import last.
+from contexture.io.tables import read_result_table, read_table  # noqa: E402, F401

@@ -8,7 +8,7 @@ from contexture.captioning import Cohort, Facts
 def _lane_qc(title: str) -> Facts:
     def facts(c: Cohort, name: str) -> tuple[str, str]:
         lanes = c.table("nanostring/lanes.tsv")
-        failed = int((~lanes["qc_pass"].astype(str).str.lower().eq("true")).sum()) if "qc_pass" in lanes else 0
+        failed = int((~lanes["qc_pass"]).sum()) if "qc_pass" in lanes else 0
         return title, f"n = {len(lanes)} lanes, {failed} failing QC (nSolver thresholds; no test)"
 
     return facts

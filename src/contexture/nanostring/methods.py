@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 from contexture.nanostring.normalization import LOD_PROBE, QCThresholds
 
 
@@ -18,12 +18,12 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "nanostring" / "lanes.tsv"
     if not path.is_file():
         return ""
-    lanes = read_table(path)
+    lanes = read_result_table(path)
     options = cohort_config["nanostring"]
     qc = QCThresholds.from_config(options["qc"])
     method = options["normalization"]["method"]
-    failed = lanes.loc[~lanes["qc_pass"].astype(bool), "sample_id"].tolist()
-    excluded = lanes.loc[~lanes["included"].astype(bool), "sample_id"].tolist()
+    failed = lanes.loc[~lanes["qc_pass"], "sample_id"].tolist()
+    excluded = lanes.loc[~lanes["included"], "sample_id"].tolist()
     return (
         "## Gene expression (NanoString nCounter)\n\n"
         f"{len(lanes)} RCC files were read (probes matched by code class, name and accession) and checked "

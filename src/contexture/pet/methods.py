@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 from contexture.pet.suv import HALF_LIFE_S
 
 SECONDS_PER_HOUR = 3600.0
 
 
 def _optional(path: Path) -> pd.DataFrame | None:
-    return read_table(path) if path.is_file() else None
+    return read_result_table(path) if path.is_file() else None
 
 
 def nuclide_name(half_life_s: float) -> str | None:

@@ -104,7 +104,7 @@ def prepare_lesions(
         rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()[:10]
         raise InputError(f"{file}: column 'suvmax' must be positive (log scale); non-positive in data row(s) {rows}")
     if exclude_irradiated and "irradiated" in table.columns:
-        irradiated = table["irradiated"].map(_as_bool).fillna(False).astype(bool)
+        irradiated = table["irradiated"].astype("boolean").fillna(False).astype(bool)
         if irradiated.any():
             log.info("excluded %d irradiated lesion measurement(s)", int(irradiated.sum()))
         table = table[~irradiated]
@@ -114,19 +114,6 @@ def prepare_lesions(
     table = table[~no_value].copy()
     table["log_suvmax"] = np.log(table["suvmax"])
     return table.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable").reset_index(drop=True)
-
-
-def _as_bool(value: object) -> bool | float:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return math.nan
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "y", "t", "1.0", "dmmr", "msi-h", "msi"}:
-        return True
-    if text in {"false", "0", "no", "n", "f", "0.0", "pmmr", "mss"}:
-        return False
-    return math.nan
 
 
 def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str, list[str]]) -> pd.DataFrame:
@@ -141,8 +128,7 @@ def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame({"patient_id": patients["patient_id"].astype(str)})
     if "dmmr" in patients.columns:
-        flags = patients["dmmr"].map(_as_bool)
-        out["dmmr"] = flags.map({True: "dMMR", False: "pMMR"})
+        out["dmmr"] = patients["dmmr"].map({True: "dMMR", False: "pMMR"})
     else:
         out["dmmr"] = pd.NA
     phenotype = patients["ihc_phenotype"] if "ihc_phenotype" in patients.columns else pd.Series(pd.NA, index=out.index)

@@ -107,7 +107,7 @@ def modality_timepoints(modality: str, table: pd.DataFrame) -> pd.DataFrame:
     rule = BY_NAME[modality].timepoints
     items = table
     if rule.included_column is not None and rule.included_column in items.columns:
-        items = items[items[rule.included_column].astype(str).str.lower() == "true"]
+        items = items[items[rule.included_column].fillna(False).astype(bool)]
     if rule.items:
         items = items[list(rule.items)].drop_duplicates()
     if rule.day_column is not None:

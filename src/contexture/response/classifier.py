@@ -98,7 +98,7 @@ def _evaluate_classifier(
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
     data = patients[patients[outcome].notna()].copy() if outcome in patients else patients.iloc[0:0]
-    y = data[outcome].astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy(int) if len(data) else np.array([])
+    y = data[outcome].astype(bool).to_numpy(int) if len(data) else np.array([])  # boolean in patients.tsv
     features = select_features(data, candidates)
     n, n_pos = len(y), int(y.sum())
     base = {"n": n, "n_responders": n_pos}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 
 
 def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -17,7 +17,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "tables" / "response_rates.tsv"
     if not path.is_file():
         return ""
-    rates = read_table(path)
+    rates = read_result_table(path)
     options = cohort_config["response"]
     if options["confirmation"]:
         confirmation = f"with confirmation of CR/PR (≥ {options['confirmation_days']:g} days)"

@@ -86,11 +86,6 @@ def expression_matrix(table: pd.DataFrame, *, file: str = "normalized expression
     return values.astype(float)
 
 
-def _as_bool(column: pd.Series) -> pd.Series:
-    text = column.astype(str).str.strip().str.lower()
-    return text.isin({"true", "1", "yes", "t", "1.0"})
-
-
 def analysis_samples(samples: pd.DataFrame, matrix_columns, *, file: str = "samples table") -> pd.DataFrame:
     """The samples to analyse: ``included`` ones (all when the column is absent), in matrix order.
 
@@ -109,7 +104,7 @@ def analysis_samples(samples: pd.DataFrame, matrix_columns, *, file: str = "samp
     unknown = sorted(set(matrix_columns) - set(samples["sample_id"]))
     if unknown:
         raise InputError(f"{file}: expression matrix column(s) {unknown[:10]} have no row in the sample table")
-    included = samples[_as_bool(samples["included"])] if "included" in samples.columns else samples
+    included = samples[samples["included"].astype(bool)] if "included" in samples.columns else samples
     absent = sorted(set(included["sample_id"]) - set(matrix_columns))
     if absent:
         raise InputError(f"{file}: included sample(s) {absent[:10]} are not columns of the expression matrix")
@@ -132,7 +127,7 @@ def responder_status(patients: pd.DataFrame | None) -> pd.Series | None:
     if known.empty:
         log.info("the patient table's 'responder' column is empty: by-response comparisons skipped")
         return None
-    status = np.where(_as_bool(known["responder"]), "responder", "non_responder")
+    status = np.where(known["responder"].astype(bool), "responder", "non_responder")
     return pd.Series(status, index=known["patient_id"].astype(str).to_numpy(), name="response")
 
 
@@ -146,11 +141,13 @@ def read_analysis_expression(expression_path, samples_path) -> tuple[pd.DataFram
     checks them (:func:`expression_matrix`, :func:`analysis_samples`) and keeps the
     matrix columns of the included samples, in the sample table's order.
     """
-    from contexture.io import read_input_table, read_table
+    from contexture.io import read_table
 
-    expression = expression_matrix(read_table(expression_path), file=str(expression_path))
+    expression = expression_matrix(
+        read_table(expression_path, "results/nanostring/normalized"), file=str(expression_path)
+    )
     samples = analysis_samples(
-        read_input_table(samples_path, what="sample table"), expression.columns, file=str(samples_path)
+        read_table(samples_path, "results/nanostring/samples"), expression.columns, file=str(samples_path)
     )
     return expression[samples["sample_id"].to_list()], samples
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 
 
 def _timepoint(name: str) -> str:
@@ -21,7 +21,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "tables" / "signature_coverage.tsv"
     if not path.is_file():
         return ""
-    coverage = read_table(path)
+    coverage = read_result_table(path)
     options = cohort_config["signatures"]
     text = [
         "## Gene expression signatures\n",
@@ -32,7 +32,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         "et al. 2017; weights of Cristescu et al. 2018), and z-score means standardized on the "
         "cohort's baseline samples.",
     ]
-    proxies = coverage[coverage["proxy"].astype(str).str.lower().eq("true")]
+    proxies = coverage[coverage["proxy"]]
     if not proxies.empty:
         text.append(
             f"The Immunosign 21 gene list is proprietary; a documented {int(proxies['n_genes'].iloc[0])}-gene public "

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from contexture.io import atomic_path, write_table, write_yaml
+from contexture.io import atomic_path, read_table, write_table, write_yaml
 
 PANEL_PATH = Path(__file__).resolve().parents[3] / "resources" / "nanostring" / "demo_panel.tsv"
 CODESET = "NS_Contexture_Demo_Immune_C0001"
@@ -179,7 +179,7 @@ def simulate_nanostring(latent: pd.DataFrame, seed: int, panel: pd.DataFrame | N
 def write_nanostring(latent_patients: str | Path, out_dir: str | Path, seed: int) -> dict:
     """Write ``rcc/*.RCC``, ``samples.tsv``, ``lanes_truth.tsv`` and ``truth.yaml`` under ``out_dir``."""
     out_dir = Path(out_dir)
-    latent = pd.read_csv(latent_patients, sep="\t")
+    latent = read_table(latent_patients, "results/raw/truth/patients")
     sim = simulate_nanostring(latent, seed)
     rcc_dir = out_dir / "rcc"
     rcc_dir.mkdir(parents=True, exist_ok=True)

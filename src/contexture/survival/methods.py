@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 from contexture.stats.survival import SCALE_TEXT
 from contexture.survival.analysis import SurvivalOptions
 
@@ -30,7 +30,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "tables" / "survival_cox.tsv"
     if not path.is_file():
         return ""
-    cox = read_table(path)
+    cox = read_result_table(path)
     options = SurvivalOptions.from_config(cohort_config["survival"])
     return (
         "## Survival analysis\n\n"

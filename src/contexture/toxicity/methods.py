@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from contexture.io import read_table
+from contexture.io import read_result_table
 from contexture.stats.rank_tests import EXACT_LIMIT
 from contexture.toxicity.analysis import CONF_LEVEL, MIN_PER_GROUP
 
@@ -26,7 +26,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     path = Path(cohort_dir) / "tables" / "toxicity.tsv"
     if not path.is_file():
         return ""
-    table = read_table(path)
+    table = read_result_table(path)
     options = cohort_config["response"]["toxicity"]
     split = options["high_low_split"]
     split_text = "the median" if split == "median" else f"the {split:g} quantile"

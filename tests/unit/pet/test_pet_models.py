@@ -58,7 +58,7 @@ def test_patient_covariates_maps_groups():
     patients = pd.DataFrame(
         {
             "patient_id": ["A", "B", "C", "D"],
-            "dmmr": [True, False, None, "true"],
+            "dmmr": [True, False, None, True],
             "ihc_phenotype": ["desert", "stromal", "inflamed", None],
             "bor": ["CR", "PD", "NE", "sd"],
         }

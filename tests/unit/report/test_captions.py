@@ -21,7 +21,7 @@ def registered_results() -> set[str]:
     ``for name in LIST`` is expanded from ``LIST = [...]`` in the rules. Every call must be
     one of the two forms, so a new form fails here instead of being skipped.
     """
-    text = "\n".join(path.read_text() for path in sorted(RULES.glob("*.smk")))
+    text = "\n".join(path.read_text() for path in sorted(RULES.rglob("*.smk")))
     calls = re.findall(r"report_labels\((?!name\))", text)
     names = set(re.findall(r'report_labels\("([^"]+)"\)', text))
     resolved = len(re.findall(r'report_labels\("[^"]+"\)', text))
