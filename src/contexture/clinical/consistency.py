@@ -166,18 +166,18 @@ def follow_up_contradictions(table: pd.DataFrame, file: str = "clinical table") 
     # Both from dates: a PFS beyond OS can only come from a progression after the last
     # follow-up, reported below at its date; a duration already reported is not repeated.
     longer = (pfs_given | os_given) & ~pfs_disagree & ~os_disagree & (pfs_days - os_days > TOLERANCE_DAYS)
+    why = "PFS cannot outlast OS, which ends at death or at the last follow-up"
     for row in np.flatnonzero(longer):
-        source = "os_days" if os_given[row] else "the dates of this row"
-        problems.append(
-            Problem(
-                file,
-                int(row) + 1,
-                "pfs_days",
-                _day(pfs_days[row]),
-                f"at most OS ({_day(os_days[row])} days from {source}) + {TOLERANCE_DAYS:g} day: "
-                "PFS cannot outlast OS, which ends at death or at the last follow-up",
+        if pfs_given[row]:  # name the cell the user wrote
+            source = "os_days" if os_given[row] else "the dates of this row"
+            column, value = "pfs_days", pfs_days[row]
+            expected = f"at most OS ({_day(os_days[row])} days from {source}) + {TOLERANCE_DAYS:g} day: {why}"
+        else:
+            column, value = "os_days", os_days[row]
+            expected = (
+                f"at least PFS ({_day(pfs_days[row])} days from the dates of this row) - {TOLERANCE_DAYS:g} day: {why}"
             )
-        )
+        problems.append(Problem(file, int(row) + 1, column, _day(value), expected))
 
     if "last_followup_date" in columns:
         for column in ("progression_date", "death_date"):

@@ -191,3 +191,16 @@ def test_every_problem_is_reported_at_once_with_the_date_checks(tmp_path):
         assert needle in message
     # Listed in row order.
     assert message.index("row 1 (line 2)") < message.index("row 3 (line 4)") < message.index("row 5 (line 6)")
+
+
+def test_os_given_shorter_than_pfs_from_dates_names_os_days(tmp_path):
+    table = typed(
+        tmp_path,
+        """
+        patient_id|os_days|os_event|treatment_start_date|progression_date
+        A|30|1|2020-01-01|2020-03-01
+        """,
+    )
+    where, text = found(table)
+    assert where == [(1, "os_days")]
+    assert "column 'os_days': got '30'; expected at least PFS (60 days from the dates of this row)" in text[0]
