@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from contexture import DAYS_PER_MONTH
+from contexture.clinical.consistency import follow_up_contradictions
 from contexture.errors import Problem, raise_problems
 
 ENDPOINTS = ("pfs", "os")
@@ -35,11 +36,13 @@ def derive_follow_up(table: pd.DataFrame, file: str = "clinical table") -> pd.Da
 
     ``table`` is the typed clinical table (:func:`contexture.io.validation.read_validated_table`).
     Durations given explicitly win over dates. Inconsistent dates (an event before
-    treatment start, death before progression, follow-up dates missing) are reported
-    together with row and column.
+    treatment start, death before progression, follow-up dates missing) and rows that
+    contradict themselves (:func:`contexture.clinical.consistency.follow_up_contradictions`:
+    durations against dates, PFS beyond OS, events after the last follow-up, an event
+    without a time) are reported together, each with row and column.
     """
     table = table.reset_index(drop=True).copy()
-    problems: list[Problem] = []
+    problems: list[Problem] = follow_up_contradictions(table, file)  # before any cell is filled
     has_dates = "treatment_start_date" in table.columns
     if has_dates:
         start = table["treatment_start_date"]
@@ -97,6 +100,7 @@ def derive_follow_up(table: pd.DataFrame, file: str = "clinical table") -> pd.Da
                 table[column] = table[column].where(table[column].notna(), values)
             else:
                 table[column] = values
+    problems.sort(key=lambda problem: problem.row or 0)
     raise_problems(problems, f"clinical table '{file}'")
 
     for endpoint in ENDPOINTS:

@@ -43,8 +43,13 @@ def read_input_table(path: str | os.PathLike, *, what: str = "table") -> pd.Data
     """Read a user's input table (TSV, or CSV by extension; optionally gzipped) as text.
 
     Every column is read as a string, so validation (:mod:`contexture.io.validation`) can
-    report the exact offending value; blank cells become missing. The file is opened
-    read-only and never written.
+    report the exact offending value. Header names and cells are stripped of surrounding
+    whitespace, and empty or whitespace-only cells are missing values. Two columns with
+    the same name (after stripping) are refused, naming the file and the column: pandas
+    would rename the second ``age`` to ``age.1`` and one of them would be analysed
+    silently. A header-only table is returned as an empty table; whether that is an
+    error is the table schema's to say (:func:`contexture.io.validation.validate_frame`).
+    The file is opened read-only and never written.
     """
     path = Path(path)
     if not path.is_file():
@@ -53,25 +58,38 @@ def read_input_table(path: str | os.PathLike, *, what: str = "table") -> pd.Data
         raise InputError(
             f"{what} '{path}' is {path.stat().st_size} bytes; refusing to read a table over {MAX_TABLE_BYTES} bytes."
         )
+    options = {"sep": _separator(path), "dtype": str, "keep_default_na": False, "encoding": "utf-8-sig"}
     try:
-        table = pd.read_csv(
-            path,
-            sep=_separator(path),
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8-sig",  # tolerate the BOM spreadsheet programs add
-            skip_blank_lines=True,
-        )
+        # encoding utf-8-sig: tolerate the BOM spreadsheet programs add.
+        table = pd.read_csv(path, na_values=[""], skip_blank_lines=True, **options)
+        # pandas (>= 2.0, no more mangle_dupe_cols) renames repeated names to 'x.1',
+        # 'x.2': read the header row as data to see the names as written.
+        header = pd.read_csv(path, header=None, nrows=1, **options).iloc[0]
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
         raise InputError(
             f"{what} '{path}' could not be read as a {'CSV' if _separator(path) == ',' else 'TSV'} table: {error}"
         ) from error
     except pd.errors.EmptyDataError as error:
         raise InputError(f"{what} '{path}' is empty: expected a header row and data rows.") from error
+    names = [str(name).strip() for name in header]
+    repeated = {}
+    for name in dict.fromkeys(names):
+        positions = [position for position, other in enumerate(names, start=1) if other == name]
+        if name and len(positions) > 1:  # empty names (trailing tabs) are pandas' 'Unnamed: n'
+            repeated[name] = positions
+    if repeated:
+        listed = "; ".join(
+            f"column '{name}' appears as columns {' and '.join(map(str, positions))}"
+            for name, positions in repeated.items()
+        )
+        raise InputError(
+            f"{what} '{path}' has {len(repeated)} repeated column name(s) in its header: {listed}; "
+            "expected each column name once (which one holds the data?)"
+        )
     table.columns = [str(c).strip() for c in table.columns]
     for column in table.columns:
-        table[column] = table[column].str.strip()
+        text = table[column].str.strip()
+        table[column] = text.mask(text == "")  # whitespace-only cells are missing values
     return table
 
 

@@ -11,8 +11,10 @@ library among our dependencies validates DataFrames against JSON Schema):
   them with ``null``), ``enum``, ``minimum``, ``maximum``, ``exclusiveMinimum``,
   ``pattern``, ``format: date`` (ISO 8601 ``YYYY-MM-DD``)
 * extensions: ``x-unique`` (columns whose combination must be unique; optional columns
-  absent from the table are left out of the combination) and
-  ``x-required-together`` (groups of columns that must all be present or all absent).
+  absent from the table are left out of the combination),
+  ``x-required-together`` (groups of columns that must all be present or all absent) and
+  ``x-allow-empty`` (true: a header without data rows is a valid table; by default it is
+  refused, since a declared input with no rows leaves nothing to analyse).
 
 Every problem names the file, the 1-based data row (and file line), the column, the
 value and what was expected (:class:`contexture.errors.Problem`).
@@ -102,6 +104,8 @@ def validate_frame(table: pd.DataFrame, schema: dict, file: str) -> tuple[pd.Dat
     properties: dict = schema.get("properties", {})
     rows = pd.Series(np.arange(1, len(table) + 1), index=table.index)
 
+    if table.empty and not schema.get("x-allow-empty", False):
+        problems.append(Problem(file, None, None, None, "data rows: the table has a header but no data rows"))
     for column in schema.get("required", []):
         if column not in table.columns:
             problems.append(
