@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contexture.errors import InputError
+from contexture.errors import ConfigError, InputError
 from contexture.signatures.scores import (
     RESOURCE_DIR,
     UnscorableSignatureError,
@@ -307,3 +307,20 @@ def test_methods_paragraph_names_skipped_signatures_and_the_proxy(tmp_path):
     text = methods_paragraph(tmp_path, {"signatures": {"low_quantile": 0.25}})
     assert "proxy" in text and "ayers_ifng6 was not scored (panel lacks CXCL10, CXCL9, IFNG)" in text
     assert "25% quantile (R type 7)" in text
+
+
+def test_unknown_signature_names_are_listed_with_their_cohort():
+    from contexture.signatures.scores import check_signature_names
+
+    cohorts = {
+        "b": {"signatures": {"use": ["cyt", "nope", "mine.yaml"]}},
+        "a": {"signatures": {"use": ["typo"]}},
+        "c": {"clinical": "c.tsv"},
+    }
+    with pytest.raises(ConfigError) as error:
+        check_signature_names(cohorts)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("cohorts.a.signatures.use: no shipped signature named 'typo'")
+    assert lines[1].startswith("cohorts.b.signatures.use: no shipped signature named 'nope'")
+    check_signature_names({"a": {"signatures": {"use": ["cyt", "own/path.yaml"]}}})  # no error
