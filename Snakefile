@@ -5,7 +5,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded demo is the default config only: a config given on the command line
+# (--configfile, --config) replaces it rather than being merged into it, so a user's
+# run analyses only the user's cohorts (config/README.md).
+if not (workflow.overwrite_configfiles or config):
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

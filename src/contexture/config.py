@@ -12,13 +12,16 @@ defaults apply), following the jsonschema documentation's "extend with default" 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import math
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from jsonschema import Draft202012Validator, validators
 
-from contexture.errors import ConfigError
+from contexture.errors import ConfigError, ContextureError
 from contexture.io import read_yaml
+from contexture.io.config_yaml import read_config_yaml
 from contexture.io.validation import SCHEMA_DIR
 from contexture.modalities import MODALITIES
 
@@ -33,6 +36,89 @@ def config_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
             raise ConfigError(f"cohort section '{section}' is defined twice ({path})")
         cohort["properties"][section] = read_yaml(path)
     return schema
+
+
+def schema_depth(schema: dict, root: dict | None = None, refs: tuple[str, ...] = ()) -> float:
+    """The longest key path (keys and list positions) an instance valid under ``schema`` can have.
+
+    Follows ``properties``, ``additionalProperties``, ``patternProperties``, ``items``,
+    the combinators and local ``$ref`` (``#/...``). An object without
+    ``additionalProperties: false`` or an array without ``items`` admits any nesting and
+    gives ``inf``; so does a recursive ``$ref``.
+    """
+    root = schema if root is None else root
+    if not isinstance(schema, dict):
+        return 0
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if ref in refs:
+            return math.inf
+        target = root
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        return schema_depth(target, root, (*refs, ref))
+    depth = 0.0
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for alternative in schema.get(keyword, []):
+            depth = max(depth, schema_depth(alternative, root, refs))
+    for keyword in ("then", "else"):
+        if keyword in schema:
+            depth = max(depth, schema_depth(schema[keyword], root, refs))
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    children = [*schema.get("properties", {}).values(), *schema.get("patternProperties", {}).values()]
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        children.append(extra)
+    elif extra is None and "object" in types:
+        return math.inf
+    if isinstance(schema.get("items"), dict):
+        children.append(schema["items"])
+    elif "items" not in schema and "array" in types:
+        return math.inf
+    for child in children:
+        depth = max(depth, 1 + schema_depth(child, root, refs))
+    return depth
+
+
+def read_config_files(paths: Iterable[str | os.PathLike], schema_dir: Path = SCHEMA_DIR) -> None:
+    """Re-read every config file Snakemake was given, strictly (:mod:`contexture.io.config_yaml`).
+
+    Snakemake's own loader lets a repeated key win silently and expands aliases; this
+    refuses both, files over the size limit, and nesting deeper than the schema allows,
+    before :func:`validate_config` walks the merged config. Raises :class:`ConfigError`.
+    """
+    # The schema is closed at every level (a unit test checks it is finite); the cap
+    # only guards against a schema edit that opens one.
+    depth = int(min(schema_depth(config_schema(schema_dir)), 64))
+    for path in paths:
+        read_config_yaml(path, max_depth=depth)
+
+
+def check_results_folder(folder: str | os.PathLike, cohorts: Iterable[str]) -> None:
+    """Refuse a results folder this run cannot write, naming it, before any job starts.
+
+    Checks ``folder``, each ``folder/<cohort>`` and their stage subfolders where they
+    exist, and the nearest existing parent where they do not (``os.access``, so a
+    read-only mount is refused as well as missing permissions).
+    """
+    folder = Path(folder)
+    existing = [folder] if folder.exists() else []
+    for cohort in cohorts:
+        path = folder / cohort
+        if path.exists():
+            existing.append(path)
+        if path.is_dir():
+            existing += [Path(entry.path) for entry in os.scandir(path) if entry.is_dir()]
+    if not folder.exists():
+        parent = next(p for p in folder.absolute().parents if p.exists())
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ContextureError(f"cannot create the results folder '{folder}': '{parent}' is not writable")
+    for path in existing:
+        if not path.is_dir():
+            raise ContextureError(f"the results folder '{path}' is a file, not a folder: move it away")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ContextureError(f"the results folder '{path}' is not writable: fix its permissions")
 
 
 def _extend_with_default(validator_class):

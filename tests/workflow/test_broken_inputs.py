@@ -93,6 +93,7 @@ class Case:
         result = run_snakemake(self.root, config or {"cohorts": {COHORT: self.cohort}}, check=False)
         output = result.stdout + result.stderr
         assert result.returncode != 0, output[-3000:]
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]  # one paragraph, not a trace
         assert not (self.root / f"results/{COHORT}/tables/patients.tsv").exists()
         assert checksums(self.inputs) == before, "an input file was modified"
         return output

@@ -1,20 +1,39 @@
 # Validation of the config, the {cohort} wildcard, the cohort helpers every stage uses,
 # and the registries. Stages register what they produce in OUTPUT_PROVIDERS (targets of
 # `rule all`) and PATIENT_FEATURE_PROVIDERS (tables joined into tables/patients.tsv), so
-# adding a stage never edits another stage's file. Each stage's own input functions live
-# at the top of its .smk (a function an `input:` names must be defined before the rule).
-from contexture.config import cohort_modalities, validate_config
-from contexture.errors import ConfigError
+# adding a stage never edits another stage's file. Each stage's own input functions live in
+# workflow/rules/functions/<stage>.smk, which its .smk includes before its rules.
+from contexture.config import (
+    check_results_folder,
+    cohort_modalities,
+    read_config_files,
+    validate_config,
+)
+from contexture.errors import ContextureError
+from contexture.signatures.scores import check_signature_names
 
-try:
-    validate_config(config)
-except ConfigError as error:
-    raise WorkflowError(
-        f"contexture: {' '.join(map(str, workflow.configfiles))}: {error}"
-    ) from None
 
+def stop_on_user_error(what, check, *args):
+    """Run a parse-time check; a ContextureError stops the run as one paragraph.
+
+    Checks run here, not in input functions: Snakemake wraps an input function's
+    error in InputFunctionException with a traceback, a top-level WorkflowError not.
+    """
+    try:
+        return check(*args)
+    except ContextureError as error:
+        raise WorkflowError(
+            f"contexture error in {what} ({type(error).__name__}):\n{error}"
+        ) from None
+
+
+CONFIG_FILES = f"the config {' '.join(map(str, workflow.configfiles)) or '(--config)'}"
+stop_on_user_error(CONFIG_FILES, read_config_files, workflow.configfiles)
+stop_on_user_error(CONFIG_FILES, validate_config, config)
+stop_on_user_error(CONFIG_FILES, check_signature_names, config["cohorts"])
 
 COHORTS = sorted(config["cohorts"])
+stop_on_user_error("the results folder", check_results_folder, "results", COHORTS)
 
 
 wildcard_constraints:

@@ -167,6 +167,23 @@ def signature_path(name_or_path: str, resource_dir: Path = RESOURCE_DIR) -> Path
     return path
 
 
+def check_signature_names(cohorts: dict, resource_dir: Path = RESOURCE_DIR) -> None:
+    """Raise one :class:`ConfigError` naming every unknown shipped name in ``signatures.use``.
+
+    Run when the workflow is parsed, so the message reaches the user before the DAG is
+    built (an input function's error would come wrapped in Snakemake's traceback).
+    """
+    problems = []
+    for name, cohort in sorted(cohorts.items()):
+        for signature in cohort.get("signatures", {}).get("use", []):
+            try:
+                signature_path(signature, resource_dir)
+            except ConfigError as error:
+                problems.append(f"cohorts.{name}.{error}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 # --- coverage ---------------------------------------------------------------------------
 
 

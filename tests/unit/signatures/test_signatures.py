@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contexture.errors import InputError
+from contexture.errors import ConfigError, InputError
 from contexture.signatures.scores import (
     RESOURCE_DIR,
     UnscorableSignatureError,
@@ -290,3 +290,20 @@ def test_patient_baseline_score_averages_replicates_and_keeps_patients_without_b
     assert pd.isna(features["immunosign_score"].iloc[3]) and pd.isna(features["immunosign_high"].iloc[3])
     # cut = R quantile(c(2, 0, 4), 0.25) = 1
     assert features["immunosign_high"].tolist()[:3] == [True, False, True]
+
+
+def test_unknown_signature_names_are_listed_with_their_cohort():
+    from contexture.signatures.scores import check_signature_names
+
+    cohorts = {
+        "b": {"signatures": {"use": ["cyt", "nope", "mine.yaml"]}},
+        "a": {"signatures": {"use": ["typo"]}},
+        "c": {"clinical": "c.tsv"},
+    }
+    with pytest.raises(ConfigError) as error:
+        check_signature_names(cohorts)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("cohorts.a.signatures.use: no shipped signature named 'typo'")
+    assert lines[1].startswith("cohorts.b.signatures.use: no shipped signature named 'nope'")
+    check_signature_names({"a": {"signatures": {"use": ["cyt", "own/path.yaml"]}}})  # no error
