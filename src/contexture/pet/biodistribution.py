@@ -404,67 +404,6 @@ def _compare(frame: pd.DataFrame, tissue: str, statistic: str, dose_levels, z: f
     return rows
 
 
-def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
-    """SUVmean per tissue over days: dose-specific model geometric means with CI bands.
-
-    One panel per tissue (log SUV axis, as the model); for each dose the model's
-    geometric mean (line) and its Wald interval (band), and each patient's SUVmean
-    (points). Without doses, the single model band. Returns ``(figure, source_data)``.
-    """
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    from contexture.plotting import OKABE_ITO, SEQUENCE, TWO_COLUMN_MM, figure
-
-    model = table[(table["statistic"] == "suvmean") & table["method"].str.startswith("model")]
-    tissues = list(dict.fromkeys(model["tissue"]))
-    n_cols = min(4, max(len(tissues), 1))
-    n_rows = max(math.ceil(len(tissues) / n_cols), 1)
-    fig, axes = figure(TWO_COLUMN_MM, 45.0 * n_rows + 10, nrows=n_rows, ncols=n_cols, squeeze=False)
-    doses = sorted(model["dose_mg"].dropna().unique())
-    colours = {dose: SEQUENCE[i % len(SEQUENCE)] for i, dose in enumerate(doses)}
-    for index, ax in enumerate(axes.ravel()):
-        if index >= len(tissues):
-            ax.set_visible(False)
-            continue
-        tissue = tissues[index]
-        rows = model[model["tissue"] == tissue]
-        groups = [(dose, rows[rows["dose_mg"] == dose]) for dose in doses] or [(math.nan, rows)]
-        for dose, part in groups:
-            colour = colours.get(dose, OKABE_ITO["black"])
-            part = part.sort_values("day")
-            ax.fill_between(part["day"], part["ci_low"], part["ci_high"], color=colour, alpha=0.2, linewidth=0)
-            ax.plot(part["day"], part["estimate"], color=colour, linewidth=1, marker="o", markersize=2)
-            points = data[(data["tissue"] == tissue) & ((data["dose_mg"] == dose) if doses else True)]
-            offset = 0.08 * (doses.index(dose) - (len(doses) - 1) / 2) if doses else 0.0
-            ax.scatter(points["day"] + offset, points["suvmean"], s=4, color=colour, alpha=0.6, linewidths=0)
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(tissue.replace("_", " "))
-        ax.set_xticks(sorted(rows["day"].unique()))
-        if index % n_cols == 0:
-            ax.set_ylabel("SUVmean")
-        if index >= len(tissues) - n_cols:
-            ax.set_xlabel("Days after injection")
-    if doses:
-        handles = [Line2D([], [], color=colours[d], marker="o", markersize=3, label=f"{d:g} mg") for d in doses]
-        handles.append(Line2D([], [], color=OKABE_ITO["grey"], linewidth=4, alpha=0.4, label="model CI band"))
-        spare = axes.ravel()[len(tissues)] if len(tissues) < axes.size else None
-        if spare is not None:
-            spare.set_visible(True)
-            spare.axis("off")
-            spare.legend(handles=handles, frameon=False, loc="center", title="protein dose")
-        else:
-            fig.legend(handles=handles, frameon=False, loc="lower center", ncols=len(handles), title="protein dose")
-    source = model[model["dose_mg"].notna() | (not doses)][
-        ["tissue", "day", "dose_mg", "estimate", "ci_low", "ci_high", "n_patients"]
-    ].assign(kind="model_geometric_mean")
-    points = data[["tissue", "day", "dose_mg", "patient_id", "suvmean"]].assign(kind="patient")
-    return fig, pd.concat([source, points], ignore_index=True)
-
-
 def biodistribution_paragraph(
     table: pd.DataFrame, comparison: pd.DataFrame | None = None, ci_level: float = 0.95
 ) -> str:

@@ -1,4 +1,4 @@
-"""Label resampling, SUV statistics, SUVpeak and patient features against hand values."""
+"""Label resampling, SUV statistics and SUVpeak against hand values."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from contexture.errors import InputError
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import (
-    finish_lesions,
-    patient_features,
     peak_kernel,
     quantify_scans,
     resample_labels,
@@ -89,27 +86,6 @@ def test_suvpeak_of_a_hot_voxel_and_a_uniform_sphere():
     assert stats.loc[2, ["suvmax", "suvmean", "suvpeak"]].tolist() == pytest.approx([10, 10, 10])
     # Corner: offsets >= 0 within radius: 1 + 3 face + 3 edge = 7 voxels: (20 + 6 * 2) / 7
     assert stats.loc[3, "suvpeak"] == pytest.approx(32 / 7)
-
-
-def test_patient_features_geometric_mean_excludes_irradiated():
-    lesions = finish_lesions(
-        pd.DataFrame(
-            {
-                "patient_id": ["A", "A", "A", "A", "B"],
-                "lesion_id": ["1", "2", "3", "1", "9"],
-                "timepoint": ["baseline", "baseline", "baseline", "on_treatment", "baseline"],
-                "scan_day": [-3, -3, -3, 30, -1],
-                "site": ["liver"] * 5,
-                "suvmax": [2.0, 8.0, 100.0, 5.0, 7.0],
-                "irradiated": [False, False, True, False, True],
-            }
-        )
-    )
-    features = patient_features(lesions).set_index("patient_id")
-    assert features.loc["A", "pet_geomean_suvmax_baseline"] == pytest.approx(4.0)  # sqrt(2 * 8)
-    assert features.loc["A", "pet_lesions_baseline"] == 2
-    assert features.loc["A", "pet_geomean_suvmax_on_treatment"] == pytest.approx(5.0)
-    assert np.isnan(features.loc["B", "pet_geomean_suvmax_baseline"]) and features.loc["B", "pet_lesions_baseline"] == 0
 
 
 def _scan_files(tmp_path, mask_affine=None, labels_extra="", mask_values=None):
