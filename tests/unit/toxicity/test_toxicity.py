@@ -19,11 +19,11 @@ from contexture.toxicity.analysis import (
     fisher_test,
     organ_uptake_change,
     toxicity_analysis,
-    toxicity_figure,
     toxicity_paragraph,
     wilcox_null_cdf,
     wilcox_test,
 )
+from contexture.toxicity.figures import toxicity_figure
 
 SEVERE = [5.1, 7.3, 6.8, 9.0]
 OTHER = [3.2, 4.4, 5.0, 6.1, 2.9, 4.8, 5.5]
