@@ -150,3 +150,30 @@ def test_label_listed_but_absent_from_mask_is_refused(tmp_path):
 def test_mask_in_another_frame_of_reference_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"outside the field of view.*another frame of reference"):
         quantify_scans(_scan_files(tmp_path, mask_affine=_iso(4.0, (300.0, 0.0, 0.0))))
+
+
+def test_quantify_cohort_from_a_voi_table_lists_its_scans_and_features(tmp_path):
+    from contexture.pet import quantify_cohort
+
+    path = tmp_path / "voi.tsv"
+    path.write_text(
+        "patient_id\tlesion_id\ttimepoint\tscan_day\tsite\tsuvmax\tirradiated\tkind\treference_region\tsuvmean\n"
+        "B\tB1\tbaseline\t-1\tliver\t5\tfalse\tlesion\t\t\n"
+        "A\tA1\tbaseline\t-3\tliver\t2\tfalse\tlesion\t\t\n"
+        "A\tA2\tbaseline\t-3\tlung\t8\tfalse\tlesion\t\t\n"
+        "A\tA3\ton_treatment\t30\tlung\t50\ttrue\tlesion\t\t\n"
+        "A\t\tbaseline\t-3\t\t\t\treference\taorta\t2.5\n"
+    )
+    result = quantify_cohort(voi_table=path)
+    # One scans row per (patient, timepoint, scan day), sorted, marked as VOI-table input.
+    assert result.scans.to_dict("list") == {
+        "patient_id": ["A", "A", "B"],
+        "timepoint": ["baseline", "on_treatment", "baseline"],
+        "scan_day": [-3, 30, -1],
+        "format": ["voi_table"] * 3,
+    }
+    assert result.reference_regions["region"].tolist() == ["aorta"]
+    features = result.features.set_index("patient_id")
+    assert features.loc["A", "pet_geomean_suvmax_baseline"] == pytest.approx(4.0)  # sqrt(2 * 8)
+    assert features.loc["A", "pet_lesions_on_treatment"] == 0  # the only on-treatment lesion is irradiated
+    assert features.loc["B", "pet_geomean_suvmax_baseline"] == pytest.approx(5.0)
