@@ -1,9 +1,8 @@
-"""RECIST 1.1 / iRECIST / SITC per patient and assessment, and response rates (contexture.response)."""
+"""RECIST 1.1 / iRECIST / SITC per patient and assessment, and response rates (contexture.response.assess)."""
 
+from contexture import response
 from contexture.io import read_table, write_table
 from contexture.io.validation import read_validated_table
-from contexture.response import evaluate
-from contexture.response.recist import response_rates
 from contexture.runner import run
 
 
@@ -11,10 +10,10 @@ def main(smk):
     path = str(smk.input.recist)
     measurements = read_validated_table(path, "tables/recist", what="RECIST table")
     clinical = read_table(smk.input.clinical, "results/clinical/clinical") if "clinical" in smk.input.keys() else None
-    timepoints, features = evaluate(measurements, clinical, dict(smk.params.options), file=path)
+    timepoints, features, rates = response.assess(measurements, clinical, dict(smk.params.options), file=path)
     write_table(timepoints, smk.output.timepoints)
     write_table(features, smk.output.features)
-    write_table(response_rates(features), smk.output.rates)
+    write_table(rates, smk.output.rates)
 
 
 run(main, snakemake)

@@ -1,35 +1,29 @@
-"""Score gene signatures per sample; coverage table; patient-level Immunosign columns."""
+"""Score gene signatures per sample; coverage table; patient-level Immunosign columns (contexture.signatures.score_cohort)."""
 
-from contexture.errors import ConfigError
+from contexture import signatures
 from contexture.io import write_table
 from contexture.runner import run
 from contexture.signatures.expression import read_analysis_expression
-from contexture.signatures.scores import assign_groups, patient_features, read_signature, score_signatures, sort_scores
+from contexture.signatures.scores import read_signature
 
 
 def main(smk):
     expression, samples = read_analysis_expression(smk.input.expression, smk.input.samples)
-    signatures = [read_signature(path) for path in smk.input.signatures]
-    names = [s.name for s in signatures]
-    if smk.params.immunosign not in names:
-        raise ConfigError(f"signatures.immunosign '{smk.params.immunosign}' is not among signatures.use {names}")
-    scores, coverage = score_signatures(
+    files = [read_signature(path) for path in smk.input.signatures]
+    p = smk.params
+    result = signatures.score_cohort(
         expression,
         samples,
-        signatures,
-        min_fraction=smk.params.min_gene_fraction,
-        on_insufficient=smk.params.on_insufficient,
-        log_base=smk.params.log_base,
+        files,
+        immunosign=p.immunosign,
+        min_gene_fraction=p.min_gene_fraction,
+        on_insufficient=p.on_insufficient,
+        low_quantile=p.low_quantile,
+        log_base=p.log_base,
     )
-    scores, cuts = assign_groups(scores, smk.params.low_quantile)
-    coverage["low_quantile"] = smk.params.low_quantile
-    coverage["low_cut"] = coverage["signature"].map(cuts)
-    write_table(sort_scores(scores, names), smk.output.scores)
-    write_table(coverage, smk.output.coverage)
-    features = patient_features(
-        scores, smk.params.immunosign, smk.params.low_quantile, patients=sorted(set(samples["patient_id"]))
-    )
-    write_table(features, smk.output.features)
+    write_table(result.scores, smk.output.scores)
+    write_table(result.coverage, smk.output.coverage)
+    write_table(result.features, smk.output.features)
 
 
 run(main, snakemake)

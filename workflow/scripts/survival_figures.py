@@ -1,9 +1,9 @@
-"""KM panels per endpoint and the Cox forest plot, with their source data (contexture.survival.figures)."""
+"""KM panels per endpoint and the Cox forest plot, with their source data (contexture.survival.survival_figures)."""
 
+from contexture import survival
 from contexture.io import read_table
 from contexture.plotting import save_figure
 from contexture.runner import run
-from contexture.survival.figures import forest_figure, km_figure
 
 
 def main(smk):
@@ -11,11 +11,8 @@ def main(smk):
     logrank = read_table(smk.input.logrank, "results/tables/survival_logrank")
     cox = read_table(smk.input.cox, "results/tables/survival_cox")
     curves = read_table(smk.input.curves, "results/survival/km_curves")
-    for endpoint in ("pfs", "os"):
-        fig, source = km_figure(curves, km, logrank, endpoint)
-        save_figure(fig, smk.output[f"km_{endpoint}"], source)
-    fig, source = forest_figure(cox)
-    save_figure(fig, smk.output.forest, source)
+    for name, (fig, source) in survival.survival_figures(km, logrank, cox, curves).items():
+        save_figure(fig, smk.output[name], source)
 
 
 run(main, snakemake)

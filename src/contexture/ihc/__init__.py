@@ -1,5 +1,9 @@
 """CD8 IHC stage: QuPath exports -> densities, immune phenotype, Immunoscore, PET relation.
 
+Entry points (what ``workflow/scripts/ihc_*.py`` call): :func:`analyse_slides` (rule
+``ihc``: slides, patient features, paired change, figures) and :func:`analyse_pet`
+(rule ``ihc_pet_correlation``: Kendall's tau with the lesions' SUVmax).
+
 Submodules: :mod:`~contexture.ihc.densities` (counts per region, densities, phenotype),
 :mod:`~contexture.ihc.immunoscore` (percentiles and categories),
 :mod:`~contexture.ihc.spatial` (CD8-to-tumour distances), :mod:`~contexture.ihc.pet`
@@ -8,9 +12,115 @@ sheet to one row per slide and patient features) and :mod:`~contexture.ihc.figur
 Methods and config keys: docs/ihc.md.
 """
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from contexture.ihc import figures
 from contexture.ihc.densities import immune_phenotype
 from contexture.ihc.immunoscore import immunoscore, percentile_rank
-from contexture.ihc.pet import kendall_tau_b, paired_change
+from contexture.ihc.pet import kendall_tau_b, pair_with_lesions, paired_change, pet_correlation
+from contexture.ihc.slides import (
+    patient_features,
+    read_reference,
+    read_slide_sheet,
+    score_slides,
+    slides_from_density_table,
+    summarize_slide,
+    summarize_slides,
+    timepoint_features,
+)
 from contexture.ihc.spatial import proximity_measures
 
-__all__ = ["immune_phenotype", "immunoscore", "kendall_tau_b", "paired_change", "percentile_rank", "proximity_measures"]
+# Densities whose baseline -> on-treatment change is tested (tables/ihc_paired_change*.tsv).
+PAIRED_COLUMNS = ["cd8_density_tumor", "cd8_density_stroma", "cd8_density_overall"]
+
+
+class SlideResults(NamedTuple):
+    """The tables and figures (each ``(figure, source data)``) of rule ``ihc``."""
+
+    slides: pd.DataFrame
+    features: pd.DataFrame
+    paired: pd.DataFrame
+    paired_test: pd.DataFrame
+    density_figure: tuple
+    immunoscore_figure: tuple
+    cell_map: tuple
+
+
+def analyse_slides(
+    options: dict,
+    *,
+    raw: str | os.PathLike | None = None,
+    slides: str | os.PathLike | None = None,
+    densities: str | os.PathLike | None = None,
+    reference: str | os.PathLike | None = None,
+) -> SlideResults:
+    """Per-slide densities, phenotype and Immunoscore; patient features; paired change; figures.
+
+    The slides come from a slide sheet of QuPath exports (``slides``, or ``slides.tsv``
+    in the simulator's ``raw`` folder) or else from a per-region density table
+    (``densities``). The Immunoscore reference is the ``reference`` table when given,
+    else the cohort's baseline slides. ``options`` is the cohort's ``ihc`` section.
+    The cell map shows ``options["example_slide"]``, else the first baseline slide,
+    else the first slide; a density table has no cells to map.
+    """
+    sheet_path = Path(raw) / "slides.tsv" if raw is not None else slides
+    sheet = read_slide_sheet(sheet_path) if sheet_path is not None else None
+    table = summarize_slides(sheet, options) if sheet is not None else slides_from_density_table(densities)
+    table = score_slides(table, options, read_reference(reference) if reference is not None else None)
+    per_patient, summary = paired_change(
+        timepoint_features(table),
+        PAIRED_COLUMNS,
+        baseline=options["baseline_timepoint"],
+        on_treatment=options["on_treatment_timepoint"],
+    )
+    return SlideResults(
+        table,
+        patient_features(table, options["baseline_timepoint"]),
+        per_patient,
+        summary,
+        figures.density_by_phenotype(table),
+        figures.immunoscore_distribution(table),
+        _cell_map(sheet, table, options),
+    )
+
+
+def _cell_map(sheet: pd.DataFrame | None, slides: pd.DataFrame, options: dict):
+    if sheet is None or not len(sheet):
+        return figures.no_cells_figure("No cell coordinates: densities were supplied as a table.")
+    baseline = sheet[sheet["timepoint"] == options["baseline_timepoint"]]
+    chosen = options.get("example_slide") or (baseline if len(baseline) else sheet)["slide_id"].iloc[0]
+    row = sheet[sheet["slide_id"] == chosen].iloc[0]
+    _, cells = summarize_slide(row["cells"], row["annotations"], options)
+    phenotype = slides.loc[slides["slide_id"] == chosen, "ihc_phenotype"].iloc[0]
+    return figures.cell_map(cells, chosen, phenotype)
+
+
+def analyse_pet(slides: pd.DataFrame, lesions: pd.DataFrame, densities: list[str]):
+    """``(table, (figure, source))``: Kendall's tau-b of each density with the biopsied lesions' SUVmax.
+
+    ``slides`` as ``tables/ihc_slides.tsv``, ``lesions`` as ``tables/lesions.tsv``; the
+    figure plots the first of ``densities`` (:mod:`contexture.ihc.pet`).
+    """
+    pairs = pair_with_lesions(slides, lesions)
+    correlation = pet_correlation(pairs, densities)
+    return correlation, figures.suvmax_vs_density(pairs, correlation, densities[0])
+
+
+__all__ = [
+    "PAIRED_COLUMNS",
+    "SlideResults",
+    "analyse_pet",
+    "analyse_slides",
+    "immune_phenotype",
+    "immunoscore",
+    "kendall_tau_b",
+    "paired_change",
+    "percentile_rank",
+    "proximity_measures",
+]

@@ -99,7 +99,6 @@ class NanostringResult:
     raw_counts: pd.DataFrame
     lanes: pd.DataFrame
     normalized: pd.DataFrame
-    log2_raw: pd.DataFrame  # for the RLE "before" panel
     housekeeping: list[str]
     warnings: list[str] = field(default_factory=list)
 
@@ -364,9 +363,9 @@ def process(
     """QC every lane and normalize; the one call behind the ``nanostring`` rule.
 
     ``lanes`` has a ``sample_id`` column in the order of ``counts`` columns. Returns raw
-    counts (all probes), lanes with QC and factors (``included`` = used downstream),
-    log2 normalized expression of the non-control genes for included lanes, and log2
-    raw counts (same genes and lanes) for the RLE comparison.
+    counts (all probes), lanes with QC and factors (``included`` = used downstream) and
+    log2 normalized expression of the non-control genes for included lanes (the log2
+    raw counts of the RLE comparison are :func:`log2_raw_counts` of the raw counts).
     """
     warnings: list[str] = []
     samples = lanes["sample_id"].astype(str).tolist()
@@ -408,10 +407,22 @@ def process(
     else:
         raise ConfigError(f"nanostring.normalization.method: unknown method {method!r} (nsolver or ruvg)")
     normalized = _expression_frame(probes, genes, values, kept)
-    log2_raw = _expression_frame(probes, genes, np.log2(np.maximum(counts[genes][:, included], 1.0)), kept)
     raw = probes[["code_class", "name", "accession"]].copy()
     raw = pd.concat([raw, pd.DataFrame(counts, columns=samples, index=raw.index)], axis=1)
-    return NanostringResult(raw, qc, normalized, log2_raw, hk_names, warnings)
+    return NanostringResult(raw, qc, normalized, hk_names, warnings)
+
+
+def log2_raw_counts(raw_counts: pd.DataFrame, samples: list[str]) -> pd.DataFrame:
+    """log2 raw counts, floored at 1 count, of the non-control genes for ``samples`` (RLE "before").
+
+    ``raw_counts`` as ``nanostring/raw_counts.tsv`` (``code_class``, ``name``, then one
+    column per sample); positive and negative controls are left out, as in the
+    normalized matrix. Columns: ``name``, then ``samples``.
+    """
+    genes = ~raw_counts["code_class"].astype(str).str.startswith(("Positive", "Negative"))
+    before = raw_counts.loc[genes, ["name", *samples]].copy()
+    before[samples] = np.log2(np.maximum(before[samples].astype(float), 1.0))
+    return before
 
 
 SAMPLE_COLUMNS = ["sample_id", "patient_id", "timepoint", "batch", "file"]

@@ -13,11 +13,12 @@ from collections.abc import Iterable
 import pandas as pd
 
 from contexture.errors import InputError
+from contexture.pet.features import GEOMEAN_SUVMAX_COLUMN
 
 # Outputs contract, DESIGN.md: these columns always exist in patients.tsv, in this order.
 CONTRACT_COLUMNS = (
     "patient_id",
-    "pet_geomean_suvmax_baseline",
+    GEOMEAN_SUVMAX_COLUMN["baseline"],
     "immunosign_score",
     "immunosign_high",
     "immunoscore",

@@ -1,10 +1,106 @@
 """CD8 PET stage: body-weight SUV from DICOM or NIfTI + BIDS-PET, per-lesion quantification.
 
+Entry points (what ``workflow/scripts/pet_*.py`` call):
+
+* :func:`quantify_cohort` -- scans (or a VOI table) to the lesion, reference-region,
+  scans and patient-feature tables (rule ``pet_quantify``);
+* :func:`fit_models` -- every PET model and figure (rule ``pet_models``);
+* :func:`biodistribution_analysis` -- dose-finding reference-region tables and figure
+  (rule ``pet_biodistribution``).
+
+Submodules:
+
 * :mod:`contexture.pet.suv` -- stored voxel values to SUVbw (QIBA, DICOM PS3.3 PET module),
   correct for 89Zr imaging days after injection.
 * :mod:`contexture.pet.quantify` -- label maps on the PET grid, per-lesion SUVmax, SUVmean,
-  SUVpeak (PERCIST 1.0), volume, reference regions, and per-patient features.
-* :mod:`contexture.pet.models` -- statistical models of lesion uptake (separate module).
+  SUVpeak (PERCIST 1.0), volume, reference regions; VOI-table input.
+* :mod:`contexture.pet.features` -- the per-patient geometric mean SUVmax (written once)
+  and the patient-feature columns.
+* :mod:`contexture.pet.models` -- statistical models of lesion uptake;
+  :mod:`contexture.pet.biodistribution` -- the dose-finding series;
+  :mod:`contexture.pet.figures` -- their figures.
 
 File formats are read in :mod:`contexture.io.pet_images`; the methods are in docs/pet.md.
 """
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import pandas as pd
+
+from contexture.pet import biodistribution
+from contexture.pet.features import patient_features
+from contexture.pet.figures import biodistribution_figure, pet_model_figures
+from contexture.pet.models import run_pet_models
+from contexture.pet.quantify import QuantifyOptions, quantify_scans, read_voi_table, voi_scans
+from contexture.pet.suv import ZR89_HALF_LIFE_S
+
+
+class Quantification(NamedTuple):
+    """The tables of rule ``pet_quantify``."""
+
+    lesions: pd.DataFrame
+    reference_regions: pd.DataFrame
+    scans: pd.DataFrame
+    features: pd.DataFrame
+
+
+def quantify_cohort(
+    *,
+    scans: str | os.PathLike | None = None,
+    voi_table: str | os.PathLike | None = None,
+    clinical: pd.DataFrame | None = None,
+    peak_volume_ml: float = 1.0,
+    half_life_hours: float = ZR89_HALF_LIFE_S / 3600.0,
+    fov_tolerance_voxels: float = 1.0,
+) -> Quantification:
+    """Lesions, reference regions, scans and patient features of a cohort's PET.
+
+    From a per-VOI statistics table (``voi_table``; its scans table lists the scans the
+    VOIs name, ``format = voi_table``) or else from the images of a scans table
+    (``scans``, :func:`contexture.pet.quantify.quantify_scans`). The clinical table's
+    ``weight_kg`` (when present) is the body weight of images that lack one.
+    ``half_life_hours`` is the half-life used when an image does not state one.
+    Patient features: :func:`contexture.pet.features.patient_features`.
+    """
+    if voi_table is not None:
+        lesions, references = read_voi_table(voi_table)
+        scan_table = voi_scans(lesions, references)
+    else:
+        weights = {}
+        if clinical is not None and "weight_kg" in clinical.columns:
+            weights = dict(zip(clinical["patient_id"].astype(str), clinical["weight_kg"], strict=True))
+        options = QuantifyOptions(
+            peak_volume_ml=peak_volume_ml,
+            default_half_life_s=half_life_hours * 3600.0,
+            fov_tolerance_voxels=fov_tolerance_voxels,
+        )
+        lesions, references, scan_table = quantify_scans(scans, weights, options)
+    return Quantification(lesions, references, scan_table, patient_features(lesions))
+
+
+def fit_models(lesions: pd.DataFrame, patients: pd.DataFrame | None, options: dict | None = None):
+    """The PET models table (``tables/pet_models.tsv``) and ``{figure stem: (figure, source)}``.
+
+    ``options`` is the cohort's ``pet_analysis`` section; models and figures use the
+    same lesion selection (:func:`contexture.pet.models.prepare_lesions`).
+    """
+    options = dict(options or {})
+    return run_pet_models(lesions, patients, options), pet_model_figures(lesions, patients, options)
+
+
+def biodistribution_analysis(references: pd.DataFrame, options: dict | None = None):
+    """``(table, dose comparison, (figure, source))`` of a dose-finding series' reference regions.
+
+    ``options`` is the cohort's ``pet.biodistribution`` section
+    (:mod:`contexture.pet.biodistribution`).
+    """
+    table = biodistribution.biodistribution_table(references, options)
+    comparison = biodistribution.dose_comparison(references, options)
+    figure = biodistribution_figure(table, biodistribution.prepare_reference_regions(references))
+    return table, comparison, figure
+
+
+__all__ = ["Quantification", "biodistribution_analysis", "fit_models", "quantify_cohort"]

@@ -6,15 +6,29 @@ the workflow saves both with :func:`contexture.plotting.save_figure`. SUVmax axe
 logarithmic, matching the log-scale models. Layouts follow the study's Fig. 2-4
 (Kist de Ruijter et al., Nat Med 2022): lesions per patient ordered by geometric mean,
 uptake by site and by patient group, and change during treatment by best response.
+:func:`biodistribution_figure` draws the dose-finding series' reference-region uptake
+(tables of :mod:`contexture.pet.biodistribution`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from contexture.plotting import GROUP_COLOURS, OKABE_ITO, RESPONSE_COLOURS, SITE_COLOURS, TWO_COLUMN_MM, figure
+from contexture.pet.features import geometric_mean_suvmax
+from contexture.plotting import (
+    GROUP_COLOURS,
+    OKABE_ITO,
+    RESPONSE_COLOURS,
+    SEQUENCE,
+    SITE_COLOURS,
+    TWO_COLUMN_MM,
+    figure,
+)
 from contexture.plotting import ONE_COLUMN_MM as ONE_COLUMN
 
 BOR_ORDER = ["CR", "PR", "SD", "PD", "NE"]
@@ -40,7 +54,8 @@ def lesion_overview(baseline: pd.DataFrame):
     if baseline.empty:
         _empty(ax, "no baseline lesions")
         return fig, pd.DataFrame(columns=["patient_id", "rank", "geomean_suvmax", "lesion_id", "site", "suvmax"])
-    geomeans = np.exp(baseline.groupby("patient_id")["log_suvmax"].mean()).rename("geomean_suvmax")
+    # The lesions are prepare_lesions' selection (irradiated ones already out when configured).
+    geomeans = geometric_mean_suvmax(baseline, irradiated="include")["geomean_suvmax"]
     order = geomeans.sort_values(kind="stable").index
     rank = pd.Series(np.arange(1, len(order) + 1), index=order, name="rank")
     data = baseline.join(rank, on="patient_id").join(geomeans, on="patient_id").sort_values(["rank", "lesion_id"])
@@ -176,3 +191,59 @@ def pet_model_figures(lesions: pd.DataFrame, patients: pd.DataFrame | None, opti
         "pet_suvmax_by_ihc_phenotype": uptake_violin(baseline, "ihc_phenotype", "CD8 IHC phenotype", PHENOTYPE_COLOURS),
         "pet_change_per_week_by_response": per_patient_change(tumour, covariates, options["baseline_time"]),
     }
+
+
+def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
+    """SUVmean per tissue over days: dose-specific model geometric means with CI bands.
+
+    One panel per tissue (log SUV axis, as the model); for each dose the model's
+    geometric mean (line) and its Wald interval (band), and each patient's SUVmean
+    (points). Without doses, the single model band. Returns ``(figure, source_data)``.
+    """
+    model = table[(table["statistic"] == "suvmean") & table["method"].str.startswith("model")]
+    tissues = list(dict.fromkeys(model["tissue"]))
+    n_cols = min(4, max(len(tissues), 1))
+    n_rows = max(math.ceil(len(tissues) / n_cols), 1)
+    fig, axes = figure(TWO_COLUMN_MM, 45.0 * n_rows + 10, nrows=n_rows, ncols=n_cols, squeeze=False)
+    doses = sorted(model["dose_mg"].dropna().unique())
+    colours = {dose: SEQUENCE[i % len(SEQUENCE)] for i, dose in enumerate(doses)}
+    for index, ax in enumerate(axes.ravel()):
+        if index >= len(tissues):
+            ax.set_visible(False)
+            continue
+        tissue = tissues[index]
+        rows = model[model["tissue"] == tissue]
+        groups = [(dose, rows[rows["dose_mg"] == dose]) for dose in doses] or [(math.nan, rows)]
+        for dose, part in groups:
+            colour = colours.get(dose, OKABE_ITO["black"])
+            part = part.sort_values("day")
+            ax.fill_between(part["day"], part["ci_low"], part["ci_high"], color=colour, alpha=0.2, linewidth=0)
+            ax.plot(part["day"], part["estimate"], color=colour, linewidth=1, marker="o", markersize=2)
+            points = data[(data["tissue"] == tissue) & ((data["dose_mg"] == dose) if doses else True)]
+            offset = 0.08 * (doses.index(dose) - (len(doses) - 1) / 2) if doses else 0.0
+            ax.scatter(points["day"] + offset, points["suvmean"], s=4, color=colour, alpha=0.6, linewidths=0)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(tissue.replace("_", " "))
+        ax.set_xticks(sorted(rows["day"].unique()))
+        if index % n_cols == 0:
+            ax.set_ylabel("SUVmean")
+        if index >= len(tissues) - n_cols:
+            ax.set_xlabel("Days after injection")
+    if doses:
+        handles = [Line2D([], [], color=colours[d], marker="o", markersize=3, label=f"{d:g} mg") for d in doses]
+        handles.append(Line2D([], [], color=OKABE_ITO["grey"], linewidth=4, alpha=0.4, label="model CI band"))
+        spare = axes.ravel()[len(tissues)] if len(tissues) < axes.size else None
+        if spare is not None:
+            spare.set_visible(True)
+            spare.axis("off")
+            spare.legend(handles=handles, frameon=False, loc="center", title="protein dose")
+        else:
+            fig.legend(handles=handles, frameon=False, loc="lower center", ncols=len(handles), title="protein dose")
+    source = model[model["dose_mg"].notna() | (not doses)][
+        ["tissue", "day", "dose_mg", "estimate", "ci_low", "ci_high", "n_patients"]
+    ].assign(kind="model_geometric_mean")
+    points = data[["tissue", "day", "dose_mg", "patient_id", "suvmean"]].assign(kind="patient")
+    return fig, pd.concat([source, points], ignore_index=True)

@@ -53,6 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from contexture.errors import InputError
+from contexture.pet.features import geometric_mean_suvmax
 from contexture.stats.mixed import MixedFit, NotEstimable, bootstrap_icc, fit_random_intercepts
 from contexture.stats.rank_tests import hodges_lehmann, rank_sum_test
 
@@ -144,12 +145,6 @@ def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str
     return out[columns].astype(object).where(out[columns].notna(), None)
 
 
-def patient_geometric_means(baseline: pd.DataFrame) -> pd.DataFrame:
-    """Per-patient geometric mean SUVmax over baseline lesions: exp(mean ln SUVmax)."""
-    grouped = baseline.groupby("patient_id", sort=True)["log_suvmax"]
-    return pd.DataFrame({"geomean_suvmax": np.exp(grouped.mean()), "lesions": grouped.size()}).reset_index()
-
-
 # --------------------------------------------------------------------------- analyses
 
 
@@ -196,7 +191,8 @@ def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
     pct = f"{level:.0%}"
     method = f"REML random-intercept LMM on ln SUVmax, exp(intercept); Wald {pct} CI"
     geomean, low, high, _ = _wald_exp(fit, {"intercept": 1.0}, level)
-    per_patient = patient_geometric_means(baseline)["geomean_suvmax"].to_numpy()
+    # prepare_lesions has applied options["exclude_irradiated"]: every lesion left counts.
+    per_patient = geometric_mean_suvmax(baseline, irradiated="include")["geomean_suvmax"].to_numpy()
     q1, median, q3 = np.quantile(per_patient, [0.25, 0.5, 0.75])  # R quantile type 7
     total = fit.var_patient + fit.var_residual
     rows = [
@@ -441,7 +437,9 @@ def response_analysis(baseline: pd.DataFrame, covariates: pd.DataFrame, options:
     (Mann-Whitney U; Hodges-Lehmann ratio of geometric means with CI).
     """
     level = options["ci_level"]
-    geomeans = patient_geometric_means(baseline).merge(covariates, on="patient_id", how="left")
+    # prepare_lesions has applied options["exclude_irradiated"]: every lesion left counts.
+    geomeans = geometric_mean_suvmax(baseline, irradiated="include").reset_index()
+    geomeans = geomeans.merge(covariates, on="patient_id", how="left")
     order = [str(b).upper() for b in options["bor_order"]]
     ranked = geomeans[geomeans["bor"].isin(order)]
     rows = []

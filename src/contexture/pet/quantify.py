@@ -24,10 +24,9 @@ Per VOI (all on SUVbw voxels, IBSI definitions, Zwanenburg et al., Radiology 202
   and timepoint, but lesions may be labelled on only one of them (the lesion table keeps
   one row per lesion per timepoint).
 
-Patient features: ``pet_geomean_suvmax_baseline``, the geometric mean of baseline SUVmax
-over non-irradiated lesions (the 89ZED88082A study's per-patient measure; irradiated
-lesions excluded because radiotherapy changes local CD8 infiltration), and its lesion
-count ``pet_lesions_baseline``; likewise for the on-treatment scan.
+A per-VOI statistics export of reading software (:func:`read_voi_table`) gives the same
+lesion and reference-region tables without images (:func:`voi_scans` lists its scans).
+Patient features (geometric mean SUVmax per timepoint) are in :mod:`contexture.pet.features`.
 """
 
 from __future__ import annotations
@@ -451,23 +450,8 @@ def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     return lesions, references
 
 
-def lesions_from_voi_table(path: str | os.PathLike) -> pd.DataFrame:
-    """The lesion table from a per-VOI statistics export of reading software."""
-    return read_voi_table(path)[0]
-
-
-def patient_features(lesions: pd.DataFrame) -> pd.DataFrame:
-    """Per patient: geometric mean SUVmax over non-irradiated lesions and lesion count, per timepoint.
-
-    geomean = exp(mean(ln SUVmax)); empty when a patient has no non-irradiated lesion at
-    that timepoint (count 0).
-    """
-    patients = sorted(lesions["patient_id"].astype(str).unique())
-    features = pd.DataFrame({"patient_id": patients})
-    usable = lesions[~lesions["irradiated"].astype(bool) & (lesions["suvmax"] > 0)].copy()
-    usable["log_suvmax"] = np.log(usable["suvmax"].astype(float))
-    for timepoint in ("baseline", "on_treatment"):
-        part = usable[usable["timepoint"] == timepoint].groupby(usable["patient_id"].astype(str))["log_suvmax"]
-        features[f"pet_geomean_suvmax_{timepoint}"] = features["patient_id"].map(np.exp(part.mean()))
-        features[f"pet_lesions_{timepoint}"] = features["patient_id"].map(part.size()).fillna(0).astype(int)
-    return features
+def voi_scans(lesions: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
+    """The scans table of a VOI export: each (patient, timepoint, scan day) once, ``format = voi_table``."""
+    keys = ["patient_id", "timepoint", "scan_day"]
+    scans = pd.concat([lesions[keys], references[keys]]).drop_duplicates().sort_values(keys, kind="stable")
+    return scans.reset_index(drop=True).assign(format="voi_table")

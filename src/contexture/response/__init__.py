@@ -5,6 +5,10 @@ the clinical table for the last-dose day) it returns the per-assessment table
 (``tables/recist_timepoints.tsv``) and the patient features (``bor``, ``bor_irecist``,
 ``resistance``, ``resistance_class``, ``resistance_confirmed``, ``responder``,
 ``best_pct_change``). Methods and citations: the submodules and docs/response.md.
+
+Entry points of the scripts: :func:`assess` (rule ``response_recist``),
+:func:`response_figures` (rule ``response_figures``) and :func:`classify` (rule
+``response_classifier``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import pandas as pd
 
 from contexture.errors import raise_problems
+from contexture.response import figures
+from contexture.response.classifier import evaluate_classifier
 from contexture.response.irecist import best_irecist_response, irecist_responses
 from contexture.response.recist import (
     TIMEPOINT_COLUMNS,
     best_overall_response,
     best_percent_change,
     check_measurements,
+    response_rates,
     timepoint_responses,
 )
 from contexture.response.sitc import resistance_from_timepoints
@@ -82,3 +89,45 @@ def evaluate(
     features = features.rename_axis("patient_id").reset_index()[FEATURE_COLUMNS]
     columns = TIMEPOINT_COLUMNS + ["irecist_response"]
     return timepoints[columns], features
+
+
+def assess(
+    measurements: pd.DataFrame,
+    clinical: pd.DataFrame | None = None,
+    options: dict | None = None,
+    *,
+    file: str = "RECIST table",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(timepoints, features, rates)``: :func:`evaluate` and the response rates of its features.
+
+    ``rates``: :func:`contexture.response.recist.response_rates`
+    (``tables/response_rates.tsv``).
+    """
+    timepoints, features = evaluate(measurements, clinical, options, file=file)
+    return timepoints, features, response_rates(features)
+
+
+def response_figures(timepoints: pd.DataFrame, features: pd.DataFrame, clinical: pd.DataFrame | None = None) -> dict:
+    """``{"waterfall", "spider", "swimmer": (figure, source)}`` of the RECIST results.
+
+    Tables as rule ``response_recist`` writes them; ``clinical`` (optional) gives the
+    swimmer plot's follow-up (:mod:`contexture.response.figures`).
+    """
+    return {
+        "waterfall": figures.waterfall(features),
+        "spider": figures.spider(timepoints, features),
+        "swimmer": figures.swimmer(timepoints, features, clinical),
+    }
+
+
+def classify(patients: pd.DataFrame, options: dict, seed: int):
+    """``(table, (figure, source))``: the cross-validated response classifier and its ROC curve.
+
+    ``options`` is the cohort's ``response.classifier`` section: ``features`` lists the
+    candidate baseline features, the other keys go to
+    :func:`contexture.response.classifier.evaluate_classifier`.
+    """
+    options = dict(options)
+    features = options.pop("features")
+    table, roc = evaluate_classifier(patients, features, seed=seed, **options)
+    return table, figures.roc_figure(roc, table)

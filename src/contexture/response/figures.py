@@ -1,4 +1,4 @@
-"""Response figures: waterfall, spider and swimmer plots (house style of contexture.plotting).
+"""Response figures: waterfall, spider and swimmer plots, and the classifier's ROC curve.
 
 Each function takes tidy tables and returns ``(figure, source_data)``; the rule saves
 both with :func:`contexture.plotting.save_figure`. Colours: ``RESPONSE_COLOURS`` by
@@ -107,3 +107,22 @@ def swimmer(timepoints: pd.DataFrame, features: pd.DataFrame, clinical: pd.DataF
     ax.set_ylabel("Patient")
     _legend(ax, data["bor"])
     return fig, data
+
+
+def roc_figure(roc: pd.DataFrame, table: pd.DataFrame):
+    """ROC curve of the cross-validated predictions with the AUC and its CI."""
+    fig, ax = figure(70, 70)
+    ax.plot([0, 1], [0, 1], color=OKABE_ITO["grey"], linestyle="--", linewidth=0.6)
+    if len(roc):
+        row = table[table["analysis"] == "cv_auc"].iloc[0]
+        label = f"AUC {row['estimate']:.2f} ({row['ci_low']:.2f}-{row['ci_high']:.2f}), permutation p = {row['p']:.3f}"
+        ax.step(
+            roc["false_positive_rate"], roc["true_positive_rate"], where="post", color=OKABE_ITO["blue"], label=label
+        )
+        ax.legend(frameon=False, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "classifier skipped:\ntoo few features or patients", ha="center", va="center")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("Sensitivity")
+    ax.set_aspect("equal")
+    return fig, roc

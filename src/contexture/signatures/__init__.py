@@ -1,1 +1,200 @@
-"""signatures stage."""
+"""Signatures stage: gene-signature scores, paired pre/post changes, gene correlations.
+
+Entry points (what ``workflow/scripts/signatures_*.py`` call):
+
+* :func:`score_cohort` -- signature scores per sample, their coverage, and the patient
+  columns ``immunosign_score`` / ``immunosign_high`` (rule ``signature_scores``);
+* :func:`analyse_changes` -- paired pre/post tests of genes and scores, the paired-score
+  figure and the baseline heat map (rule ``expression_changes``);
+* :func:`analyse_correlations` -- Spearman correlations of chemokine/cytokine genes with
+  T-cell genes and their figure (rule ``expression_correlations``).
+
+Science: :mod:`contexture.signatures.scores` (scoring methods),
+:mod:`contexture.signatures.expression` (matrix, paired changes, correlations, tests);
+figures: :mod:`contexture.signatures.figures`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pandas as pd
+
+from contexture.errors import ConfigError
+from contexture.signatures.expression import (
+    expression_changes,
+    patient_means,
+    responder_status,
+    score_matrix,
+    spearman_correlations,
+)
+from contexture.signatures.figures import baseline_heatmap_figure, correlation_figure, paired_scores_figure
+from contexture.signatures.scores import Signature, assign_groups, patient_features, score_signatures, sort_scores
+
+PAIR_COLUMNS = ["signature", "patient_id", "response", "baseline", "on_treatment"]
+
+
+class Scores(NamedTuple):
+    """The tables of rule ``signature_scores``."""
+
+    scores: pd.DataFrame
+    coverage: pd.DataFrame
+    features: pd.DataFrame
+
+
+class Changes(NamedTuple):
+    """The table and figures (each ``(figure, source data)``) of rule ``expression_changes``."""
+
+    changes: pd.DataFrame
+    paired_figure: tuple
+    heatmap_figure: tuple
+
+
+def score_cohort(
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+    signatures: list[Signature],
+    *,
+    immunosign: str,
+    min_gene_fraction: float,
+    on_insufficient: str,
+    low_quantile: float,
+    log_base: float,
+) -> Scores:
+    """Score every signature on every analysed sample; cut high/low; patient Immunosign columns.
+
+    ``immunosign`` names the signature behind ``immunosign_score``/``immunosign_high`` and
+    must be among ``signatures`` (a :class:`~contexture.errors.ConfigError` otherwise).
+    The coverage table records ``low_quantile`` and each signature's cut
+    (:func:`contexture.signatures.scores.assign_groups`).
+    """
+    names = [s.name for s in signatures]
+    if immunosign not in names:
+        raise ConfigError(f"signatures.immunosign '{immunosign}' is not among signatures.use {names}")
+    scores, coverage = score_signatures(
+        expression,
+        samples,
+        signatures,
+        min_fraction=min_gene_fraction,
+        on_insufficient=on_insufficient,
+        log_base=log_base,
+    )
+    scores, cuts = assign_groups(scores, low_quantile)
+    coverage["low_quantile"] = low_quantile
+    coverage["low_cut"] = coverage["signature"].map(cuts)
+    features = patient_features(scores, immunosign, low_quantile, patients=sorted(set(samples["patient_id"])))
+    return Scores(sort_scores(scores, names), coverage, features)
+
+
+def paired_changes_table(
+    scores: pd.DataFrame, samples: pd.DataFrame, response: pd.Series | None, *, pre: str, post: str
+) -> pd.DataFrame:
+    """Each signature's score before and after, per patient with both timepoints (the paired figure's data).
+
+    ``scores`` are the long signature scores; a patient with several samples at a
+    timepoint counts with their mean (:func:`~contexture.signatures.expression.patient_means`).
+    Columns :data:`PAIR_COLUMNS`: ``baseline`` holds the ``pre`` timepoint's score and
+    ``on_treatment`` the ``post`` one's, whatever the two timepoints are called;
+    ``response`` is ``responder``/``non_responder``, or ``unknown`` (also for every
+    patient when ``response`` is None). Signatures in the order they first appear.
+    """
+    if scores.empty:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    values = score_matrix(scores)
+    before = patient_means(values, samples, pre)
+    after = patient_means(values, samples, post)
+    both = sorted(set(before.columns) & set(after.columns))
+    rows = [
+        {
+            "signature": signature,
+            "patient_id": patient,
+            "response": response.get(patient, "unknown") if response is not None else "unknown",
+            "baseline": before.at[signature, patient],
+            "on_treatment": after.at[signature, patient],
+        }
+        for signature in dict.fromkeys(scores["signature"])
+        for patient in both
+    ]
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def baseline_heatmap(
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+    scores: pd.DataFrame,
+    response: pd.Series | None,
+    genes: pd.DataFrame,
+    *,
+    immunosign: str,
+    baseline: str = "baseline",
+):
+    """``(figure, source)``: the listed genes at ``baseline``, patients ordered by a signature's score.
+
+    Patients are ordered by their ``baseline`` score of ``immunosign`` when it was
+    scored, else of the first scored signature, else not ordered (all scores 0, label
+    "no signature scored"). Genes of ``genes`` absent from the matrix are left out.
+    """
+    means = patient_means(expression, samples, baseline)
+    means = means.loc[[g for g in genes["gene"] if g in means.index]]
+    scored = list(dict.fromkeys(scores["signature"]))
+    ordering = immunosign if immunosign in scored else (scored[0] if scored else None)
+    if ordering is None:
+        score = pd.Series(0.0, index=means.columns)
+    else:
+        score = patient_means(score_matrix(scores).loc[[ordering]], samples, baseline).loc[ordering]
+    return baseline_heatmap_figure(means, score, response, score_label=ordering or "no signature scored")
+
+
+def analyse_changes(
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+    scores: pd.DataFrame,
+    patients: pd.DataFrame | None,
+    heatmap_genes: pd.DataFrame,
+    *,
+    pre: str,
+    post: str,
+    immunosign: str,
+) -> Changes:
+    """Paired ``pre`` -> ``post`` tests of every gene and score, the paired figure and the heat map.
+
+    Response groups come from ``patients``' ``responder`` column
+    (:func:`~contexture.signatures.expression.responder_status`; without it only the
+    all-patient tests run). Tests: :func:`~contexture.signatures.expression.expression_changes`;
+    figure data: :func:`paired_changes_table` and :func:`baseline_heatmap`.
+    """
+    response = responder_status(patients)
+    changes = expression_changes(expression, samples, scores, response, pre=pre, post=post)
+    paired = paired_scores_figure(paired_changes_table(scores, samples, response, pre=pre, post=post))
+    heatmap = baseline_heatmap(expression, samples, scores, response, heatmap_genes, immunosign=immunosign)
+    return Changes(changes, paired, heatmap)
+
+
+def analyse_correlations(
+    expression: pd.DataFrame,
+    samples: pd.DataFrame,
+    genes: pd.DataFrame,
+    tcell_genes: pd.DataFrame,
+    *,
+    timepoint: str,
+    fdr_alpha: float,
+):
+    """``(table, (figure, source))``: Spearman rho of each listed gene with each T-cell gene at ``timepoint``.
+
+    Over patients' mean expression at ``timepoint``
+    (:func:`~contexture.signatures.expression.spearman_correlations`); the figure stars
+    pairs with q < ``fdr_alpha``.
+    """
+    correlations = spearman_correlations(patient_means(expression, samples, timepoint), genes, tcell_genes)
+    return correlations, correlation_figure(correlations, alpha=fdr_alpha)
+
+
+__all__ = [
+    "Changes",
+    "Scores",
+    "analyse_changes",
+    "analyse_correlations",
+    "baseline_heatmap",
+    "paired_changes_table",
+    "score_cohort",
+]

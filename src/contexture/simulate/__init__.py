@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from contexture.io import write_table, write_yaml
+from contexture.pet.features import GEOMEAN_SUVMAX_COLUMN, geometric_mean_suvmax
 
 SITE_COUNTS = {"lymph_node": 99, "liver": 35, "lung": 42, "bone": 17, "skin": 19}
 # Illustrative site effects on log SUVmax before centring (lymphoid tissue is CD8-rich).
@@ -125,9 +126,9 @@ def simulate_latent(patients: int = 38, seed: int = 1) -> tuple[pd.DataFrame, pd
 
     # Observed baseline geometric mean over non-irradiated lesions (the study's measure).
     frame = pd.DataFrame({"owner": owner, "log_suvmax": log_suvmax, "irradiated": irradiated})
-    usable = frame[~frame["irradiated"]]
-    geomean = np.exp(usable.groupby("owner")["log_suvmax"].mean().reindex(np.arange(n)))
-    geomean = geomean.fillna(np.exp(frame.groupby("owner")["log_suvmax"].mean())).to_numpy()
+    # A patient whose every lesion is irradiated still needs a latent value: all lesions count.
+    means = geometric_mean_suvmax(frame, irradiated="exclude_unless_all", patient_column="owner")
+    geomean = means["geomean_suvmax"].reindex(np.arange(n)).to_numpy()
     geomean_z = (geomean - geomean.mean()) / geomean.std(ddof=1)
 
     # Survival: exponential PH, log-HR per SD *decrease* of the geometric mean.
@@ -284,7 +285,7 @@ def simulate_latent(patients: int = 38, seed: int = 1) -> tuple[pd.DataFrame, pd
         "change_per_week_log": CHANGE_PER_WEEK_LOG,
         "volume_change_per_week_log": VOLUME_CHANGE_PER_WEEK_LOG,
         "survival": {
-            "covariate": "pet_geomean_suvmax_baseline",
+            "covariate": GEOMEAN_SUVMAX_COLUMN["baseline"],
             "hr_per_sd_decrease": {"pfs": TARGETS["hr_per_sd_decrease"], "os": TARGETS["hr_per_sd_decrease"]},
             "sd_of_covariate": float(geomean.std(ddof=1)),
             "median_months_at_mean": MEDIAN_MONTHS_AT_MEAN,

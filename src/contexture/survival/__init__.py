@@ -1,1 +1,32 @@
-"""survival stage."""
+"""Survival stage: Kaplan-Meier, log-rank, Cox models and follow-up from tables/patients.tsv.
+
+Entry points (what ``workflow/scripts/survival_*.py`` call): :func:`analyse_cohort`
+(rule ``survival_analysis``) and :func:`survival_figures` (rule ``survival_figures``).
+Methods and their R equivalents: :mod:`contexture.survival.analysis`; figures:
+:mod:`contexture.survival.figures`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contexture.survival.analysis import ENDPOINTS, SurvivalOptions, analyse
+from contexture.survival.figures import forest_figure, km_figure
+
+
+def analyse_cohort(patients: pd.DataFrame, options: dict) -> dict[str, pd.DataFrame]:
+    """Every survival table (``km``, ``logrank``, ``cox``, ``followup``, ``curves``) of a cohort.
+
+    ``options`` is the cohort's ``survival`` config section
+    (:meth:`~contexture.survival.analysis.SurvivalOptions.from_config`).
+    """
+    return analyse(patients, SurvivalOptions.from_config(options))
+
+
+def survival_figures(km: pd.DataFrame, logrank: pd.DataFrame, cox: pd.DataFrame, curves: pd.DataFrame) -> dict:
+    """``{"km_pfs", "km_os", "forest": (figure, source)}``: a KM panel per endpoint and the Cox forest plot."""
+    panels = {f"km_{endpoint}": km_figure(curves, km, logrank, endpoint) for endpoint in ENDPOINTS}
+    return {**panels, "forest": forest_figure(cox)}
+
+
+__all__ = ["analyse_cohort", "survival_figures"]

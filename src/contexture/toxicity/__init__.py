@@ -1,1 +1,27 @@
-"""toxicity stage."""
+"""Toxicity stage: immune-related adverse event grade against baseline biomarkers and organ uptake.
+
+:func:`analyse` is the entry point of rule ``response_toxicity``. The tests and their
+R equivalents are in :mod:`contexture.toxicity.analysis`; the figure in
+:mod:`contexture.toxicity.figures`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contexture.toxicity.analysis import toxicity_analysis
+from contexture.toxicity.figures import toxicity_figure
+
+
+def analyse(patients: pd.DataFrame, references: pd.DataFrame | None, options: dict | None = None):
+    """``(tests, organ_changes, (figure, source))`` for the cohort's ``response.toxicity`` options.
+
+    ``patients`` as ``tables/patients.tsv``; ``references`` the PET reference-region
+    table (None without PET). The figure marks grades at or above ``severe_grade``.
+    """
+    options = dict(options or {})
+    table, plot, changes = toxicity_analysis(patients, references, options)
+    return table, changes, toxicity_figure(plot, table, options["severe_grade"])
+
+
+__all__ = ["analyse"]

@@ -369,39 +369,3 @@ def toxicity_analysis(
     if table.empty:
         log.info("no toxicity test could be run: writing a header-only table")
     return table[COLUMNS], plot, changes
-
-
-def toxicity_figure(plot: pd.DataFrame, table: pd.DataFrame, severe_grade: float = 3):
-    """Biomarker by severe vs other toxicity, one panel per (toxicity, biomarker), with p values."""
-    from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure
-
-    panels = list(plot[["toxicity", "biomarker"]].drop_duplicates().itertuples(index=False, name=None))
-    if not panels:
-        fig, ax = figure(89, 40)
-        ax.axis("off")
-        ax.text(0.5, 0.5, "No toxicity analysis\n(too few severe events or no biomarkers)", ha="center", va="center")
-        return fig, plot
-    ncols = min(4, len(panels))
-    nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = figure(TWO_COLUMN_MM if ncols > 2 else 89, 55 * nrows, nrows=nrows, ncols=ncols, squeeze=False)
-    labels = [f"grade < {severe_grade:g}", f"grade ≥ {severe_grade:g}"]
-    colours = [OKABE_ITO["sky_blue"], OKABE_ITO["vermillion"]]
-    for ax, (toxicity, biomarker) in zip(axes.ravel(), panels, strict=False):
-        data = plot[(plot["toxicity"] == toxicity) & (plot["biomarker"] == biomarker)]
-        groups = [data.loc[~data["severe"], "value"].to_numpy(), data.loc[data["severe"], "value"].to_numpy()]
-        ax.boxplot(groups, positions=[0, 1], widths=0.5, showfliers=False, medianprops={"color": "black"})
-        rng = np.random.default_rng(0)
-        for position, values, colour in zip([0, 1], groups, colours, strict=True):
-            ax.scatter(position + rng.uniform(-0.12, 0.12, len(values)), values, s=8, color=colour, zorder=3)
-        ax.set_xticks([0, 1], [f"{label}\n(n={len(g)})" for label, g in zip(labels, groups, strict=True)])
-        ax.set_ylabel(biomarker)
-        found = table[(table["toxicity"] == toxicity) & (table["biomarker"] == biomarker)].set_index("test")["p"]
-        text = []
-        if "mann_whitney" in found:
-            text.append(f"Mann-Whitney p = {found['mann_whitney']:.3g}")
-        if "fisher_exact" in found:
-            text.append(f"Fisher p = {found['fisher_exact']:.3g}")
-        ax.set_title(f"{toxicity}\n" + "\n".join(text), fontsize=6)
-    for ax in axes.ravel()[len(panels) :]:
-        ax.axis("off")
-    return fig, plot

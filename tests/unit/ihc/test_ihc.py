@@ -363,3 +363,25 @@ def test_density_table_input_gives_phenotype_and_patient_features(tmp_path):
     features = patient_features(slides)
     assert list(features["patient_id"]) == ["P1", "P2", "P3"]
     assert list(features["ihc_slide_id"]) == ["S1", "S2", "S3"]
+
+
+def test_analyse_slides_from_a_density_table(tmp_path):
+    from contexture.ihc import analyse_slides
+    from contexture.ihc.slides import options_with_defaults
+
+    path = tmp_path / "densities.tsv"
+    rows = [
+        f"{slide}\tP1\t{timepoint}\t{region}\tCD8\t{density}"
+        for slide, timepoint, tumor in (("S1", "baseline", 250.0), ("S2", "on_treatment", 300.0))
+        for region, density in (("tumor", tumor), ("stroma", 80.0), ("margin", 80.0))
+    ]
+    path.write_text("slide_id\tpatient_id\ttimepoint\tregion\tmarker\tdensity\n" + "\n".join(rows) + "\n")
+    result = analyse_slides(options_with_defaults({}), densities=path)
+    assert list(result.slides["slide_id"]) == ["S1", "S2"]
+    assert list(result.features["ihc_slide_id"]) == ["S1"]
+    tumour = result.paired[result.paired["density"] == "cd8_density_tumor"].iloc[0]
+    assert (tumour["baseline"], tumour["on_treatment"], tumour["change"]) == (250.0, 300.0, 50.0)
+    fig, _ = result.cell_map  # a density table has no cell coordinates to map
+    assert "No cell coordinates" in fig.axes[0].texts[0].get_text()
+    for fig, _ in (result.density_figure, result.immunoscore_figure, result.cell_map):
+        fig.clf()

@@ -15,6 +15,7 @@ from contexture.nanostring.normalization import (
     geometric_mean_floored,
     housekeeping_factors,
     lane_qc,
+    log2_raw_counts,
     match_sample_sheet,
     positive_control_factors,
     positive_linearity_r2,
@@ -304,3 +305,21 @@ def test_sample_sheet_matching():
         match_sample_sheet(files[:1], sheet.iloc[::-1].reset_index(drop=True).iloc[::-1], "sheet.tsv")
     default = match_sample_sheet(files, None)
     assert default["sample_id"].tolist() == ["20190115_A_S1_01", "20190115_A_S2_02"]
+
+
+def test_log2_raw_counts_drops_controls_and_floors_at_one_count():
+    raw = pd.DataFrame(
+        {
+            "code_class": ["Positive", "Negative", "Endogenous", "Housekeeping"],
+            "name": ["POS_A", "NEG_A", "CD8A", "HK0"],
+            "accession": ["p", "n", "NM_1", "NM_9"],
+            "s1": [1000, 5, 8, 0],
+            "s2": [900, 4, 1024, 2],
+            "failed": [10, 1, 1, 1],
+        }
+    )
+    before = log2_raw_counts(raw, ["s1", "s2"])
+    assert list(before.columns) == ["name", "s1", "s2"]
+    assert before["name"].tolist() == ["CD8A", "HK0"]
+    # log2(8) = 3, log2(1024) = 10; 0 counts floored at 1 -> 0; log2(2) = 1.
+    np.testing.assert_allclose(before[["s1", "s2"]].to_numpy(), [[3.0, 10.0], [0.0, 1.0]])

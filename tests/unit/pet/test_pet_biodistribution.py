@@ -9,6 +9,7 @@ import pytest
 from contexture.errors import InputError
 from contexture.io.validation import load_schema, validate_frame
 from contexture.pet import biodistribution as bd
+from contexture.pet.figures import biodistribution_figure
 from contexture.pet.methods import biodistribution_paragraph
 from contexture.pet.quantify import read_voi_table
 from contexture.simulate.pet import DOSE_FINDING_DAYS, DOSE_FINDING_KINETICS, simulate_dose_finding_truth
@@ -164,7 +165,7 @@ def test_rows_without_days_post_injection_are_ignored_and_bad_values_refused():
 def test_figure_has_a_panel_per_tissue_and_source_data():
     references = balanced_references()
     table = bd.biodistribution_table(references)
-    fig, source = bd.biodistribution_figure(table, bd.prepare_reference_regions(references))
+    fig, source = biodistribution_figure(table, bd.prepare_reference_regions(references))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["blood pool", "spleen"]
     assert set(source["kind"]) == {"model_geometric_mean", "patient"}

@@ -1,4 +1,4 @@
-"""Label resampling, SUV statistics, SUVpeak and patient features against hand values."""
+"""Label resampling, SUV statistics and SUVpeak against hand values."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from contexture.errors import InputError
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import (
-    finish_lesions,
-    patient_features,
     peak_kernel,
     quantify_scans,
     resample_labels,
@@ -91,27 +88,6 @@ def test_suvpeak_of_a_hot_voxel_and_a_uniform_sphere():
     assert stats.loc[3, "suvpeak"] == pytest.approx(32 / 7)
 
 
-def test_patient_features_geometric_mean_excludes_irradiated():
-    lesions = finish_lesions(
-        pd.DataFrame(
-            {
-                "patient_id": ["A", "A", "A", "A", "B"],
-                "lesion_id": ["1", "2", "3", "1", "9"],
-                "timepoint": ["baseline", "baseline", "baseline", "on_treatment", "baseline"],
-                "scan_day": [-3, -3, -3, 30, -1],
-                "site": ["liver"] * 5,
-                "suvmax": [2.0, 8.0, 100.0, 5.0, 7.0],
-                "irradiated": [False, False, True, False, True],
-            }
-        )
-    )
-    features = patient_features(lesions).set_index("patient_id")
-    assert features.loc["A", "pet_geomean_suvmax_baseline"] == pytest.approx(4.0)  # sqrt(2 * 8)
-    assert features.loc["A", "pet_lesions_baseline"] == 2
-    assert features.loc["A", "pet_geomean_suvmax_on_treatment"] == pytest.approx(5.0)
-    assert np.isnan(features.loc["B", "pet_geomean_suvmax_baseline"]) and features.loc["B", "pet_lesions_baseline"] == 0
-
-
 def _scan_files(tmp_path, mask_affine=None, labels_extra="", mask_values=None):
     """One NIfTI scan: SUV 1 background, lesion SUV 6 (label 1), aorta SUV 2 (label 2)."""
     affine = _iso(4.0)
@@ -174,3 +150,30 @@ def test_label_listed_but_absent_from_mask_is_refused(tmp_path):
 def test_mask_in_another_frame_of_reference_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"outside the field of view.*another frame of reference"):
         quantify_scans(_scan_files(tmp_path, mask_affine=_iso(4.0, (300.0, 0.0, 0.0))))
+
+
+def test_quantify_cohort_from_a_voi_table_lists_its_scans_and_features(tmp_path):
+    from contexture.pet import quantify_cohort
+
+    path = tmp_path / "voi.tsv"
+    path.write_text(
+        "patient_id\tlesion_id\ttimepoint\tscan_day\tsite\tsuvmax\tirradiated\tkind\treference_region\tsuvmean\n"
+        "B\tB1\tbaseline\t-1\tliver\t5\tfalse\tlesion\t\t\n"
+        "A\tA1\tbaseline\t-3\tliver\t2\tfalse\tlesion\t\t\n"
+        "A\tA2\tbaseline\t-3\tlung\t8\tfalse\tlesion\t\t\n"
+        "A\tA3\ton_treatment\t30\tlung\t50\ttrue\tlesion\t\t\n"
+        "A\t\tbaseline\t-3\t\t\t\treference\taorta\t2.5\n"
+    )
+    result = quantify_cohort(voi_table=path)
+    # One scans row per (patient, timepoint, scan day), sorted, marked as VOI-table input.
+    assert result.scans.to_dict("list") == {
+        "patient_id": ["A", "A", "B"],
+        "timepoint": ["baseline", "on_treatment", "baseline"],
+        "scan_day": [-3, 30, -1],
+        "format": ["voi_table"] * 3,
+    }
+    assert result.reference_regions["region"].tolist() == ["aorta"]
+    features = result.features.set_index("patient_id")
+    assert features.loc["A", "pet_geomean_suvmax_baseline"] == pytest.approx(4.0)  # sqrt(2 * 8)
+    assert features.loc["A", "pet_lesions_on_treatment"] == 0  # the only on-treatment lesion is irradiated
+    assert features.loc["B", "pet_geomean_suvmax_baseline"] == pytest.approx(5.0)

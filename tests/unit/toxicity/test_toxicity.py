@@ -16,8 +16,8 @@ from contexture.toxicity.analysis import (
     COLUMNS,
     organ_uptake_change,
     toxicity_analysis,
-    toxicity_figure,
 )
+from contexture.toxicity.figures import toxicity_figure
 
 SEVERE = [5.1, 7.3, 6.8, 9.0]
 OTHER = [3.2, 4.4, 5.0, 6.1, 2.9, 4.8, 5.5]
