@@ -229,9 +229,9 @@ def parse_rcc(text: str, path: str = "<text>") -> RccFile:
     fields = ",".join(body).split(",")
     if len(fields) != width * len(body):
         raise _bad_code_summary_line(block, first_line, path, width)
+    # A count cell is digits only; whitespace in it is refused, not stripped: a digit lost
+    # beside a space or tab ("12" -> "1 ") would otherwise be read as another number.
     count_text = fields[header.index("Count") :: width]
-    if not clean:
-        count_text = [c.strip() for c in count_text]
     digits = "".join(count_text)
     if not (digits.isascii() and digits.isdigit()) or "" in count_text:
         raise _bad_code_summary_line(block, first_line, path, width)
