@@ -1,37 +1,14 @@
-# contexture: raw files of an immunotherapy biomarker study -> the figures and tables
-# of a paper. This file is the table of contents; each stage lives in workflow/rules/.
-from snakemake.utils import min_version
-
-min_version("9.0")
+# contexture: the entry point for `snakemake --cores N` at the top of the repository.
+# The workflow itself is workflow/Snakefile (the layout snakedeploy and the Snakemake
+# workflow catalog expect); this file only includes it.
 
 
-# The embedded demo is the default config only: a config given on the command line
-# (--configfile, --config) replaces it rather than being merged into it, so a user's
-# run analyses only the user's cohorts (config/README.md).
-if not (workflow.overwrite_configfiles or config):
-
-    configfile: "config/config.yaml"
+include: "workflow/Snakefile"
 
 
-report: "workflow/report/workflow.rst"
-
-
-include: "workflow/rules/common.smk"
-include: "workflow/rules/validate.smk"
-include: "workflow/rules/simulate.smk"
-include: "workflow/rules/clinical.smk"
-include: "workflow/rules/nanostring.smk"
-include: "workflow/rules/signatures.smk"
-include: "workflow/rules/pet.smk"
-include: "workflow/rules/ihc.smk"
-include: "workflow/rules/response.smk"
-include: "workflow/rules/toxicity.smk"
-include: "workflow/rules/survival.smk"
-include: "workflow/rules/patients.smk"
-include: "workflow/rules/report.smk"
-
-
-rule all:
+# A rule's default_target in an included file is not the default of the including file,
+# so the top-level entry names the same target.
+rule default:
     default_target: True
     input:
-        all_outputs(),
+        rules.all.input,

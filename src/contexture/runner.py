@@ -24,9 +24,12 @@ def run(main: Callable[[object], None], snakemake: object) -> None:
     log_path = snakemake.log[0] if len(snakemake.log) else None
     handle = open(log_path, "w", buffering=1) if log_path else console
     sys.stderr = handle
+    # The project's own messages at INFO; third-party libraries (fontTools' PDF subsetting,
+    # matplotlib, numexpr) only from WARNING, so a rule's log is about the rule.
     logging.basicConfig(
-        stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+        stream=handle, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    log.setLevel(logging.INFO)
     try:
         main(snakemake)
     except ContextureError as error:
