@@ -25,6 +25,7 @@ import pandas as pd
 
 from contexture.errors import InputError
 from contexture.io import atomic_path, read_input_table, sha256_file
+from contexture.report import publication
 
 # Packages whose versions go into the manifest and the methods text.
 PACKAGES = (
@@ -144,7 +145,8 @@ def build_bundle(
     manifest_data: dict,
     methods: str,
 ) -> list[str]:
-    """Copy outputs (and figure companions) into ``bundle_dir``, add manifest and methods, zip it.
+    """Copy outputs (and figure companions) into ``bundle_dir``, add the manifest, methods,
+    figure legends, data dictionary and README (:mod:`contexture.report.publication`), zip it.
 
     Paths inside the bundle are relative to ``results/{cohort}/``. Returns the bundle's
     member names, sorted.
@@ -163,6 +165,10 @@ def build_bundle(
         shutil.copyfile(path, target)
     (bundle_dir / "manifest.json").write_text(json.dumps(manifest_data, indent=2, sort_keys=True) + "\n")
     (bundle_dir / "methods.md").write_text(methods)
+    shipped = sorted(members)
+    (bundle_dir / "LEGENDS.md").write_text(publication.legends_markdown(cohort_dir, shipped))
+    (bundle_dir / "DATA_DICTIONARY.md").write_text(publication.data_dictionary_markdown(cohort_dir, shipped))
+    (bundle_dir / "README.md").write_text(publication.bundle_readme(manifest_data["cohort"], manifest_data, shipped))
     names = sorted(p.relative_to(bundle_dir).as_posix() for p in bundle_dir.rglob("*") if p.is_file())
     with atomic_path(zip_path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in names:
