@@ -2,7 +2,9 @@
 
 The VOI table is the simulator's truth (plus suvmean/suvpeak columns); best response
 and IHC phenotype come from the clinical table (the cohort has no RECIST or IHC inputs),
-so the workflow builds lesions.tsv and patients.tsv and then runs pet_models.
+so the workflow builds lesions.tsv and patients.tsv and then runs pet_models. Without
+slides naming lesions the phenotype can only be the patient's, so the test asks for the
+patient-projected analysis explicitly (``ihc_phenotype_unit: patient``).
 """
 
 import numpy as np
@@ -35,7 +37,7 @@ def test_pet_models_rule_writes_table_and_figures(tmp_path):
     write_table(lesions, tmp_path / "inputs/voi.tsv")
     clinical = clinical_table(latent).assign(bor=latent["bor"], ihc_phenotype=latent["ihc_phenotype"])
     write_table(clinical, tmp_path / "inputs/clinical.tsv")
-    options = {"bootstrap_replicates": 199, "seed": 3}
+    options = {"bootstrap_replicates": 199, "seed": 3, "ihc_phenotype_unit": "patient"}
     config = {
         "cohorts": {
             "trial": {
@@ -60,7 +62,8 @@ def test_pet_models_rule_writes_table_and_figures(tmp_path):
     assert indexed.loc[("baseline_geomean", "patient_geomean_median"), "estimate"] == pytest.approx(
         per_patient.median(), rel=1e-8
     )
-    assert {"dmmr", "ihc_phenotype", "change_per_week", "response_trend"} <= set(out["analysis"])
+    assert {"dmmr", "ihc_phenotype_patient_projected", "change_per_week", "response_trend"} <= set(out["analysis"])
+    assert out["df"].notna().any() and out["method"].str.contains("Satterthwaite t (REML)", regex=False).any()
     for name in FIGURES:
         for suffix in (".png", ".pdf", ".source.tsv"):
             assert (tmp_path / f"results/trial/figures/{name}{suffix}").is_file(), name + suffix

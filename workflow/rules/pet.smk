@@ -78,8 +78,7 @@ PATIENT_FEATURE_PROVIDERS.append(
 # Statistical analyses of the study: mixed models on log SUVmax (contexture.pet.models).
 rule pet_models:
     input:
-        lesions="results/{cohort}/tables/lesions.tsv",
-        patients="results/{cohort}/tables/patients.tsv",
+        unpack(pet_models_inputs),
     output:
         table=report(
             "results/{cohort}/tables/pet_models.tsv",

@@ -81,14 +81,24 @@ def quantify_cohort(
     return Quantification(lesions, references, scan_table, patient_features(lesions))
 
 
-def fit_models(lesions: pd.DataFrame, patients: pd.DataFrame | None, options: dict | None = None):
+def fit_models(
+    lesions: pd.DataFrame,
+    patients: pd.DataFrame | None,
+    options: dict | None = None,
+    slides: pd.DataFrame | None = None,
+):
     """The PET models table (``tables/pet_models.tsv``) and ``{figure stem: (figure, source)}``.
 
-    ``options`` is the cohort's ``pet_analysis`` section; models and figures use the
-    same lesion selection (:func:`contexture.pet.models.prepare_lesions`).
+    ``options`` is the cohort's ``pet_analysis`` section; ``slides`` the IHC slides table
+    (``tables/ihc_slides.tsv``, None without IHC) whose ``lesion_id`` places each biopsy on
+    its PET lesion. Models and figures use the same lesion selection
+    (:func:`contexture.pet.models.prepare_lesions`).
     """
     options = dict(options or {})
-    return run_pet_models(lesions, patients, options), pet_model_figures(lesions, patients, options)
+    return (
+        run_pet_models(lesions, patients, options, slides),
+        pet_model_figures(lesions, patients, options, slides),
+    )
 
 
 def biodistribution_analysis(references: pd.DataFrame, options: dict | None = None):

@@ -170,25 +170,80 @@ DMMR_COLOURS = {"dMMR": OKABE_ITO["blue"], "pMMR": OKABE_ITO["vermillion"]}
 PHENOTYPE_COLOURS = GROUP_COLOURS
 
 
-def pet_model_figures(lesions: pd.DataFrame, patients: pd.DataFrame | None, options: dict | None = None) -> dict:
+def phenotype_uptake(data: pd.DataFrame, patient_projected: bool):
+    """SUVmax by CD8 IHC phenotype, on the lesions the phenotype model uses.
+
+    Lesion-level design (:func:`contexture.pet.models.biopsied_lesions`): one point per
+    biopsied lesion and scan, at the scan of its slide (circles baseline, triangles
+    on-treatment) over violins per phenotype; tick labels count lesions and patients.
+    ``patient_projected``: the patient-projected option's violins with per-patient
+    geometric means (:func:`uptake_violin`). Source data: one row per point.
+    """
+    if patient_projected:
+        return uptake_violin(data, "ihc_phenotype", "CD8 IHC phenotype (patient, projected)", PHENOTYPE_COLOURS)
+    fig, ax = figure(ONE_COLUMN, 65)
+    columns = ["patient_id", "lesion_id", "timepoint", "ihc_phenotype", "ihc_phenotype_group", "suvmax"]
+    if data.empty:
+        _empty(ax, "CD8 IHC phenotype: no biopsied PET lesion")
+        return fig, pd.DataFrame(columns=columns)
+    levels = [lvl for lvl in ("desert", "stromal", "inflamed") if lvl in set(data["ihc_phenotype"])]
+    positions = {lvl: i + 1 for i, lvl in enumerate(levels)}
+    groups = [data.loc[data["ihc_phenotype"] == lvl, "log_suvmax"].to_numpy() for lvl in levels]
+    drawable = [i for i, values in enumerate(groups) if values.size >= 2]
+    if drawable:
+        parts = ax.violinplot([groups[i] for i in drawable], positions=[i + 1 for i in drawable],
+                              showextrema=False, widths=0.8)  # fmt: skip
+        for body, i in zip(parts["bodies"], drawable, strict=True):
+            body.set_facecolor(PHENOTYPE_COLOURS.get(levels[i], OKABE_ITO["grey"]))
+            body.set_alpha(0.45)
+            body.set_edgecolor("none")
+    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(data))
+    x = data["ihc_phenotype"].map(positions).to_numpy() + jitter
+    for timepoint, marker in (("baseline", "o"), ("on_treatment", "^")):
+        chosen = (data["timepoint"] == timepoint).to_numpy()
+        ax.scatter(x[chosen], data["log_suvmax"].to_numpy()[chosen], s=9, marker=marker, color=OKABE_ITO["black"],
+                   linewidths=0, zorder=3, label=timepoint.replace("_", "-"))  # fmt: skip
+    ticks = np.log([1, 2, 5, 10, 20, 50])
+    ax.set_yticks(ticks, [f"{v:g}" for v in np.exp(ticks)])
+    low, high = data["log_suvmax"].min(), data["log_suvmax"].max()
+    ax.set_ylim(low - 0.2, high + 0.2)
+    labels = []
+    for lvl in levels:
+        part = data[data["ihc_phenotype"] == lvl]
+        lesions = part.groupby(["patient_id", "lesion_id"]).ngroups
+        labels.append(f"{lvl}\n{lesions} lesions\n{part['patient_id'].nunique()} pts")
+    ax.set_xticks(list(positions.values()), labels)
+    ax.set_xlabel("CD8 IHC phenotype of the biopsied lesion")
+    ax.set_ylabel("SUVmax of the biopsied lesion (log scale)")
+    ax.legend(frameon=False, loc="upper left", fontsize=5)
+    return fig, data[columns].reset_index(drop=True)
+
+
+def pet_model_figures(
+    lesions: pd.DataFrame,
+    patients: pd.DataFrame | None,
+    options: dict | None = None,
+    slides: pd.DataFrame | None = None,
+) -> dict:
     """Every figure of the PET analyses: ``{file stem: (figure, source data)}``.
 
-    ``lesions``/``patients`` as ``tables/lesions.tsv``/``tables/patients.tsv``;
-    ``options`` the cohort's ``pet_analysis`` section (same lesion selection as
-    :func:`contexture.pet.models.run_pet_models`).
+    ``lesions``/``patients``/``slides`` as ``tables/lesions.tsv``/``tables/patients.tsv``/
+    ``tables/ihc_slides.tsv``; ``options`` the cohort's ``pet_analysis`` section (same
+    lesion selection as :func:`contexture.pet.models.run_pet_models`).
     """
-    from contexture.pet.models import DEFAULT_OPTIONS, patient_covariates, prepare_lesions
+    from contexture.pet.models import DEFAULT_OPTIONS, patient_covariates, phenotype_data, prepare_lesions
 
     options = {**DEFAULT_OPTIONS, **(options or {})}
     table = prepare_lesions(lesions, options["exclude_irradiated"])
     covariates = patient_covariates(patients, options["responder_groups"])
     tumour = table[table["site"] != options["lymph_node_sites"]["normal"]]
     baseline = tumour[tumour["timepoint"] == "baseline"].merge(covariates, on="patient_id", how="left")
+    phenotype, _ = phenotype_data(tumour, covariates, slides, options["ihc_phenotype_unit"])
     return {
         "pet_lesion_overview": lesion_overview(baseline),
         "pet_suvmax_by_site": uptake_violin(baseline, "site", "Organ site", SITE_PALETTE),
         "pet_suvmax_by_dmmr": uptake_violin(baseline, "dmmr", "Mismatch repair status", DMMR_COLOURS),
-        "pet_suvmax_by_ihc_phenotype": uptake_violin(baseline, "ihc_phenotype", "CD8 IHC phenotype", PHENOTYPE_COLOURS),
+        "pet_suvmax_by_ihc_phenotype": phenotype_uptake(phenotype, options["ihc_phenotype_unit"] == "patient"),
         "pet_change_per_week_by_response": per_patient_change(tumour, covariates, options["baseline_time"]),
     }
 

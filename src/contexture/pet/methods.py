@@ -44,14 +44,48 @@ def half_life_text(half_lives_s) -> str:
     return ", ".join(parts)
 
 
+def _count(models: pd.DataFrame, analysis: str, term: str) -> int | None:
+    row = models[(models["analysis"] == analysis) & (models["term"] == term)]
+    return int(row["estimate"].iloc[0]) if len(row) else None
+
+
+def _phenotype_clauses(models: pd.DataFrame) -> list[str]:
+    """The CD8 IHC phenotype design, with its counts from ``tables/pet_models.tsv``."""
+    clauses = []
+    measurements = _count(models, "ihc_phenotype", "n_measurements")
+    if measurements is not None:
+        lesions = _count(models, "ihc_phenotype", "n_lesions")
+        patients = _count(models, "ihc_phenotype", "n_patients")
+        nested = models.loc[models["analysis"] == "ihc_phenotype", "method"].astype(str).str.contains("patient:lesion")
+        clauses.append(
+            f"uptake by CD8 IHC phenotype (desert vs stromal or inflamed) was compared on the {lesions} biopsied "
+            f"lesions of {patients} patients, each lesion's SUVmax at the time of its biopsy paired with that "
+            f"slide's phenotype ({measurements} lesion measurements at baseline and on treatment"
+            + (", with a random intercept per lesion as well" if nested.any() else "")
+            + ")"
+        )
+    projected = _count(models, "ihc_phenotype_patient_projected", "n_measurements")
+    if projected is not None:
+        patients = _count(models, "ihc_phenotype_patient_projected", "n_patients")
+        clauses.append(
+            "uptake by CD8 IHC phenotype was compared with each patient's phenotype projected onto all their "
+            f"baseline lesions ({projected} lesions of {patients} patients; patient-level option, not the "
+            "biopsied lesions)"
+        )
+    return clauses
+
+
 def _models_sentence(models: pd.DataFrame) -> str:
     """What the mixed models did, from the analyses present in ``tables/pet_models.tsv``."""
     analyses = set(models["analysis"])
     clauses = [
-        "Log SUVmax was analysed with linear mixed models with a random intercept per patient "
-        "(REML; Wald tests for factors with three or more levels, likelihood-ratio tests under ML for "
-        "two-level factors)"
+        "Log SUVmax was analysed with linear mixed models with a random intercept per patient, fitted by "
+        "REML; confidence intervals and tests of fixed effects used t distributions with Satterthwaite degrees "
+        "of freedom (as lmerTest), factors with three or more levels were tested with F tests with Satterthwaite "
+        "denominator degrees of freedom, and two-level factors with likelihood-ratio tests of maximum-likelihood "
+        "fits (one test per factor; the ratio's interval from the REML fit)"
     ]
+    clauses += _phenotype_clauses(models)
     if "icc" in analyses:
         clauses.append("heterogeneity is the intraclass correlation of the random-intercept model")
     if "change_per_week" in analyses:

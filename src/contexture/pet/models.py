@@ -17,16 +17,22 @@ lme4, Bates et al. 2015, checked against ``statsmodels.MixedLM``; R equivalents:
 ``lme4::lmer(log(suvmax) ~ site + (1 | patient_id))`` (REML) and ``lmer(..., REML =
 FALSE)`` (ML)); this module holds the PET analyses' designs and tests.
 
-Inference (as in the study):
+Inference (the study's tests, with small-sample intervals as lmerTest):
 
-* Fixed effects: Wald confidence intervals and z-tests with the model-based covariance
-  s_e^2 (X' V^-1 X)^-1 at the estimated variances (as ``statsmodels`` and
-  ``confint(fit, method = "Wald")`` in R).
-* Factors with 3 or more levels (organ site): Wald chi-square test of equality of all
-  level means under REML (as ``car::Anova(fit)`` in R).
+* Fixed effects: t intervals and t-tests with Satterthwaite degrees of freedom under
+  REML (:meth:`contexture.stats.mixed.MixedFit.t_test`; as lmerTest's ``summary`` and
+  ``contest``, Kuznetsova et al. 2017, J Stat Softw 82(13)); ``df`` column.
+* Factors with 3 or more levels (organ site): F test of equality of all level means with
+  Satterthwaite denominator df under REML, on the hypothesis basis of lmerTest's
+  ``anova()`` (R: ``anova(lmerTest::lmer(log(suvmax) ~ site + (1 | patient_id)))``); each
+  ratio to the reference has its own t-test p.
 * Two-level factors (dMMR/pMMR; IHC desert vs stromal/inflamed; malignant vs normal
   lymph nodes): likelihood-ratio test of models with and without the factor, both fitted
-  by ML (as ``anova(fit0, fit1)`` in R); the estimates and CIs come from the REML fit.
+  by ML (as ``anova(fit0, fit1)`` in R) -- the one p of the factor, on its ``test[...]``
+  row; the ratio row carries the REML estimate and its Satterthwaite t interval, no p.
+* CD8 IHC phenotype: on the biopsied lesions at both timepoints, each paired with its own
+  slide (:func:`biopsied_lesions`), random intercept per patient (and per lesion when
+  identifiable); the patient-projected analysis only with ``ihc_phenotype_unit: patient``.
 * ICC = s_b^2 / (s_b^2 + s_e^2) of the model without covariates, REML; confidence
   interval by parametric bootstrap (:func:`contexture.stats.mixed.bootstrap_icc`;
   percentile interval, fixed seed): replicates are drawn
@@ -54,12 +60,12 @@ from scipy import stats
 
 from contexture.errors import InputError
 from contexture.pet.features import geometric_mean_suvmax
-from contexture.stats.mixed import MixedFit, NotEstimable, bootstrap_icc, fit_random_intercepts
+from contexture.stats.mixed import MixedFit, NotEstimable, bootstrap_icc, fit_random_intercepts, sequential_contrasts
 from contexture.stats.rank_tests import hodges_lehmann, rank_sum_test
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["analysis", "term", "estimate", "ci_low", "ci_high", "p", "method"]
+COLUMNS = ["analysis", "term", "estimate", "ci_low", "ci_high", "p", "df", "method"]
 LESION_COLUMNS = ("patient_id", "lesion_id", "timepoint", "scan_day", "site", "suvmax")
 TIMEPOINTS = ("baseline", "on_treatment")
 
@@ -73,7 +79,10 @@ DEFAULT_OPTIONS = {
     "baseline_time": "zero",
     "bootstrap_replicates": 999,
     "seed": 20221201,
+    "ihc_phenotype_unit": "biopsied_lesion",
 }
+PHENOTYPE_GROUPS = {"desert": "desert", "stromal": "stromal_or_inflamed", "inflamed": "stromal_or_inflamed"}
+T_METHOD = "Satterthwaite t (REML)"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -135,9 +144,7 @@ def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str
     phenotype = patients["ihc_phenotype"] if "ihc_phenotype" in patients.columns else pd.Series(pd.NA, index=out.index)
     phenotype = phenotype.astype("string").str.strip().str.lower()
     out["ihc_phenotype"] = phenotype.where(phenotype.isin(["desert", "stromal", "inflamed"]))
-    out["ihc_phenotype_group"] = out["ihc_phenotype"].map(
-        {"desert": "desert", "stromal": "stromal_or_inflamed", "inflamed": "stromal_or_inflamed"}
-    )
+    out["ihc_phenotype_group"] = out["ihc_phenotype"].map(PHENOTYPE_GROUPS)
     bor = patients["bor"] if "bor" in patients.columns else pd.Series(pd.NA, index=out.index)
     out["bor"] = bor.astype("string").str.strip().str.upper()
     lookup = {str(r).upper(): group for group, responses in responder_groups.items() for r in responses}
@@ -149,26 +156,27 @@ def patient_covariates(patients: pd.DataFrame | None, responder_groups: dict[str
 
 
 def _row(analysis: str, term: str, estimate: float, low: float = math.nan, high: float = math.nan,
-         p: float = math.nan, method: str = "") -> dict:  # fmt: skip
+         p: float = math.nan, df: float = math.nan, method: str = "") -> dict:  # fmt: skip
     return {"analysis": analysis, "term": term, "estimate": estimate, "ci_low": low, "ci_high": high, "p": p,
-            "method": method}  # fmt: skip
+            "df": df, "method": method}  # fmt: skip
 
 
-def _z(ci_level: float) -> float:
-    return float(stats.norm.ppf(0.5 + ci_level / 2))
+def _t_exp(
+    fit: MixedFit, weights: dict, ci_level: float, transform=math.exp
+) -> tuple[float, float, float, float, float]:
+    """transform(estimate), transform(CI), two-sided p and df of a linear combination.
+
+    Satterthwaite t interval and test (:meth:`contexture.stats.mixed.MixedFit.t_test`;
+    R: ``lmerTest::contest1D(fit, L, confint = TRUE)``, ``summary(fit)``).
+    """
+    test = fit.t_test(weights)
+    low, high = test.interval(ci_level)
+    return transform(test.estimate), transform(low), transform(high), test.p, test.df
 
 
-def _wald_exp(fit: MixedFit, weights: dict, ci_level: float) -> tuple[float, float, float, float]:
-    """exp(estimate), exp(CI) and two-sided Wald z p-value of a linear combination."""
-    estimate, se = fit.contrast(weights)
-    z = _z(ci_level)
-    p = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else math.nan
-    return math.exp(estimate), math.exp(estimate - z * se), math.exp(estimate + z * se), p
-
-
-def _percent(values: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    ratio, low, high, p = values
-    return 100 * (ratio - 1), 100 * (low - 1), 100 * (high - 1), p
+def _percent(values: tuple[float, float, float, float, float]) -> tuple[float, float, float, float, float]:
+    ratio, low, high, p, df = values
+    return 100 * (ratio - 1), 100 * (low - 1), 100 * (high - 1), p, df
 
 
 def _gcv(variance: float) -> float:
@@ -189,8 +197,8 @@ def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
         baseline["log_suvmax"], pd.DataFrame({"intercept": np.ones(len(baseline))}), baseline["patient_id"]
     )
     pct = f"{level:.0%}"
-    method = f"REML random-intercept LMM on ln SUVmax, exp(intercept); Wald {pct} CI"
-    geomean, low, high, _ = _wald_exp(fit, {"intercept": 1.0}, level)
+    method = f"REML random-intercept LMM on ln SUVmax, exp(intercept); {pct} CI: {T_METHOD}"
+    geomean, low, high, _, df = _t_exp(fit, {"intercept": 1.0}, level)
     # prepare_lesions has applied options["exclude_irradiated"]: every lesion left counts.
     per_patient = geometric_mean_suvmax(baseline, irradiated="include")["geomean_suvmax"].to_numpy()
     q1, median, q3 = np.quantile(per_patient, [0.25, 0.5, 0.75])  # R quantile type 7
@@ -198,7 +206,7 @@ def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
     rows = [
         _row("baseline_geomean", "n_patients", fit.n_patients, method="count of patients with baseline lesions"),
         _row("baseline_geomean", "n_lesions", fit.n_obs, method="count of baseline lesions"),
-        _row("baseline_geomean", "geometric_mean_suvmax", geomean, low, high, method=method),
+        _row("baseline_geomean", "geometric_mean_suvmax", geomean, low, high, df=df, method=method),
         _row(
             "baseline_geomean",
             "geometric_cv_percent_total",
@@ -250,16 +258,26 @@ def baseline_analysis(baseline: pd.DataFrame, options: dict) -> list[dict]:
 
 
 def factor_analysis(
-    data: pd.DataFrame, column: str, analysis: str, reference: str | None, ci_level: float
+    data: pd.DataFrame,
+    column: str,
+    analysis: str,
+    reference: str | None,
+    ci_level: float,
+    subgroups: str | None = None,
+    design_text: str = "",
 ) -> list[dict]:
     """Uptake by a factor: geometric mean per level, ratios to ``reference``, one test.
 
     Cell-means REML random-intercept model ``ln SUVmax ~ 0 + factor + (1 | patient)``
-    gives each level's geometric mean (exp of its coefficient) and ratios to the
-    reference level (exp of differences), with Wald CIs. The test of the factor is a
-    Wald chi-square under REML for >= 3 levels and a likelihood-ratio test of ML fits
-    with and without the factor for 2 levels (the study's choice). Rows with a missing
-    factor are dropped; a factor with < 2 levels is skipped with a log message.
+    [``+ (1 | patient:lesion)`` with ``subgroups``, the lesion column] gives each level's
+    geometric mean (exp of its coefficient) and ratios to the reference level (exp of
+    differences), with Satterthwaite t intervals. The test of the factor: for >= 3 levels
+    an F test of equality of all level means with Satterthwaite denominator df under REML
+    (as ``anova(lmerTest::lmer(...))``), and each ratio carries its own t-test p; for 2
+    levels the likelihood-ratio test of ML fits with and without the factor (the study's
+    choice) on the ``test[...]`` row, and the ratio row has its interval but no second p.
+    Rows with a missing factor are dropped; a factor with < 2 levels is skipped with a log
+    message. ``design_text`` is added to every method (what the observations are).
     """
     frame = data[data[column].notna()]
     levels = sorted(frame[column].astype(str).unique())
@@ -272,43 +290,56 @@ def factor_analysis(
     values = frame[column].astype(str).to_numpy()
     design = pd.DataFrame({f"{column}={lvl}": (values == lvl).astype(float) for lvl in levels})
     y, groups = frame["log_suvmax"].to_numpy(), frame["patient_id"].to_numpy()
-    fit = fit_random_intercepts(y, design, groups)
+    lesions = None if subgroups is None else frame[subgroups].to_numpy()
+    fit = fit_random_intercepts(y, design, groups, lesions)
     pct = f"{ci_level:.0%}"
+    clusters = "(1|patient) + (1|patient:lesion)" if subgroups else "(1|patient)"
+    suffix = f"; {design_text}" if design_text else ""
     rows = []
     for lvl in levels:
         n_lesions = int((values == lvl).sum())
         n_patients = int(frame.loc[values == lvl, "patient_id"].nunique())
-        est, low, high, _ = _wald_exp(fit, {f"{column}={lvl}": 1.0}, ci_level)
-        rows.append(_row(analysis, f"geometric_mean_suvmax[{lvl}]", est, low, high,
-                         method=f"REML cell-means random-intercept LMM on ln SUVmax; Wald {pct} CI; "
-                         f"{n_lesions} lesions in {n_patients} patients"))  # fmt: skip
+        est, low, high, _, df = _t_exp(fit, {f"{column}={lvl}": 1.0}, ci_level)
+        rows.append(_row(analysis, f"geometric_mean_suvmax[{lvl}]", est, low, high, df=df,
+                         method=f"REML cell-means LMM ln SUVmax ~ 0 + {column} + {clusters}; {pct} CI: {T_METHOD}; "
+                         f"{n_lesions} lesion measurements in {n_patients} patients{suffix}"))  # fmt: skip
+    two_levels = len(levels) == 2
     for lvl in levels:
         if lvl == reference:
             continue
-        est, low, high, p = _wald_exp(fit, {f"{column}={lvl}": 1.0, f"{column}={reference}": -1.0}, ci_level)
-        rows.append(_row(analysis, f"ratio[{lvl}/{reference}]", est, low, high, p,
-                         method=f"ratio of geometric means, REML; Wald {pct} CI and z-test"))  # fmt: skip
+        est, low, high, p, df = _t_exp(fit, {f"{column}={lvl}": 1.0, f"{column}={reference}": -1.0}, ci_level)
+        if two_levels:
+            p = math.nan
+            method = (f"ratio of geometric means, REML; {pct} CI: {T_METHOD}; p: likelihood-ratio test on the "
+                      f"test[{column}] row")  # fmt: skip
+        else:
+            method = f"ratio of geometric means, REML; {pct} CI and t-test p: {T_METHOD}"
+        rows.append(_row(analysis, f"ratio[{lvl}/{reference}]", est, low, high, p, df, method=method))
     others = [lvl for lvl in levels if lvl != reference]
-    if len(levels) >= 3:
-        names = [f"{column}={lvl}" for lvl in others]
-        contrast = np.zeros((len(others), len(levels)))
-        for i, lvl in enumerate(others):
-            contrast[i, levels.index(lvl)] = 1.0
-            contrast[i, levels.index(reference)] = -1.0
-        diff = contrast @ fit.params.to_numpy()
-        cov = contrast @ fit.cov.to_numpy() @ contrast.T
-        chi2 = float(diff @ np.linalg.solve(cov, diff))
-        df = len(names)
-        rows.append(_row(analysis, f"test[{column}]", chi2, p=float(stats.chi2.sf(chi2, df)),
-                         method=f"Wald chi-square statistic, {df} df, equality of all level means, REML"))  # fmt: skip
+    if not two_levels:
+        # Hypothesis basis of anova(lmerTest::lmer(ln SUVmax ~ factor + (1 | patient))) for
+        # the treatment-coded design [1, dummies of the other levels] (the Satterthwaite ddf
+        # depends on the basis), mapped to the cell means: beta_T = M beta_cell.
+        treatment = np.column_stack([np.ones(len(values))] + [(values == lvl).astype(float) for lvl in others])
+        to_treatment = np.zeros((len(levels), len(levels)))
+        to_treatment[0, levels.index(reference)] = 1.0
+        for i, lvl in enumerate(others, start=1):
+            to_treatment[i, levels.index(lvl)] = 1.0
+            to_treatment[i, levels.index(reference)] = -1.0
+        contrast = sequential_contrasts(treatment, list(range(1, len(levels)))) @ to_treatment
+        test = fit.f_test(contrast)
+        rows.append(_row(analysis, f"test[{column}]", test.statistic, p=test.p, df=test.df_den,
+                         method=f"Satterthwaite F test (REML) of equality of all level means: F({test.df_num}, "
+                         f"{test.df_den:.1f}); df = denominator df{suffix}"))  # fmt: skip
     else:
         lvl = others[0]
         full = pd.DataFrame({"intercept": 1.0, f"{column}={lvl}": (values == lvl).astype(float)})
-        ml_full = fit_random_intercepts(y, full, groups, reml=False)
-        ml_null = fit_random_intercepts(y, full[["intercept"]], groups, reml=False)
+        ml_full = fit_random_intercepts(y, full, groups, lesions, reml=False)
+        ml_null = fit_random_intercepts(y, full[["intercept"]], groups, lesions, reml=False)
         statistic = max(2 * (ml_full.loglike - ml_null.loglike), 0.0)
-        rows.append(_row(analysis, f"test[{column}]", statistic, p=float(stats.chi2.sf(statistic, 1)),
-                         method="likelihood-ratio chi-square statistic, 1 df, ML fits with vs without the factor"))  # fmt: skip
+        rows.append(_row(analysis, f"test[{column}]", statistic, p=float(stats.chi2.sf(statistic, 1)), df=1.0,
+                         method="likelihood-ratio chi-square statistic, ML fits with vs without the factor; "
+                         f"df = chi-square df{suffix}"))  # fmt: skip
     return rows
 
 
@@ -330,10 +361,114 @@ def lymph_node_analysis(baseline_all: pd.DataFrame, sites: dict[str, str], ci_le
         if row["term"] == "ratio[malignant/normal]":
             pct = {k: 100 * (row[k] - 1) for k in ("estimate", "ci_low", "ci_high")}
             out.append({**row, **pct, "term": "percent_difference[malignant/normal]",
-                        "method": "100*(ratio-1) of geometric mean SUVmax, REML; Wald CI; p from z-test"})  # fmt: skip
+                        "method": f"100*(ratio-1) of geometric mean SUVmax, REML; {ci_level:.0%} CI: {T_METHOD}; "
+                        "p: likelihood-ratio test on the test[node] row"})  # fmt: skip
         else:
             out.append(row)
     return out
+
+
+def biopsied_lesions(tumour: pd.DataFrame, slides: pd.DataFrame | None) -> pd.DataFrame:
+    """Each IHC slide's phenotype joined to the PET measurement of its biopsied lesion.
+
+    ``slides`` as ``tables/ihc_slides.tsv``: a slide's ``lesion_id`` names the PET lesion
+    it was cut from. A slide is paired with that lesion's scan at the slide's timepoint, on
+    (``patient_id``, ``lesion_id``, ``timepoint``) -- the biopsy describes that lesion at
+    that time, so a baseline biopsy is not given to the on-treatment scan nor to the
+    patient's other lesions. Slides without a lesion or a phenotype are left out; slides
+    whose lesion has no usable PET measurement (irradiated, normal node, no SUVmax) are
+    logged. Two slides of one lesion and timepoint with different phenotypes are refused.
+    Returns the lesion rows with ``ihc_phenotype`` and ``ihc_phenotype_group``.
+    """
+    columns = [*tumour.columns, "ihc_phenotype", "ihc_phenotype_group"]
+    if slides is None or not {"lesion_id", "ihc_phenotype"} <= set(slides.columns):
+        return pd.DataFrame(columns=columns)
+    keys = ["patient_id", "lesion_id", "timepoint"]
+    table = slides[[*keys, "slide_id", "ihc_phenotype"]].copy() if "slide_id" in slides.columns else None
+    if table is None:
+        table = slides[[*keys, "ihc_phenotype"]].assign(slide_id=[f"row {i + 1}" for i in range(len(slides))])
+    table["ihc_phenotype"] = table["ihc_phenotype"].astype("string").str.strip().str.lower()
+    lesion_text = table["lesion_id"].astype("string").str.strip()
+    table = table[lesion_text.notna() & (lesion_text != "") & table["ihc_phenotype"].isin(list(PHENOTYPE_GROUPS))]
+    table = table.astype({key: str for key in keys})
+    conflicts = table.groupby(keys)["ihc_phenotype"].nunique()
+    conflicts = conflicts[conflicts > 1]
+    if len(conflicts):
+        key = conflicts.index[0]
+        names = table.set_index(keys).loc[[key], "slide_id"].tolist()
+        raise InputError(
+            f"ihc slides table: slides {names} of patient {key[0]}, lesion {key[1]}, {key[2]} have different "
+            "ihc_phenotype values; one phenotype per biopsied lesion and timepoint is needed"
+        )
+    table = table.drop_duplicates(keys)[[*keys, "ihc_phenotype"]]
+    pairs = tumour.merge(table, on=keys, how="inner", validate="many_to_one")
+    unmatched = table.merge(tumour[keys], on=keys, how="left", indicator=True)
+    unmatched = unmatched[unmatched["_merge"] == "left_only"]
+    if len(unmatched):
+        log.info(
+            "phenotype analysis: %d biopsied lesion(s) without a usable PET measurement at the biopsy's timepoint "
+            "(irradiated, normal node, no SUVmax or not in the lesion table): %s",
+            len(unmatched),
+            ", ".join(f"{r.patient_id}/{r.lesion_id}/{r.timepoint}" for r in unmatched.itertuples()),
+        )
+    pairs["ihc_phenotype_group"] = pairs["ihc_phenotype"].map(PHENOTYPE_GROUPS)
+    return pairs.sort_values(keys, kind="stable").reset_index(drop=True)[columns]
+
+
+def phenotype_data(
+    tumour: pd.DataFrame, covariates: pd.DataFrame, slides: pd.DataFrame | None, unit: str
+) -> tuple[pd.DataFrame, str]:
+    """(lesion measurements with ``ihc_phenotype``/``ihc_phenotype_group``, analysis name).
+
+    ``unit`` ``biopsied_lesion``: :func:`biopsied_lesions` (analysis ``ihc_phenotype``);
+    ``patient``: the patient's phenotype projected onto all their baseline lesions
+    (analysis ``ihc_phenotype_patient_projected``).
+    """
+    if unit == "patient":
+        data = tumour[tumour["timepoint"] == "baseline"].merge(covariates, on="patient_id", how="left")
+        return data[data["ihc_phenotype_group"].notna()], "ihc_phenotype_patient_projected"
+    return biopsied_lesions(tumour, slides), "ihc_phenotype"
+
+
+def phenotype_analysis(
+    tumour: pd.DataFrame, covariates: pd.DataFrame, slides: pd.DataFrame | None, options: dict
+) -> list[dict]:
+    """SUVmax of desert vs stromal/inflamed lesions (the study's CD8 IHC contrast).
+
+    ``ihc_phenotype_unit: biopsied_lesion`` (default, the study's design): the biopsied
+    lesions only, at both timepoints, each with its own slide's phenotype
+    (:func:`biopsied_lesions`), random intercept per patient and, when a patient has
+    several biopsied lesions and a lesion two scans (both needed to tell the two levels
+    apart), per lesion. ``patient``: the patient's phenotype (``tables/patients.tsv``)
+    projected onto all their baseline lesions -- kept as an explicit option, reported as
+    analysis ``ihc_phenotype_patient_projected``. Counts of measurements, lesions and
+    patients come first; tests as :func:`factor_analysis` (two levels: LRT).
+    """
+    unit = options["ihc_phenotype_unit"]
+    data, analysis = phenotype_data(tumour, covariates, slides, unit)
+    if unit == "patient":
+        subgroups, text = None, "patient phenotype projected onto all baseline lesions of the patient"
+    else:
+        if data.empty:
+            log.info(
+                "ihc_phenotype analysis skipped: no IHC slide names a PET lesion (lesion_id); set "
+                "pet_analysis.ihc_phenotype_unit: patient for the patient-projected analysis"
+            )
+            return []
+        per_patient = data.groupby("patient_id")["lesion_id"].nunique()
+        per_lesion = data.groupby(["patient_id", "lesion_id"]).size()
+        nested = bool((per_patient > 1).any() and (per_lesion > 1).any())
+        subgroups = "lesion_id" if nested else None
+        text = "biopsied lesions at both timepoints, each with its own slide's phenotype"
+    if data["ihc_phenotype_group"].nunique() < 2:
+        log.info("%s analysis skipped: fewer than 2 phenotype groups among lesions", analysis)
+        return []
+    counts = [
+        _row(analysis, "n_measurements", len(data), method=f"lesion measurements in the model ({text})"),
+        _row(analysis, "n_lesions", int(data.groupby(["patient_id", "lesion_id"]).ngroups), method="lesions"),
+        _row(analysis, "n_patients", int(data["patient_id"].nunique()), method="patients"),
+    ]
+    return counts + factor_analysis(data, "ihc_phenotype_group", analysis, "desert", options["ci_level"], subgroups)
 
 
 def _weeks(frame: pd.DataFrame, baseline_time: str) -> np.ndarray:
@@ -353,7 +488,7 @@ def change_analysis(
     Patients with at least one on-treatment measurement; model
     ``ln SUVmax ~ weeks [+ ln volume] + (1 | patient) + (1 | patient:lesion)`` (REML),
     then ``ln SUVmax ~ group + weeks:group [+ ln volume] + ...`` for the per-group slopes
-    and their difference (Wald z under REML). 100 (exp(slope) - 1) is the % change per
+    and their difference (Satterthwaite t under REML). 100 (exp(slope) - 1) is the % change per
     week; exp(slope difference) the ratio of weekly fold-changes (responder /
     non-responder). With ``volume_adjusted``, ln volume_ml is a covariate (partial-volume
     sensitivity: uptake change not explained by lesion volume change).
@@ -375,7 +510,7 @@ def change_analysis(
         return []
     pct = f"{level:.0%}"
     adjust = " + ln volume_ml" if volume_adjusted else ""
-    base_method = f"REML LMM ln SUVmax ~ weeks{adjust} + (1|patient) + (1|patient:lesion); Wald {pct} CI"
+    base_method = f"REML LMM ln SUVmax ~ weeks{adjust} + (1|patient) + (1|patient:lesion); {pct} CI and p: {T_METHOD}"
     y, groups, lesion = frame["log_suvmax"].to_numpy(), frame["patient_id"].to_numpy(), frame["lesion_id"].to_numpy()
     design = pd.DataFrame({"intercept": 1.0, "weeks": frame["weeks"].to_numpy()})
     if volume_adjusted:
@@ -386,16 +521,13 @@ def change_analysis(
         _row(
             analysis,
             "percent_change_per_week[all]",
-            *_percent(_wald_exp(fit, {"weeks": 1.0}, level)),
-            method=f"100*(exp(slope)-1); {base_method}; p from z-test",
+            *_percent(_t_exp(fit, {"weeks": 1.0}, level)),
+            method=f"100*(exp(slope)-1); {base_method}",
         ),  # fmt: skip
     ]
     if volume_adjusted:
-        est, se = fit.contrast({"log_volume": 1.0})
-        z = _z(level)
         rows.append(_row(analysis, "percent_change_per_volume_doubling",
-                         100 * (2**est - 1), 100 * (2 ** (est - z * se) - 1), 100 * (2 ** (est + z * se) - 1),
-                         float(2 * stats.norm.sf(abs(est) / se)),
+                         *_t_exp(fit, {"log_volume": 1.0}, level, transform=lambda b: 100 * (2**b - 1)),
                          method=f"100*(2^beta_lnvolume-1); {base_method}"))  # fmt: skip
     response = covariates.set_index("patient_id")["response_group"] if len(covariates) else pd.Series(dtype=object)
     group = frame["patient_id"].map(response)
@@ -419,14 +551,14 @@ def change_analysis(
     fit = fit_random_intercepts(sub["log_suvmax"], design, sub["patient_id"], sub["lesion_id"])
     groups_text = ", ".join(f"{g}: {'/'.join(r)}" for g, r in options["responder_groups"].items())
     method = (f"100*(exp(slope)-1); REML LMM ln SUVmax ~ response + weeks:response{adjust} + (1|patient) + "
-              f"(1|patient:lesion) ({groups_text}); Wald {pct} CI")  # fmt: skip
+              f"(1|patient:lesion) ({groups_text}); {pct} CI and p: {T_METHOD}")  # fmt: skip
     for name in ("responder", "non_responder"):
         n = int(sub.loc[group[keep] == name, "patient_id"].nunique())
         rows.append(_row(analysis, f"percent_change_per_week[{name}]",
-                         *_percent(_wald_exp(fit, {f"weeks:{name}": 1.0}, level)), method=f"{method}; {n} patients"))  # fmt: skip
+                         *_percent(_t_exp(fit, {f"weeks:{name}": 1.0}, level)), method=f"{method}; {n} patients"))  # fmt: skip
     rows.append(_row(analysis, "interaction_ratio[responder/non_responder]",
-                     *_wald_exp(fit, {"weeks:responder": 1.0, "weeks:non_responder": -1.0}, level),
-                     method=f"ratio of weekly fold-changes exp(slope_R - slope_NR), REML; Wald {pct} CI and z-test"))  # fmt: skip
+                     *_t_exp(fit, {"weeks:responder": 1.0, "weeks:non_responder": -1.0}, level),
+                     method=f"ratio of weekly fold-changes exp(slope_R - slope_NR), REML; {pct} CI and p: {T_METHOD}"))  # fmt: skip
     return rows
 
 
@@ -472,13 +604,19 @@ def response_analysis(baseline: pd.DataFrame, covariates: pd.DataFrame, options:
     return rows
 
 
-def run_pet_models(lesions: pd.DataFrame, patients: pd.DataFrame | None, options: dict | None = None) -> pd.DataFrame:
+def run_pet_models(
+    lesions: pd.DataFrame,
+    patients: pd.DataFrame | None,
+    options: dict | None = None,
+    slides: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Every PET analysis as one table with the columns of ``tables/pet_models.tsv``.
 
     ``lesions`` as ``tables/lesions.tsv``; ``patients`` as ``tables/patients.tsv`` (or
     None); ``options`` the cohort's ``pet_analysis`` section (defaults in
-    :data:`DEFAULT_OPTIONS`). Analyses whose covariate is absent or constant are skipped
-    with a log message.
+    :data:`DEFAULT_OPTIONS`); ``slides`` as ``tables/ihc_slides.tsv`` (or None), for the
+    lesion-level phenotype analysis. Analyses whose covariate is absent or constant are
+    skipped with a log message.
     """
     options = {**DEFAULT_OPTIONS, **(options or {})}
     level = options["ci_level"]
@@ -495,11 +633,7 @@ def run_pet_models(lesions: pd.DataFrame, patients: pd.DataFrame | None, options
         ("baseline_geomean", True, lambda: baseline_analysis(baseline, options)),
         ("site", has_baseline, lambda: factor_analysis(baseline, "site", "site", options["site_reference"], level)),
         ("dmmr", has_baseline, lambda: factor_analysis(with_covariates, "dmmr", "dmmr", "pMMR", level)),
-        (
-            "ihc_phenotype",
-            has_baseline,
-            lambda: factor_analysis(with_covariates, "ihc_phenotype_group", "ihc_phenotype", "desert", level),
-        ),
+        ("ihc_phenotype", True, lambda: phenotype_analysis(tumour, covariates, slides, options)),
         ("lymph_node", True, lambda: lymph_node_analysis(baseline_all, options["lymph_node_sites"], level)),
         ("change_per_week", True, lambda: change_analysis(tumour, covariates, options, volume_adjusted=False)),
         (

@@ -22,9 +22,17 @@ reference implementation, same estimates to 1e-5) and against the closed-form AN
 estimators of a balanced design. R equivalents: ``lme4::lmer(y ~ x + (1 | group))``
 (REML) and ``lmer(..., REML = FALSE)`` (ML); nested: ``(1 | group / subgroup)``.
 
-Wald inference uses the model-based covariance s_e^2 (X' V^-1 X)^-1 at the estimated
-variances (:attr:`MixedFit.cov`, as ``statsmodels`` and ``confint(fit, method =
-"Wald")`` in R).
+The fixed-effect covariance is the model-based s_e^2 (X' V^-1 X)^-1 at the estimated
+variances (:attr:`MixedFit.cov`, R's ``vcov(fit)``). Inference on it is small-sample, as
+lmerTest (Kuznetsova, Brockhoff & Christensen 2017, J Stat Softw 82(13)):
+:meth:`MixedFit.t_test` gives t intervals and tests with Satterthwaite (1946) degrees of
+freedom, :meth:`MixedFit.f_test` F tests with Satterthwaite denominator df (eigen-
+decomposition of the contrast, Fai & Cornelius 1996), :func:`sequential_contrasts` the
+hypothesis basis of lmerTest's ``anova()`` for a one-term model. Both are computed from
+the deviance as a function of lmerTest's variance parameters (theta, sigma)
+(:func:`_deviance_at`) by numerical differentiation. Written by hand: statsmodels'
+``MixedLM`` reports Wald z only, and no well-kept Python library computes
+Satterthwaite (or Kenward-Roger) degrees of freedom; Kenward-Roger is not offered.
 
 ICC = s_b^2 / (s_b^2 + s_e^2) (:attr:`MixedFit.icc`); :func:`bootstrap_icc` gives its
 parametric bootstrap (percentile interval, fixed seed): replicates are drawn from the
@@ -37,10 +45,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, stats
 
 
 @dataclass(frozen=True)
@@ -97,18 +106,18 @@ def _sums(y: np.ndarray, x: np.ndarray, groups: np.ndarray, subgroups: np.ndarra
     )
 
 
-def _profile(gammas: np.ndarray, sums: _Sums, reml: bool) -> tuple[float, np.ndarray, np.ndarray, float]:
-    """Profiled deviance (-2 log-likelihood) at relative variances ``gammas``.
+def _components(gammas: np.ndarray, sums: _Sums) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """(log|V|, X'V^-1 X, X'V^-1 y, y'V^-1 y) at relative variances ``gammas``, V divided by s_e^2.
 
     ``gammas`` = (s_b^2 / s_e^2,) or (s_b^2 / s_e^2, s_l^2 / s_e^2). With V_i the
     covariance of patient i's observations divided by s_e^2, u' V^-1 v is
     u'v - sum_l a_l u_l. v_l. - c_i g(u) g(v), where u_l. are lesion sums,
     a_l = g_l / (1 + m_l g_l), h_l = 1 / (1 + m_l g_l), g(u) = sum_l h_l u_l.,
     H_i = sum_l m_l h_l and c_i = g_b / (1 + g_b H_i); log|V_i| = sum_l log(1 + m_l g_l)
-    + log(1 + g_b H_i). Returns (deviance, beta, A = X'V^-1 X * s_e^2, s_e^2).
+    + log(1 + g_b H_i).
     """
     gamma_b = gammas[0]
-    n, p = sums.n_obs, sums.xtx.shape[0]
+    p = sums.xtx.shape[0]
     a_mat, b_vec, c_val = sums.xtx.copy(), sums.xty.copy(), sums.yty
     logdet = 0.0
     if sums.nested:
@@ -131,6 +140,15 @@ def _profile(gammas: np.ndarray, sums: _Sums, reml: bool) -> tuple[float, np.nda
     b_vec -= (gx * c[:, None]).T @ gy
     c_val -= float(c @ gy**2)
     logdet += float(np.log1p(gamma_b * big_h).sum())
+    return logdet, a_mat, b_vec, c_val
+
+
+def _profile(gammas: np.ndarray, sums: _Sums, reml: bool) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """Profiled deviance (-2 log-likelihood) at relative variances ``gammas``
+    (:func:`_components`). Returns (deviance, beta, A = X'V^-1 X * s_e^2, s_e^2).
+    """
+    n, p = sums.n_obs, sums.xtx.shape[0]
+    logdet, a_mat, b_vec, c_val = _components(gammas, sums)
     beta = np.linalg.solve(a_mat, b_vec)
     quad = max(c_val - float(b_vec @ beta), 1e-300)
     if reml:
@@ -142,6 +160,71 @@ def _profile(gammas: np.ndarray, sums: _Sums, reml: bool) -> tuple[float, np.nda
         scale = quad / n
         deviance = n * math.log(scale) + logdet + n * (1.0 + math.log(2 * math.pi))
     return deviance, beta, a_mat, scale
+
+
+def _deviance_at(varpar: np.ndarray, sums: _Sums, reml: bool) -> float:
+    """REML or ML deviance at variance parameters ``varpar`` = (theta..., sigma), not profiled.
+
+    theta = (s_b / s_e[, s_l / s_e]) (lme4's relative standard deviations) and sigma = s_e,
+    as lmerTest's ``devfun_vp``: with Q = y'V^-1 y - b'A^-1 b the generalized residual sum
+    of squares, -2 l_REML = (N - p) ln(2 pi s_e^2) + ln|V| + ln|A| + Q / s_e^2 and
+    -2 l_ML = N ln(2 pi s_e^2) + ln|V| + Q / s_e^2 (V and A relative to s_e^2).
+    """
+    theta, sigma2 = varpar[:-1], varpar[-1] ** 2
+    n, p = sums.n_obs, sums.xtx.shape[0]
+    logdet, a_mat, b_vec, c_val = _components(theta**2, sums)
+    quad = c_val - float(b_vec @ np.linalg.solve(a_mat, b_vec))
+    if not reml:
+        return n * math.log(2 * math.pi * sigma2) + logdet + quad / sigma2
+    logdet_a = np.linalg.slogdet(a_mat)[1]
+    return (n - p) * math.log(2 * math.pi * sigma2) + logdet + logdet_a + quad / sigma2
+
+
+def _cov_beta_at(varpar: np.ndarray, sums: _Sums) -> np.ndarray:
+    """Fixed-effect covariance s_e^2 (X'V^-1 X)^-1 at ``varpar`` = (theta..., sigma)."""
+    theta, sigma2 = varpar[:-1], varpar[-1] ** 2
+    return sigma2 * np.linalg.inv(_components(theta**2, sums)[1])
+
+
+def _steps(x: np.ndarray, relative: float) -> np.ndarray:
+    return relative * np.maximum(np.abs(x), 1e-2)
+
+
+def _hessian(f, x: np.ndarray, relative: float = 1e-3) -> np.ndarray:
+    """Central-difference Hessian with one Richardson extrapolation (error O(h^4))."""
+
+    def at(h: np.ndarray) -> np.ndarray:
+        k = x.size
+        out = np.empty((k, k))
+        f0 = f(x)
+        for i in range(k):
+            ei = np.zeros(k)
+            ei[i] = h[i]
+            out[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h[i] ** 2
+            for j in range(i):
+                ej = np.zeros(k)
+                ej[j] = h[j]
+                value = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
+                out[i, j] = out[j, i] = value
+        return out
+
+    h = _steps(x, relative)
+    return (4 * at(h / 2) - at(h)) / 3
+
+
+def _jacobian(f, x: np.ndarray, relative: float = 1e-4) -> list[np.ndarray]:
+    """Central-difference derivatives of a matrix function, one matrix per coordinate,
+    with one Richardson extrapolation (error O(h^4))."""
+
+    def central(direction: np.ndarray) -> np.ndarray:
+        return (f(x + direction) - f(x - direction)) / (2 * np.abs(direction).sum())
+
+    out = []
+    for i, step in enumerate(_steps(x, relative)):
+        e = np.zeros(x.size)
+        e[i] = step
+        out.append((4 * central(e / 2) - central(e)) / 3)
+    return out
 
 
 def _optimize(sums: _Sums, reml: bool) -> np.ndarray:
@@ -175,6 +258,34 @@ def _optimize(sums: _Sums, reml: bool) -> np.ndarray:
     )
     best = polished.x if polished.fun < result.fun and (polished.x >= 0).all() else result.x
     return np.asarray(best) ** 2
+
+
+@dataclass(frozen=True)
+class TTest:
+    """A contrast's estimate, standard error, Satterthwaite df, t and two-sided p."""
+
+    estimate: float
+    se: float
+    df: float
+    t: float
+    p: float
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """estimate -/+ t_{df, (1 + level) / 2} se (R: ``contest1D(..., confint = TRUE)``)."""
+        if not self.se > 0:
+            return math.nan, math.nan
+        half = float(stats.t.ppf(0.5 + level / 2, self.df)) * self.se
+        return self.estimate - half, self.estimate + half
+
+
+@dataclass(frozen=True)
+class FTest:
+    """F statistic with numerator and (Satterthwaite) denominator df and its p."""
+
+    statistic: float
+    df_num: int
+    df_den: float
+    p: float
 
 
 class NotEstimable(ValueError):
@@ -211,8 +322,110 @@ class MixedFit:
 
     def contrast(self, weights: dict[str, float] | pd.Series) -> tuple[float, float]:
         """Estimate and standard error of sum_j w_j beta_j."""
-        w = pd.Series(weights, dtype=float).reindex(self.params.index, fill_value=0.0)
+        w = self._weights(weights)
         return float(w @ self.params), float(math.sqrt(max(w @ self.cov @ w, 0.0)))
+
+    def _weights(self, weights: dict[str, float] | pd.Series) -> pd.Series:
+        unknown = sorted(set(pd.Series(weights).index) - set(self.params.index))
+        if unknown:
+            raise KeyError(f"contrast names {unknown} are not fixed effects of the model {list(self.params.index)}")
+        return pd.Series(weights, dtype=float).reindex(self.params.index, fill_value=0.0)
+
+    @property
+    def varpar(self) -> np.ndarray:
+        """Variance parameters as lmerTest's ``varpar``: (s_b / s_e[, s_l / s_e], s_e)."""
+        sigma = math.sqrt(self.var_residual)
+        ratios = [self.var_patient] + ([] if math.isnan(self.var_lesion) else [self.var_lesion])
+        return np.array([math.sqrt(max(v, 0.0)) / sigma for v in ratios] + [sigma])
+
+    @cached_property
+    def _satterthwaite(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(A, J): A = 2 H^-1, the asymptotic covariance of :attr:`varpar` from the Hessian H
+        of the (RE)ML deviance (Moore-Penrose inverse over eigenvalues > 1e-8, as lmerTest),
+        and J the derivatives of the fixed-effect covariance with respect to each varpar."""
+        x = self.varpar
+        hessian = _hessian(lambda v: _deviance_at(v, self.sums, self.reml), x)
+        values, vectors = np.linalg.eigh(hessian)
+        keep = values > 1e-8
+        inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+        return 2.0 * inverse, _jacobian(lambda v: _cov_beta_at(v, self.sums), x)
+
+    def _contrast_df(self, weights: np.ndarray, variance: float) -> float:
+        """Satterthwaite df of w'beta: 2 (w'Vw)^2 / (g'Ag), g_k = w' (dV/dvarpar_k) w."""
+        vcov_varpar, jacobian = self._satterthwaite
+        gradient = np.array([weights @ j @ weights for j in jacobian])
+        denominator = float(gradient @ vcov_varpar @ gradient)
+        return 2.0 * variance**2 / denominator if denominator > 0 else math.inf
+
+    def t_test(self, weights: dict[str, float] | pd.Series) -> TTest:
+        """t test of sum_j w_j beta_j = 0 with Satterthwaite degrees of freedom.
+
+        df = 2 (w'Vw)^2 / (g'Ag) (Satterthwaite 1946, Biometrics Bull 2:110; Giesbrecht &
+        Burns 1985), with V the fixed-effect covariance, A the asymptotic covariance of the
+        variance parameters (twice the inverse Hessian of the deviance) and g the gradient of
+        w'Vw with respect to them, both by numerical differentiation at the estimates -- the
+        method of lmerTest (Kuznetsova, Brockhoff & Christensen 2017, J Stat Softw 82(13),
+        section 3; R: ``contest1D(lmerTest::lmer(...), L)``, ``summary(fit)``). Written by
+        hand: statsmodels' MixedLM reports Wald z only, and no well-kept Python library
+        computes these degrees of freedom.
+        """
+        w = self._weights(weights)
+        estimate = float(w @ self.params)
+        variance = float(w @ self.cov @ w)
+        if not variance > 0:
+            return TTest(estimate, 0.0, math.nan, math.nan, math.nan)
+        se = math.sqrt(variance)
+        df = self._contrast_df(w.to_numpy(), variance)
+        t = estimate / se
+        return TTest(estimate, se, df, t, float(2 * stats.t.sf(abs(t), df)))
+
+    def f_test(self, contrasts: np.ndarray | pd.DataFrame) -> FTest:
+        """F test of L beta = 0 (rows of ``contrasts`` over the fixed effects, in order) with
+        Satterthwaite denominator df, as lmerTest's ``contestMD`` (Kuznetsova et al. 2017,
+        section 3.2; Fai & Cornelius 1996): L V L' = P D P' is eigen-decomposed; the q rows
+        of P'L with d_m > 0 are independent t statistics t_m with Satterthwaite df nu_m;
+        F = sum t_m^2 / q on q numerator df, denominator df 2E / (E - q) with
+        E = sum nu_m / (nu_m - 2) (2 if any nu_m <= 2; nu_1 when all nu_m are equal).
+        """
+        matrix = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        if matrix.shape[1] != self.params.size:
+            raise ValueError(f"contrast matrix has {matrix.shape[1]} columns for {self.params.size} fixed effects")
+        values, vectors = np.linalg.eigh(matrix @ self.cov.to_numpy() @ matrix.T)
+        order = np.argsort(values)[::-1]
+        values, vectors = values[order], vectors[:, order]
+        keep = values > max(np.sqrt(np.finfo(float).eps) * values[0], 0.0)
+        rows = vectors[:, keep].T @ matrix
+        d = values[keep]
+        q = int(keep.sum())
+        t2 = (rows @ self.params.to_numpy()) ** 2 / d
+        statistic = float(t2.sum() / q)
+        nu = np.array([self._contrast_df(row, value) for row, value in zip(rows, d, strict=True)])
+        if q == 1 or np.all(np.abs(np.diff(nu)) < 1e-8):
+            df = float(nu.mean())
+        elif np.any(nu <= 2):
+            df = 2.0
+        else:
+            expectation = float((nu / (nu - 2)).sum())
+            df = 2 * expectation / (expectation - q)
+        return FTest(statistic, q, df, float(stats.f.sf(statistic, q, df)))
+
+
+def sequential_contrasts(design: np.ndarray | pd.DataFrame, rows: list[int]) -> np.ndarray:
+    """Rows ``rows`` of L' from X'X = L D L' (L unit lower triangular; the Doolittle
+    factorization), entries below 1e-6 in absolute value set to 0.
+
+    These are lmerTest's type I (sequential) hypothesis contrasts, which its ``anova()``
+    also uses for a model with a single term (``get_contrasts_type1``; Kuznetsova et al.
+    2017, section 3.3). The Satterthwaite denominator df of :meth:`MixedFit.f_test`
+    depends on the basis of the hypothesis (not its F statistic), so a factor is tested
+    with this basis of the treatment-coded design ``[1, dummies]`` to give
+    ``anova(lmerTest::lmer(y ~ factor + (1 | group)))``'s DenDF.
+    """
+    x = np.asarray(design, dtype=float)
+    chol = np.linalg.cholesky(x.T @ x)
+    upper = (chol / np.diag(chol)).T  # L' = D^-1/2 C' for X'X = C C'
+    upper[np.abs(upper) < 1e-6] = 0.0
+    return upper[rows]
 
 
 def fit_random_intercepts(

@@ -88,3 +88,30 @@ def test_biodistribution_follows_the_pet_paragraph_with_the_configured_level(tmp
     uptake, biodistribution = text.split("\n\n", 2)[1:]
     assert uptake.startswith("Uptake was quantified") and biodistribution.startswith("Biodistribution was assessed")
     assert "90% Wald confidence intervals" in biodistribution and "(90% CI" in biodistribution
+
+
+def test_models_state_satterthwaite_and_the_phenotype_design(tmp_path, cohort_config):
+    _write(tmp_path)
+    rows = [
+        ("ihc_phenotype", "n_measurements", 33, "lesion measurements"),
+        ("ihc_phenotype", "n_lesions", 28, "lesions"),
+        ("ihc_phenotype", "n_patients", 24, "patients"),
+        ("ihc_phenotype", "geometric_mean_suvmax[desert]", 3.1, "ln SUVmax ~ 0 + g + (1|patient) + (1|patient:lesion)"),
+    ]
+    pd.DataFrame(rows, columns=["analysis", "term", "estimate", "method"]).to_csv(
+        tmp_path / "tables/pet_models.tsv", sep="\t", index=False
+    )
+    text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert "t distributions with Satterthwaite degrees of freedom (as lmerTest)" in text
+    assert "F tests with Satterthwaite denominator degrees of freedom" in text
+    assert "compared on the 28 biopsied lesions of 24 patients" in text
+    assert "(33 lesion measurements at baseline and on treatment, with a random intercept per lesion as well)" in text
+    rows = [
+        ("ihc_phenotype_patient_projected", "n_measurements", 176, ""),
+        ("ihc_phenotype_patient_projected", "n_patients", 28, ""),
+    ]
+    pd.DataFrame(rows, columns=["analysis", "term", "estimate", "method"]).to_csv(
+        tmp_path / "tables/pet_models.tsv", sep="\t", index=False
+    )
+    text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert "projected onto all their baseline lesions (176 lesions of 28 patients; patient-level option" in text

@@ -15,6 +15,7 @@ from contexture.errors import InputError
 from contexture.pet.features import geometric_mean_suvmax
 from contexture.pet.figures import pet_model_figures
 from contexture.pet.models import (
+    biopsied_lesions,
     factor_analysis,
     patient_covariates,
     prepare_lesions,
@@ -28,6 +29,21 @@ from contexture.stats.mixed import fit_random_intercepts
 @pytest.fixture(scope="module")
 def cohort():
     return simulate_latent(patients=60, seed=3)
+
+
+def biopsies(patients, lesions):
+    """An IHC slides table: each patient's first non-irradiated baseline lesion (first two
+    for every third patient) biopsied at baseline, and again on treatment for every second
+    patient, with the patient's phenotype."""
+    rows = []
+    base = lesions[(lesions["timepoint"] == "baseline") & ~lesions["irradiated"].astype(bool)]
+    for i, (pid, phenotype) in enumerate(zip(patients["patient_id"], patients["ihc_phenotype"], strict=True)):
+        ids = sorted(base.loc[base["patient_id"] == pid, "lesion_id"])
+        for lid in ids[:2] if i % 3 == 0 else ids[:1]:
+            rows.append((f"{lid}-B", pid, "baseline", lid, phenotype))
+            if i % 2 == 0:
+                rows.append((f"{lid}-T", pid, "on_treatment", lid, phenotype))
+    return pd.DataFrame(rows, columns=["slide_id", "patient_id", "timepoint", "lesion_id", "ihc_phenotype"])
 
 
 def lesion_table(rows):
@@ -87,9 +103,12 @@ def test_two_level_factor_uses_ml_likelihood_ratio(cohort):
     assert rows.loc["ratio[dMMR/pMMR]", "estimate"] == pytest.approx(math.exp(reml.fe_params[1]), rel=1e-5)
     ratio = rows.loc["geometric_mean_suvmax[dMMR]", "estimate"] / rows.loc["geometric_mean_suvmax[pMMR]", "estimate"]
     assert rows.loc["ratio[dMMR/pMMR]", "estimate"] == pytest.approx(ratio)
+    # One test per two-level factor: the LRT; the ratio row has its interval, no second p.
+    assert math.isnan(rows.loc["ratio[dMMR/pMMR]", "p"]) and rows.loc["test[dmmr]", "df"] == 1
+    assert "Satterthwaite t (REML)" in rows.loc["ratio[dMMR/pMMR]", "method"]
 
 
-def test_three_level_factor_uses_wald_chi_square(cohort):
+def test_three_level_factor_uses_satterthwaite_f(cohort):
     _, lesions, _ = cohort
     base = prepare_lesions(lesions[lesions["timepoint"] == "baseline"])
     rows = pd.DataFrame(factor_analysis(base, "site", "site", "lymph_node", 0.95)).set_index("term")
@@ -98,10 +117,14 @@ def test_three_level_factor_uses_wald_chi_square(cohort):
     ref = levels.index("lymph_node")
     contrast = np.array([np.eye(5)[i] - np.eye(5)[ref] for i in range(5) if i != ref])
     diff = contrast @ fit.params.to_numpy()
+    # The F statistic is the Wald chi-square / numerator df, whatever the basis.
     chi2 = diff @ np.linalg.solve(contrast @ fit.cov.to_numpy() @ contrast.T, diff)
-    assert rows.loc["test[site]", "estimate"] == pytest.approx(chi2)
-    assert rows.loc["test[site]", "p"] == pytest.approx(stats.chi2.sf(chi2, 4))
-    assert "Wald" in rows.loc["test[site]", "method"] and "4 df" in rows.loc["test[site]", "method"]
+    assert rows.loc["test[site]", "estimate"] == pytest.approx(chi2 / 4)
+    df = rows.loc["test[site]", "df"]
+    assert rows.loc["test[site]", "p"] == pytest.approx(stats.f.sf(chi2 / 4, 4, df))
+    assert "Satterthwaite F" in rows.loc["test[site]", "method"] and "F(4, " in rows.loc["test[site]", "method"]
+    # Each ratio of a 3+ level factor is its own contrast with its own t-test p.
+    assert rows.filter(like="ratio[", axis=0)["p"].notna().all()
 
 
 def test_factor_constant_or_absent_is_skipped(cohort):
@@ -139,10 +162,11 @@ def test_response_tests_against_scipy_and_hand_values():
 
 def test_run_pet_models_is_deterministic_with_contract_columns(cohort):
     patients, lesions, _ = cohort
-    first = run_pet_models(lesions, patients, {"bootstrap_replicates": 200})
-    second = run_pet_models(lesions, patients, {"bootstrap_replicates": 200})
+    slides = biopsies(patients, lesions)
+    first = run_pet_models(lesions, patients, {"bootstrap_replicates": 200}, slides)
+    second = run_pet_models(lesions, patients, {"bootstrap_replicates": 200}, slides)
     pd.testing.assert_frame_equal(first, second)
-    assert list(first.columns) == ["analysis", "term", "estimate", "ci_low", "ci_high", "p", "method"]
+    assert list(first.columns) == ["analysis", "term", "estimate", "ci_low", "ci_high", "p", "df", "method"]
     required = {"baseline_geomean", "icc", "site", "dmmr", "ihc_phenotype", "change_per_week"}
     assert required | {"change_per_week_volume_adjusted", "response_trend"} <= set(first["analysis"])
     ci = first.dropna(subset=["ci_low"])
@@ -172,7 +196,7 @@ def test_lymph_node_comparison_when_normal_nodes_labelled(cohort):
 
 def test_figures_and_their_source_data(cohort):
     patients, lesions, _ = cohort
-    figures = pet_model_figures(lesions, patients)
+    figures = pet_model_figures(lesions, patients, slides=biopsies(patients, lesions))
     assert set(figures) == {
         "pet_lesion_overview",
         "pet_suvmax_by_site",
@@ -186,6 +210,9 @@ def test_figures_and_their_source_data(cohort):
     per_patient = overview.drop_duplicates("patient_id").set_index("patient_id")["geomean_suvmax"]
     np.testing.assert_allclose(per_patient.sort_index(), expected)
     assert overview.drop_duplicates("patient_id")["geomean_suvmax"].is_monotonic_increasing
+    phenotype = figures["pet_suvmax_by_ihc_phenotype"][1]
+    pairs = biopsied_lesions(prepare_lesions(lesions), biopsies(patients, lesions))
+    assert len(phenotype) == len(pairs) and set(phenotype["timepoint"]) == {"baseline", "on_treatment"}
     change = figures["pet_change_per_week_by_response"][1]
     assert set(change["patient_id"]) == set(lesions.loc[lesions["timepoint"] == "on_treatment", "patient_id"])
     for fig, _ in figures.values():
@@ -233,3 +260,125 @@ def test_recovers_change_per_week_by_response(large):
         for group in ("responder", "non_responder"):
             expected = 100 * math.expm1(truth["change_per_week_log"][group])
             assert covers(out.loc[(analysis, f"percent_change_per_week[{group}]")], expected), (analysis, group)
+
+
+# --------------------------------------------------------------------------- lmerTest
+# Reference numbers: R 4.2.2, lme4 1.1-31, lmerTest 3.1-3, on the models' own frames (the
+# lesions prepare_lesions and biopsied_lesions select, written with %.17g), e.g.
+#   b <- read.csv("base.csv"); b$site <- relevel(factor(b$site), ref = "lymph_node")
+#   m <- lmer(log_suvmax ~ site + (1 | patient_id), b, REML = TRUE)
+#   contest(m, cbind(0, diag(4)), joint = FALSE, confint = TRUE); anova(m)
+#   contest(lmer(log_suvmax ~ 1 + (1 | patient_id), b), matrix(1), joint = FALSE, confint = TRUE)
+#   contest(lmer(log_suvmax ~ dmmr + (1 | patient_id), b), c(0, 1), joint = FALSE, confint = TRUE)
+#   ph <- read.csv("pheno.csv")   # biopsied lesions, both timepoints
+#   f <- log_suvmax ~ ihc_phenotype_group + (1 | patient_id) + (1 | patient_id:lesion_id)
+#   contest(lmer(f, ph), c(0, 1), joint = FALSE, confint = TRUE)
+#   m1 <- lmer(f, ph, REML = FALSE); anova(update(m1, . ~ . - ihc_phenotype_group), m1)
+#   ch <- read.csv("change.csv")  # patients with an on-treatment scan, weeks from baseline
+#   contest(lmer(log_suvmax ~ weeks + (1 | patient_id) + (1 | patient_id:lesion_id), ch), c(0, 1), ...)
+#   contest(lmer(log_suvmax ~ resp + w_nr + w_r + (1|patient_id) + (1|patient_id:lesion_id), ...),
+#           rbind(c(0, 0, 0, 1), c(0, 0, 1, 0), c(0, 0, -1, 1)), joint = FALSE, confint = TRUE)
+# Each entry: (estimate, lower, upper, df, p) on the log scale as R prints it; p None where
+# the table reports the likelihood-ratio test instead (two-level factors).
+# fmt: off
+LMERTEST = {
+    # simulate_latent(patients=38, seed=1): the demo's latent cohort.
+    (38, 1): {
+        ("baseline_geomean", "geometric_mean_suvmax"): (1.56218236, 1.445884885, 1.678479835, 36.64285019, None),
+        ("site", "ratio[bone/lymph_node]"): (-0.07941655894, -0.3323081216, 0.17347500370, 224.1768347, 5.366525421e-01),
+        ("site", "ratio[liver/lymph_node]"): (-0.14447619113, -0.3233550859, 0.03440270367, 218.9139166, 1.128689761e-01),
+        ("site", "ratio[lung/lymph_node]"): (-0.33928524820, -0.5041197223, -0.17445077407, 218.2280250, 6.928559222e-05),
+        ("site", "ratio[skin/lymph_node]"): (-0.18248525406, -0.4146830515, 0.04971254343, 217.4381067, 1.228442235e-01),
+        ("site", "geometric_mean_suvmax[lymph_node]"): (1.676159078, 1.542677678, 1.809640477, 61.01638249, None),
+        ("dmmr", "ratio[dMMR/pMMR]"): (0.1947616688, -0.1114892323, 0.5010125699, 39.44655207, None),
+        ("ihc_phenotype", "ratio[stromal_or_inflamed/desert]"): (0.6659784522, 0.3532950141, 0.9786618903, 30.44745951, None),
+        ("change_per_week", "percent_change_per_week[all]"): (0.02993828521, 0.02284716209, 0.03702940833, 153.0251482, 4.008009605e-14),
+        ("change_per_week", "percent_change_per_week[responder]"): (0.06469905872, 0.056286215493, 0.07311190194, 125.0411177, 3.032186495e-30),
+        ("change_per_week", "interaction_ratio[responder/non_responder]"): (0.06077508928, 0.049050275049, 0.07249990350, 125.0327898, 2.741800714e-18),
+    },
+    # simulate_latent(patients=20, seed=11): a second, smaller cohort whose phenotype model is
+    # singular (lesion variance 0; R: "boundary (singular) fit").
+    (20, 11): {
+        ("baseline_geomean", "geometric_mean_suvmax"): (1.640596124, 1.481715002, 1.799477246, 19.60035493, None),
+        ("site", "ratio[liver/lymph_node]"): (-0.35987895617, -0.6099196856, -0.1098382268, 99.96135175, 0.0052259200388),
+        ("site", "ratio[lung/lymph_node]"): (-0.40668236053, -0.6427391088, -0.1706256122, 103.42227427, 0.0009074649385),
+        ("dmmr", "ratio[dMMR/pMMR]"): (0.1038063233, -0.2578800401, 0.4654926867, 20.87470536, None),
+        ("ihc_phenotype", "ratio[stromal_or_inflamed/desert]"): (0.1058083486, -0.4863908698, 0.698007567, 25.47097470, None),
+        ("change_per_week", "percent_change_per_week[non_responder]"): (0.006716468101, -0.006160240765, 0.01959317697, 80.02132139, 3.023921700e-01),
+        ("change_per_week", "interaction_ratio[responder/non_responder]"): (0.051326502730, 0.033836799548, 0.06881620591, 80.02567230, 1.072343182e-07),
+    },
+}
+# fmt: on
+# anova(lmer(log_suvmax ~ site + (1 | patient_id), b)): F, DenDF, p; and the ML
+# likelihood-ratio tests anova(m0, m1): Chisq, p.
+LMERTEST_TESTS = {
+    (38, 1): {"test[site]": (4.32033, 219.43157, 0.0022007), "test[ihc_phenotype_group]": (16.05222, 1, 6.1619e-05)},
+    (20, 11): {"test[site]": (4.3581, 100.39326, 0.0027241), "test[ihc_phenotype_group]": (0.14469, 1, 0.70366)},
+}
+
+
+def natural(analysis, term, value):
+    """The table's scale for a log-scale R number."""
+    if term.startswith("percent_"):
+        return 100 * math.expm1(value)
+    return math.exp(value)
+
+
+@pytest.mark.parametrize("size, seed", list(LMERTEST))
+def test_pet_models_equal_lmertest(size, seed):
+    patients, lesions, _ = simulate_latent(patients=size, seed=seed)
+    out = run_pet_models(lesions, patients, {"bootstrap_replicates": 0}, biopsies(patients, lesions))
+    out = out.set_index(["analysis", "term"])
+    for key, (estimate, low, high, df, p) in LMERTEST[(size, seed)].items():
+        row = out.loc[key]
+        for column, value in (("estimate", estimate), ("ci_low", low), ("ci_high", high)):
+            assert row[column] == pytest.approx(natural(*key, value), rel=1e-6), (key, column)
+        assert row["df"] == pytest.approx(df, rel=1e-5), key
+        if p is None:
+            assert math.isnan(row["p"]), key
+        else:
+            assert row["p"] == pytest.approx(p, rel=1e-4), key
+        assert "Satterthwaite t (REML)" in row["method"], key
+    for term, (statistic, df, p) in LMERTEST_TESTS[(size, seed)].items():
+        analysis = "site" if term == "test[site]" else "ihc_phenotype"
+        row = out.loc[(analysis, term)]
+        assert row["estimate"] == pytest.approx(statistic, rel=1e-4), term
+        assert row["df"] == pytest.approx(df, rel=1e-6), term
+        assert row["p"] == pytest.approx(p, rel=1e-3), term
+
+
+def test_phenotype_uses_biopsied_lesions_not_the_patients_other_lesions(cohort):
+    patients, lesions, _ = cohort
+    slides = biopsies(patients, lesions)
+    out = run_pet_models(lesions, patients, {"bootstrap_replicates": 0}, slides).set_index(["analysis", "term"])
+    pairs = biopsied_lesions(prepare_lesions(lesions), slides)
+    # Every slide whose lesion has a scan at the slide's timepoint, and nothing else.
+    assert out.loc[("ihc_phenotype", "n_measurements"), "estimate"] == len(pairs)
+    assert len(pairs) < len(slides) + 1 and set(pairs["timepoint"]) == {"baseline", "on_treatment"}
+    n_lesions = slides.drop_duplicates(["patient_id", "lesion_id"]).shape[0]
+    assert out.loc[("ihc_phenotype", "n_lesions"), "estimate"] == n_lesions
+    assert out.loc[("ihc_phenotype", "n_patients"), "estimate"] == slides["patient_id"].nunique()
+    # Two lesions for every third patient and two scans for some: lesion intercept included.
+    assert "(1|patient:lesion)" in out.loc[("ihc_phenotype", "geometric_mean_suvmax[desert]"), "method"]
+    # The projected analysis only on request, under its own name.
+    assert not out.index.get_level_values(0).isin(["ihc_phenotype_patient_projected"]).any()
+    projected = run_pet_models(lesions, patients, {"bootstrap_replicates": 0, "ihc_phenotype_unit": "patient"}, slides)
+    projected = projected.set_index(["analysis", "term"])
+    assert "ihc_phenotype" not in projected.index.get_level_values(0)
+    n_base = prepare_lesions(lesions).merge(patients[["patient_id", "ihc_phenotype"]], on="patient_id")
+    n_base = n_base[(n_base["timepoint"] == "baseline") & n_base["ihc_phenotype"].notna()]
+    assert projected.loc[("ihc_phenotype_patient_projected", "n_measurements"), "estimate"] == len(n_base)
+    assert "projected" in projected.loc[("ihc_phenotype_patient_projected", "n_measurements"), "method"]
+    # Without slides naming lesions the lesion-level analysis is skipped, not projected.
+    none = run_pet_models(lesions, patients, {"bootstrap_replicates": 0}, slides.assign(lesion_id=None))
+    assert not none["analysis"].str.startswith("ihc_phenotype").any()
+
+
+def test_conflicting_phenotypes_of_one_biopsy_are_refused(cohort):
+    patients, lesions, _ = cohort
+    slides = biopsies(patients, lesions)
+    extra = slides.iloc[[0]].assign(
+        slide_id="second-slide", ihc_phenotype="desert" if slides.iloc[0]["ihc_phenotype"] != "desert" else "inflamed"
+    )
+    with pytest.raises(InputError, match="second-slide"):
+        biopsied_lesions(prepare_lesions(lesions), pd.concat([slides, extra]))

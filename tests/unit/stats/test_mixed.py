@@ -9,7 +9,13 @@ import statsmodels.api as sm
 from scipy import stats
 
 from contexture.simulate import simulate_latent
-from contexture.stats.mixed import _intercept_only_deviance, _profile, bootstrap_icc, fit_random_intercepts
+from contexture.stats.mixed import (
+    _intercept_only_deviance,
+    _profile,
+    bootstrap_icc,
+    fit_random_intercepts,
+    sequential_contrasts,
+)
 
 
 def balanced(k=8, m=5, seed=3, sigma_b=0.5, sigma_e=0.4):
@@ -140,3 +146,80 @@ def test_bootstrap_icc_is_deterministic_and_close_to_searle_interval():
     assert low == pytest.approx((fl - 1) / (fl + 5), abs=0.04)
     assert high == pytest.approx((fu - 1) / (fu + 5), abs=0.04)
     assert low < fit.icc < high
+
+
+# --------------------------------------------------------------------------- Satterthwaite
+
+
+def small_design():
+    """12 patients x 4 observations, a covariate and a 3-level factor (written to CSV with
+    %.17g for R, so both fit the same numbers)."""
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(12), 4)
+    x = rng.normal(size=g.size)
+    site = rng.integers(0, 3, g.size)
+    y = 1 + 0.3 * x + rng.normal(0, 0.5, 12)[g] + rng.normal(0, 0.4, g.size) + 0.2 * (site == 1)
+    design = pd.DataFrame({"intercept": 1.0, "x": x, "site1": (site == 1) * 1.0, "site2": (site == 2) * 1.0})
+    return y, design, g
+
+
+def test_satterthwaite_t_and_f_equal_lmertest():
+    y, design, g = small_design()
+    fit = fit_random_intercepts(y, design, g)
+    # R 4.2.2, lmerTest 3.1-3: m <- lmer(y ~ x + site + (1 | g), d, REML = TRUE); summary(m)
+    #              Estimate    Std. Error          df     t value        Pr(>|t|)
+    # (Intercept) 0.7524657200 0.17032335764 25.58238526 4.417865702 0.0001611464711
+    # x           0.2346720962 0.08630086877 40.48208912 2.719232141 0.0095919942048
+    # site1       0.2712841576 0.17836402211 34.30986331 1.520957839 0.1374339311048
+    expected = {
+        "intercept": (0.7524657200, 0.17032335764, 25.58238526, 0.0001611464711),
+        "x": (0.2346720962, 0.08630086877, 40.48208912, 0.0095919942048),
+        "site1": (0.2712841576, 0.17836402211, 34.30986331, 0.1374339311048),
+    }
+    for name, (estimate, se, df, p) in expected.items():
+        test = fit.t_test({name: 1.0})
+        assert test.estimate == pytest.approx(estimate, abs=1e-9)
+        assert test.se == pytest.approx(se, rel=1e-8)
+        assert test.df == pytest.approx(df, rel=1e-6)
+        assert test.p == pytest.approx(p, rel=1e-6)
+    # contest(m, c(1, 0, 0, 0), joint = FALSE, confint = TRUE): lower 0.4020826753, upper 1.102848765
+    low, high = fit.t_test({"intercept": 1.0}).interval(0.95)
+    assert low == pytest.approx(0.4020826753, abs=1e-8)
+    assert high == pytest.approx(1.102848765, abs=1e-8)
+    # anova(m): site Sum Sq 0.4642330758, NumDF 2, DenDF 36.31739066, F 1.237784236, p 0.3019717794
+    # (contest(m, rbind(c(0,0,1,0), c(0,0,0,1))) gives the same for this basis).
+    f = fit.f_test(np.array([[0, 0, 1, 0], [0, 0, 0, 1.0]]))
+    assert f.df_num == 2
+    assert f.statistic == pytest.approx(1.237784236, rel=1e-8)
+    assert f.df_den == pytest.approx(36.31739066, rel=1e-6)
+    assert f.p == pytest.approx(0.3019717794, rel=1e-6)
+    # A one-row F test is the squared t test.
+    one = fit.f_test(np.array([[0, 1.0, 0, 0]]))
+    assert one.statistic == pytest.approx(2.719232141**2, rel=1e-8) and one.df_den == pytest.approx(40.48208912)
+
+
+def test_satterthwaite_df_of_balanced_design_is_the_anova_df():
+    # Balanced one-way layout, intercept only: the t test of the mean is exact with
+    # k - 1 df (Var(mean) = MSB / N, MSB ~ chi^2_{k-1}); Satterthwaite recovers k - 1.
+    y, groups = balanced(k=8, m=5, seed=3)
+    fit = fit_random_intercepts(y, intercept(y.size), groups)
+    assert fit.t_test({"intercept": 1.0}).df == pytest.approx(7.0, rel=1e-6)
+
+
+def test_sequential_contrasts_equal_lmertest_type1_basis():
+    # Design [1, bone, liver, lung, skin] with the site counts of the demo-like cohort of
+    # tests/unit/pet (115 lymph node, 17 bone, 39 liver, 48 lung, 20 skin lesions):
+    # lmerTest:::get_contrasts_type1(lmer(y ~ site + (1 | p)))$site rows are
+    #   sitebone  0 1 -0.1756756757 -0.2162162162 -0.09009009009
+    #   siteliver 0 0  1            -0.2622950820 -0.10928961749
+    #   sitelung  0 0  0             1            -0.14814814815
+    # (by hand: -n_j / (n_ref + n_later levels), e.g. 39 / (115 + 39 + 48 + 20) = 0.17568).
+    counts = {"lymph_node": 115, "bone": 17, "liver": 39, "lung": 48, "skin": 20}
+    values = np.repeat(list(counts), list(counts.values()))
+    x = np.column_stack(
+        [np.ones(values.size)] + [(values == s).astype(float) for s in ["bone", "liver", "lung", "skin"]]
+    )
+    rows = sequential_contrasts(x, [1, 2, 3, 4])
+    np.testing.assert_allclose(rows[0], [0, 1, -0.1756756757, -0.2162162162, -0.09009009009], atol=1e-9)
+    np.testing.assert_allclose(rows[1], [0, 0, 1, -0.2622950820, -0.10928961749], atol=1e-9)
+    np.testing.assert_allclose(rows[2], [0, 0, 0, 1, -0.14814814815], atol=1e-9)

@@ -66,3 +66,17 @@ def pet_has_dose_finding(cohort):
         return False  # the pet_quantify rule reports unreadable tables
     column = table.get("days_post_injection")
     return column is not None and bool(column.notna().any())
+
+
+def pet_models_inputs(wildcards):
+    """Lesions and patients; the IHC slides table too when the cohort has IHC, whose
+    lesion_id places each biopsy on its PET lesion (the lesion-level phenotype model).
+    """
+    cohort = wildcards.cohort
+    inputs = {
+        "lesions": f"results/{cohort}/tables/lesions.tsv",
+        "patients": f"results/{cohort}/tables/patients.tsv",
+    }
+    if has_modality(cohort, "ihc"):
+        inputs["slides"] = f"results/{cohort}/tables/ihc_slides.tsv"
+    return inputs
