@@ -348,3 +348,27 @@ def test_default_reference_takes_one_baseline_slide_per_patient():
     for slide, value in expected.items():
         assert scored.loc[slide, "immunoscore_percentile"] == pytest.approx(value), slide
     assert list(scored["immunoscore"]) == ["Low", "Low", "Intermediate", "High", "High"]
+
+
+def test_density_figure_names_the_stromal_side_the_phenotype_used():
+    from contexture.ihc import figures
+
+    slides = pd.DataFrame(
+        {
+            "slide_id": ["a", "b"],
+            "patient_id": ["1", "2"],
+            "timepoint": "baseline",
+            "ihc_phenotype": ["desert", "inflamed"],
+            "cd8_density_tumor": [5.0, 200.0],
+            "cd8_density_stromal": [10.0, 50.0],
+            "phenotype_regions": ["epithelium vs stroma", "epithelium vs stroma"],
+        }
+    )
+    for regions, title in (
+        (["epithelium vs stroma"] * 2, "stroma"),
+        (["epithelium vs stroma", "tumour core vs max(stroma, margin)"], "stroma, or max(stroma, margin)"),
+        (["tumour core vs max(stroma, margin)"] * 2, "stroma / margin (max)"),
+    ):
+        fig, _ = figures.density_by_phenotype(slides.assign(phenotype_regions=regions))
+        assert [ax.get_title() for ax in fig.axes] == ["tumour core", title]
+        fig.clf()
