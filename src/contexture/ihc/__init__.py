@@ -25,7 +25,9 @@ from contexture.ihc.densities import immune_phenotype
 from contexture.ihc.immunoscore import immunoscore, percentile_rank
 from contexture.ihc.pet import kendall_tau_b, pair_with_lesions, paired_change, pet_correlation
 from contexture.ihc.slides import (
+    parse_stain,
     patient_features,
+    primary_section,
     read_reference,
     read_slide_sheet,
     score_slides,
@@ -94,10 +96,20 @@ def _cell_map(sheet: pd.DataFrame | None, slides: pd.DataFrame, options: dict):
     if sheet is None or not len(sheet):
         return figures.no_cells_figure("No cell coordinates: densities were supplied as a table.")
     baseline = sheet[sheet["timepoint"] == options["baseline_timepoint"]]
-    chosen = options.get("example_slide") or (baseline if len(baseline) else sheet)["slide_id"].iloc[0]
-    row = sheet[sheet["slide_id"] == chosen].iloc[0]
-    _, cells = summarize_slide(row["cells"], row["annotations"], options)
-    phenotype = slides.loc[slides["slide_id"] == chosen, "ihc_phenotype"].iloc[0]
+    chosen = options.get("example_slide") or (baseline if len(baseline) else sheet)["block_id"].iloc[0]
+    # A slide id, or the block id of serial sections (then the map shows the CD8 section).
+    sections = sheet[(sheet["block_id"] == chosen) | (sheet["slide_id"] == chosen)]
+    block = sections["block_id"].iloc[0]
+    sections = sheet[sheet["block_id"] == block] if sections["slide_id"].iloc[0] != chosen else sections
+    row = sections.iloc[primary_section(sections, options)]
+    _, cells = summarize_slide(
+        row["cells"],
+        row["annotations"],
+        options,
+        stain=parse_stain(row["stain"], where=f"slide {row['slide_id']}, column 'stain'"),
+        pixel_size_um=row["pixel_size_um"],
+    )
+    phenotype = slides.loc[slides["slide_id"] == block, "ihc_phenotype"].iloc[0]
     return figures.cell_map(cells, chosen, phenotype)
 
 

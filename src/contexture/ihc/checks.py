@@ -20,7 +20,8 @@ def check_ihc_inputs(section: dict, found: Collector) -> None:
     """The density table, the Immunoscore reference, or the slide sheet and its QuPath exports.
 
     Every export the sheet names exists, is within ``limits.qupath_mb`` and has the
-    required columns in its header (header only: the exports can be gigabytes).
+    required columns in its header (header only: the exports can be gigabytes); a header
+    in pixels needs a pixel size (the row's ``pixel_size_um``, else ``ihc.pixel_size_um``).
     """
     if "densities" in section:
         found.table(section["densities"], "tables/ihc_densities", "IHC density table", "ihc")
@@ -39,6 +40,9 @@ def check_ihc_inputs(section: dict, found: Collector) -> None:
         ("annotations", "QuPath annotation export", qupath.ANNOTATION_COLUMNS, ("name",)),
     )
     for row, record in enumerate(sheet.to_dict("records"), start=1):
+        pixel_size = record.get("pixel_size_um")
+        if pixel_size is None or pd.isna(pixel_size):
+            pixel_size = section.get("pixel_size_um")
         for column, what, required, optional in exports:
             value = record.get(column)
             if value is None or pd.isna(value):
@@ -60,4 +64,5 @@ def check_ihc_inputs(section: dict, found: Collector) -> None:
                 continue
             with found.capture():
                 header = qupath.read_header(path, what=what)
-                qupath.resolve_columns(header, required, optional, aliases, file=str(path), what=what)
+                columns = qupath.resolve_columns(header, required, optional, aliases, file=str(path), what=what)
+                qupath.unit_scales(columns, pixel_size, file=str(path), what=what)

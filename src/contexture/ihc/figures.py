@@ -22,7 +22,12 @@ def density_by_phenotype(slides: pd.DataFrame, columns: tuple[str, ...] = ("cd8_
         "stromal": "stroma / margin (max)",
         "stroma": "stroma",
         "margin": "invasive margin",
+        "epithelium": "epithelium",
     }
+    if "phenotype_regions" in slides.columns and slides["phenotype_regions"].eq("epithelium vs stroma").any():
+        # cd8_density_stromal is the stroma where epithelium is annotated (densities.phenotype_inputs).
+        mixed = slides["phenotype_regions"].dropna().nunique() > 1
+        titles["stromal"] = "stroma, or max(stroma, margin)" if mixed else "stroma"
     for ax, column in zip(np.atleast_1d(axes), columns, strict=True):
         rng = np.random.default_rng(0)  # fixed jitter: identical figures on rerun
         for position, phenotype in enumerate(PHENOTYPES):

@@ -1,9 +1,11 @@
 """Methods paragraph of the ihc stage: densities, phenotypes, Immunoscore, PET relation.
 
 The Immunoscore categories are :data:`contexture.ihc.immunoscore.THREE_GROUPS`; slide and
-phenotype counts come from ``tables/ihc_slides.tsv``; the input kind (QuPath exports or a
-density table) from the cohort's ``ihc`` section; the PET relation is stated only when
-``tables/ihc_pet_correlation.tsv`` was written.
+phenotype counts, the regions each phenotype call compared and the pixel sizes used come
+from ``tables/ihc_slides.tsv``; the input kind (QuPath exports or a density table) and the
+annotation classes of each region from the cohort's ``ihc`` section (schema defaults
+filled in); the PET relation is stated only when ``tables/ihc_pet_correlation.tsv`` was
+written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,33 @@ def immunoscore_groups_text(groups=THREE_GROUPS) -> str:
     """'Low 0–25%, Intermediate 25–70%, High 70–100%' from the (upper bound, label) pairs."""
     lowers = [0.0] + [upper for upper, _ in groups[:-1]]
     return ", ".join(f"{label} {low:g}–{upper:g}%" for low, (upper, label) in zip(lowers, groups, strict=True))
+
+
+def region_classes_text(regions: dict) -> str:
+    """' (annotation classes: CT Tumor, Tumour; IM ...; ignored Tissue)' from ``ihc.regions``."""
+    labels = {"core": "CT", "margin": "IM", "stroma": "stroma", "epithelium": "epithelium", "ignore": "not counted"}
+    parts = [f"{labels[key]} {', '.join(regions[key]) or 'none'}" for key in labels if key in regions]
+    return f" (annotation classes: {'; '.join(parts)})"
+
+
+def phenotype_regions_text(slides) -> str:
+    """Which regions the phenotype calls compared, with slide counts."""
+    if "phenotype_regions" not in slides.columns:
+        return "tumour core vs max(stroma, margin)"
+    counts = slides["phenotype_regions"].dropna().value_counts()
+    return "compared " + ", ".join(f"{name} on {count} slides" for name, count in counts.items())
+
+
+def pixel_size_text(slides) -> str:
+    """The pixel sizes that converted pixel-unit exports, or that every export was in µm."""
+    used = slides["pixel_size_um"].dropna() if "pixel_size_um" in slides.columns else slides.iloc[0:0, 0]
+    if used.empty:
+        return "Centroids and areas were exported in µm."
+    sizes = ", ".join(f"{size:g}" for size in sorted(used.unique()))
+    return (
+        f"Centroids and areas exported in pixels ({len(used)} of {len(slides)} slides) were converted at {sizes} µm "
+        "per pixel (coordinates × s, areas × s²)."
+    )
 
 
 def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -35,17 +64,27 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         if from_density_table
         else "cell detections and region annotations (QuPath exports)"
     )
+    options = cohort_config["ihc"]
     text = (
         "## CD8 immunohistochemistry\n\n"
         f"{len(slides)} slides of {slides['patient_id'].nunique()} patients were analysed from {source}: "
-        "CD8+ and CD3+ cells per mm² in tumour core, invasive margin and "
-        f"stroma; immune phenotype per slide (desert / stromal / inflamed; {mix}); Immunoscore from the mean "
-        f"percentile of CD3 and CD8 densities in core and margin ({immunoscore_groups_text()}; "
-        "Pagès et al., Lancet 2018)"
+        "CD8+ and CD3+ cells per mm² in tumour core (CT), invasive margin (IM), "
+        f"stroma and epithelium{region_classes_text(options['regions']) if not from_density_table else ''}; "
+        f"immune phenotype per slide (desert / stromal / inflamed; {mix}; {phenotype_regions_text(slides)}; "
+        "Hegde et al., Clin Cancer Res 2016); Immunoscore from the mean "
+        f"percentile of CD3 and CD8 densities in CT and IM ({immunoscore_groups_text()}; "
+        "Galon et al., Science 2006; Pagès et al., Lancet 2018) against "
+        + (
+            "a supplied reference table"
+            if (options.get("immunoscore") or {}).get("reference")
+            else "the cohort's baseline slides, one per patient"
+        )
     )
     if not from_density_table:
         text += "; nearest-neighbour distances of CD8+ cells to tumour cells (k-d tree)"
     text += "."
+    if not from_density_table:
+        text += " " + pixel_size_text(slides)
     if (cohort_dir / "tables" / "ihc_pet_correlation.tsv").is_file():
         text += " Association with PET uptake of paired lesions is Kendall's tau-b."
     return text

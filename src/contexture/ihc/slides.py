@@ -6,12 +6,22 @@ detection file, see :mod:`contexture.io.qupath`), counts cells per region and ma
 (:mod:`contexture.ihc.spatial`) and frees the cells before the next slide, so memory
 is bounded by the largest slide. :func:`score_slides` adds the immune phenotype and the
 Immunoscore; :func:`patient_features` picks each patient's baseline slide.
+
+**Serial sections.** The Immunoscore assay stains CD3 and CD8 on two serial sections of
+one block (Pagès et al., Lancet 2018). Sheet rows sharing a ``block_id`` are such
+sections; each row's ``stain`` (``CD3``, ``CD8`` or ``CD3+CD8``; else ``ihc.stain``; else
+inferred from the classes) says which marker it gives. Each section is counted on its own
+annotations (their areas differ from section to section), and the block's row takes
+each marker's counts and densities from the section stained for it; areas, cell counts
+and the spatial measures come from the CD8 section (the first section when none has
+CD8). The row's ``slide_id`` is the block id and ``sections`` lists the merged slides.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +37,8 @@ from contexture.ihc.densities import (
     count_cells,
     densities_from_counts,
     immune_phenotype,
-    stromal_density,
+    marker_roles,
+    phenotype_inputs,
 )
 from contexture.ihc.immunoscore import IMMUNOSCORE_COLUMNS, immunoscore
 from contexture.ihc.spatial import proximity_measures
@@ -37,18 +48,23 @@ from contexture.io.validation import read_validated_table
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["slide_id", "patient_id", "timepoint", "lesion_id"]
+_STAIN_SPLIT = re.compile(r"\s*[+/,;&]\s*|\s+")
 # Defaults mirror workflow/schemas/cohort/ihc.schema.yaml (used when called from Python).
 DEFAULT_OPTIONS: dict = {
     "columns": {},
+    "pixel_size_um": None,
+    "stain": None,
     "cell_classes": {
         "cd8": ["CD8", "CD8+", "CD3: CD8", "CD8: CD3"],
         "cd3": ["CD3", "CD3+", "CD3: CD8", "CD8: CD3"],
-        "tumor": ["Tumor", "Tumour", "Tumor cell", "Tumour cell"],
-        "other": ["Other", "Stroma", "Negative", "Immune cells", "Necrosis"],
+        "tumor": ["Tumor", "Tumour", "Tumor cell", "Tumour cell", "Tumor: Negative", "Tumour: Negative"],
+        "other": ["Other", "Stroma", "Negative", "Immune cells", "Necrosis", "*: Negative"],
+        "positive": ["Positive", "*: Positive"],
     },
     "regions": {
-        "tumor": ["Tumor", "Tumour", "Tumor core", "Center of tumor", "Tumor epithelium"],
-        "margin": ["Invasive margin", "Margin", "Invasive front"],
+        "core": ["Tumor", "Tumour", "Tumor core", "Tumour core", "Center of tumor", "Centre of tumour", "CT"],
+        "margin": ["Invasive margin", "Margin", "Invasive front", "IM"],
+        "epithelium": ["Tumor epithelium", "Tumour epithelium", "Epithelium"],
         "stroma": ["Stroma", "Tumor stroma", "Tumour stroma"],
         "ignore": ["Tissue", "Region*", "Ignore*", "Necrosis", "Other"],
     },
@@ -79,7 +95,60 @@ def read_slide_sheet(path: str | os.PathLike) -> pd.DataFrame:
         sheet[column] = [str(p) if Path(p).is_absolute() else str(path.parent / p) for p in sheet[column]]
     if "lesion_id" not in sheet.columns:
         sheet["lesion_id"] = pd.NA
+    for column in ("stain", "block_id", "pixel_size_um"):
+        if column not in sheet.columns:
+            sheet[column] = pd.NA
+    for row, value in enumerate(sheet["stain"], start=1):
+        parse_stain(value, where=f"IHC slide sheet '{path}', row {row} (line {row + 1}), column 'stain'")
+    sheet["block_id"] = sheet["block_id"].where(sheet["block_id"].notna(), sheet["slide_id"]).astype(str)
+    _check_blocks(sheet, path)
     return sheet.sort_values("slide_id", kind="stable").reset_index(drop=True)
+
+
+def parse_stain(value, *, where: str) -> tuple[str, ...] | None:
+    """Markers of a stain label (``CD8``, ``cd3``, ``CD3+CD8``, ``CD3/CD8``) in :data:`MARKERS` order.
+
+    Missing or empty gives None (not stated). An unknown marker is an :class:`InputError`
+    naming ``where``.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
+        return None
+    parts = [part.lower() for part in _STAIN_SPLIT.split(str(value).strip()) if part]
+    unknown = [part for part in parts if part not in MARKERS]
+    if unknown:
+        raise InputError(
+            f"{where}: got {value!r}; expected the markers stained on the slide, among "
+            f"{[m.upper() for m in MARKERS]}, e.g. 'CD8' or 'CD3+CD8'"
+        )
+    return tuple(m for m in MARKERS if m in parts)
+
+
+def _check_blocks(sheet: pd.DataFrame, path: Path) -> None:
+    """Sections of one block share patient, timepoint and lesion; each marker comes from one section."""
+    for block, rows in sheet.groupby("block_id", sort=True):
+        if len(rows) < 2:
+            continue
+        for column in ("patient_id", "timepoint", "lesion_id"):
+            if rows[column].astype("string").fillna("").nunique() > 1:
+                raise InputError(
+                    f"IHC slide sheet '{path}', column '{column}': the sections of block '{block}' "
+                    f"({list(rows['slide_id'])}) have different values {sorted(rows[column].astype(str).unique())}; "
+                    "serial sections of one block come from one patient, timepoint and lesion"
+                )
+        stains = [parse_stain(v, where=f"IHC slide sheet '{path}'") for v in rows["stain"]]
+        if any(stain is None for stain in stains):
+            raise InputError(
+                f"IHC slide sheet '{path}', column 'stain': block '{block}' has several sections "
+                f"({list(rows['slide_id'])}); give each its stain (e.g. CD3 and CD8) so that each marker "
+                "is taken from one section"
+            )
+        markers = [m for stain in stains for m in stain]
+        repeated = sorted({m for m in markers if markers.count(m) > 1})
+        if repeated:
+            raise InputError(
+                f"IHC slide sheet '{path}', column 'stain': block '{block}' has {[m.upper() for m in repeated]} "
+                f"on more than one section ({list(rows['slide_id'])}); expected each marker on one section"
+            )
 
 
 def slide_files(path: str | os.PathLike) -> list[str]:
@@ -88,44 +157,113 @@ def slide_files(path: str | os.PathLike) -> list[str]:
     return sorted(set(sheet["cells"]) | set(sheet["annotations"]))
 
 
-def summarize_slide(cells_path: str, annotations_path: str, options: dict) -> tuple[dict, pd.DataFrame]:
-    """Densities and spatial measures of one slide; also returns its cells (for maps)."""
+def summarize_slide(
+    cells_path: str,
+    annotations_path: str,
+    options: dict,
+    *,
+    stain: tuple[str, ...] | None = None,
+    pixel_size_um: float | None = None,
+) -> tuple[dict, pd.DataFrame]:
+    """Densities and spatial measures of one slide; also returns its cells (for maps).
+
+    ``stain`` (the markers stained, None when not stated) falls back to ``ihc.stain``;
+    ``pixel_size_um`` (the slide's, from the sheet) to ``ihc.pixel_size_um``.
+    """
     aliases = options["columns"] or None
-    annotations = qupath.read_annotations(annotations_path, aliases)
+    if stain is None:
+        stain = parse_stain(options.get("stain"), where="config ihc.stain")
+    if pixel_size_um is None or pd.isna(pixel_size_um):
+        pixel_size_um = options.get("pixel_size_um")
+    annotations = qupath.read_annotations(annotations_path, aliases, pixel_size_um=pixel_size_um)
     annotations = annotation_regions(annotations, options["regions"], file=annotations_path)
-    cells = qupath.read_detections(cells_path, aliases)
+    cells = qupath.read_detections(cells_path, aliases, pixel_size_um=pixel_size_um)
     names = cells.attrs["columns"]
     counts = count_cells(
         cells,
         annotations,
         options["cell_classes"],
         cells_file=cells_path,
+        annotations_file=annotations_path,
         class_column=names["class"],
         parent_column=names["parent"],
+        stain=stain,
     )
     record = densities_from_counts(counts)
+    record["stained"] = tuple(m for m in MARKERS if counts.attrs["stained"][m])
     record["n_cells"] = int(len(cells))
-    roles = _roles(cells, options)
+    # The pixel size that converted any column of this slide's exports (empty when all were in µm).
+    used = annotations.attrs.get("pixel_size_um") or cells.attrs.get("pixel_size_um")
+    record["pixel_size_um"] = float(used) if used else np.nan
+    roles = _roles(cells, options, stain)
     xy = cells[["x", "y"]].to_numpy()
     record.update(proximity_measures(xy[roles["cd8"]], xy[roles["tumor"]], float(options["proximity_um"])))
     cells = cells.assign(**{f"is_{role}": roles[role] for role in ("cd8", "tumor")})
     return record, cells
 
 
-def _roles(cells: pd.DataFrame, options: dict) -> dict[str, np.ndarray]:
-    matrix = class_roles(list(cells["class"].cat.categories), options["cell_classes"], file="", column="")
+def _roles(cells: pd.DataFrame, options: dict, stain: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+    categories = list(cells["class"].cat.categories)
+    matrix = class_roles(categories, options["cell_classes"], file="", column="")
+    matrix = marker_roles(matrix, categories, stain, file="", column="")
     codes = cells["class"].cat.codes.to_numpy()
     return {role: matrix[codes, i] for i, role in enumerate(CELL_ROLES)}
 
 
+def _summarize_row(slide, options: dict) -> tuple[dict, pd.DataFrame]:
+    return summarize_slide(
+        slide.cells,
+        slide.annotations,
+        options,
+        stain=parse_stain(slide.stain, where=f"slide {slide.slide_id}, column 'stain'"),
+        pixel_size_um=slide.pixel_size_um,
+    )
+
+
+def primary_section(sections: pd.DataFrame, options: dict) -> int:
+    """Position (within ``sections``, one block's sheet rows) of the section stained for CD8, else 0."""
+    default = parse_stain(options.get("stain"), where="config ihc.stain")
+    for position, value in enumerate(sections["stain"]):
+        stain = parse_stain(value, where="slide sheet column 'stain'") or default
+        if stain is not None and "cd8" in stain:
+            return position
+    return 0
+
+
+def merge_sections(records: list[dict], primary: int) -> dict:
+    """One block's record from its sections' records (:func:`summarize_slide`).
+
+    Each marker's counts and densities come from the section that stains it (the
+    ``stained`` markers of each record); everything else from section ``primary``.
+    """
+    merged = dict(records[primary])
+    for record in records:
+        for marker in record["stained"]:
+            merged.update({k: v for k, v in record.items() if k.startswith((f"{marker}_count_", f"{marker}_density_"))})
+    merged["stained"] = tuple(m for m in MARKERS if any(m in r["stained"] for r in records))
+    return merged
+
+
 def summarize_slides(sheet: pd.DataFrame, options: dict) -> pd.DataFrame:
-    """One row per slide of the sheet: identifiers, areas, counts, densities, proximity."""
+    """One row per slide (or block of serial sections): identifiers, areas, counts, densities, proximity."""
     options = options_with_defaults(options)
+    if "block_id" not in sheet.columns:
+        sheet = sheet.assign(block_id=sheet["slide_id"])
+    for column in ("stain", "pixel_size_um"):
+        if column not in sheet.columns:
+            sheet = sheet.assign(**{column: pd.NA})
     records = []
-    for slide in sheet.itertuples(index=False):  # one iteration per slide (files), not per cell
-        record, _ = summarize_slide(slide.cells, slide.annotations, options)
-        records.append({column: getattr(slide, column) for column in ID_COLUMNS} | record)
-        log.info("slide %s: %d cells", slide.slide_id, record["n_cells"])
+    for block, sections in sheet.groupby("block_id", sort=True):  # one iteration per block (files), not per cell
+        section_records = []
+        for slide in sections.itertuples(index=False):
+            record, _ = _summarize_row(slide, options)
+            section_records.append(record)
+            log.info("slide %s: %d cells", slide.slide_id, record["n_cells"])
+        record = merge_sections(section_records, primary_section(sections, options))
+        record.pop("stained")
+        first = sections.iloc[0]
+        ids = {column: first[column] for column in ID_COLUMNS} | {"slide_id": str(block)}
+        records.append(ids | {"sections": ";".join(sections["slide_id"].astype(str))} | record)
     return pd.DataFrame(records)
 
 
@@ -163,15 +301,19 @@ def score_slides(slides: pd.DataFrame, options: dict, reference: pd.DataFrame | 
     options = options_with_defaults(options)
     slides = slides.copy()
     thresholds = options["phenotype"]
-    slides["cd8_density_stromal"] = stromal_density(slides)
+    compared = phenotype_inputs(slides)
+    slides["cd8_density_stromal"] = compared["stromal"]
     slides["ihc_phenotype"] = immune_phenotype(
-        slides["cd8_density_tumor"],
-        slides["cd8_density_stromal"],
+        compared["parenchyma"],
+        compared["stromal"],
         inflamed_min_tumor_density=float(thresholds["inflamed_min_tumor_density"]),
         stromal_min_stroma_density=float(thresholds["stromal_min_stroma_density"]),
     )
+    slides["phenotype_regions"] = compared["phenotype_regions"].where(slides["ihc_phenotype"].notna(), None)
     if reference is None:
-        reference = slides[slides["timepoint"].astype(str) == options["baseline_timepoint"]]
+        # One slide per patient (its baseline slide, :func:`baseline_slides`), so that a
+        # patient with several baseline biopsies does not weigh more in the percentiles.
+        reference = baseline_slides(slides, options["baseline_timepoint"])
         slides["immunoscore_reference"] = "cohort baseline slides"
     else:
         missing = [c for c in IMMUNOSCORE_COLUMNS if c not in reference.columns]

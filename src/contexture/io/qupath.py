@@ -15,6 +15,14 @@ Exports differ in the micro sign (``µ`` U+00B5 in QuPath's own output, ``μ`` U
 matched against a list of accepted names (:data:`DEFAULT_COLUMNS`, overridable in the
 config ``ihc.columns``). Detection files are read selectively (``usecols``) with the
 pyarrow CSV engine so that a 1,000,000-cell export costs only its five columns in memory.
+
+**Units.** QuPath writes µm when the image's pixel size is known and pixels otherwise
+(``Centroid X px``, ``Area px^2``). A column whose header says pixels (:func:`says_pixels`)
+is converted with the pixel size ``s`` (µm per pixel, config ``ihc.pixel_size_um``):
+coordinates × s, areas × s². Without a pixel size such a column is refused, naming the
+file and the column: reading pixels as µm would make densities wrong by 1/s² and
+distances by 1/s. A header that names no unit (a renamed column in ``ihc.columns``) is
+taken to be in µm, as the docs say.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +45,46 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     "name": ["Name"],
     "class": ["Class", "Classification"],
     "parent": ["Parent"],
-    "x": ["Centroid X µm", "Centroid X μm", "Centroid X um"],
-    "y": ["Centroid Y µm", "Centroid Y μm", "Centroid Y um"],
-    "area": ["Area µm^2", "Area μm^2", "Area um^2", "Area µm²", "Area μm²"],
+    # µm first: an export with both spellings is read in µm.
+    "x": ["Centroid X µm", "Centroid X μm", "Centroid X um", "Centroid X px"],
+    "y": ["Centroid Y µm", "Centroid Y μm", "Centroid Y um", "Centroid Y px"],
+    "area": ["Area µm^2", "Area μm^2", "Area um^2", "Area µm²", "Area μm²", "Area px^2", "Area px²"],
 }
 DETECTION_COLUMNS = ("class", "parent", "x", "y")
 ANNOTATION_COLUMNS = ("class", "area")
+# Logical columns with a length unit, and the power of the pixel size that converts them.
+LENGTH_POWER = {"x": 1, "y": 1, "area": 2}
+_PIXEL_WORD = re.compile(r"(?<![a-z])(px|pixels?)(?![a-z])", re.IGNORECASE)
+
+
+def says_pixels(header: str) -> bool:
+    """True when a header names pixels as its unit (``Centroid X px``, ``Area px^2``, ``Area pixels``)."""
+    return _PIXEL_WORD.search(header) is not None
+
+
+def unit_scales(columns: dict[str, str], pixel_size_um: float | None, *, file: str, what: str) -> dict[str, float]:
+    """Factor that brings each length column of ``columns`` to µm (``x``/``y``) or µm² (``area``).
+
+    1 for a header in µm (or naming no unit); ``s`` or ``s²`` for a header in pixels, with
+    ``s = pixel_size_um``. A pixel header without a pixel size is an :class:`InputError`
+    naming the file and the column.
+    """
+    scales = {}
+    for logical, power in LENGTH_POWER.items():
+        if logical not in columns:
+            continue
+        header = columns[logical]
+        if not says_pixels(header):
+            scales[logical] = 1.0
+        elif pixel_size_um is None:
+            raise InputError(
+                f"{what} '{file}', column '{header}': the column is in pixels and no pixel size is configured; "
+                "set ihc.pixel_size_um (µm per pixel, from the scanner or QuPath's Image tab) so that it can be "
+                "converted to µm (mapping it in ihc.columns alone would read pixels as µm)"
+            )
+        else:
+            scales[logical] = float(pixel_size_um) ** power
+    return scales
 
 
 def _check_file(path: Path, what: str) -> None:
@@ -129,17 +172,23 @@ def _clean_category(column: pd.Series) -> pd.Series:
 
 
 def read_detections(
-    path: str | os.PathLike, aliases: dict[str, list[str]] | None = None, *, what: str = "QuPath detection export"
+    path: str | os.PathLike,
+    aliases: dict[str, list[str]] | None = None,
+    *,
+    pixel_size_um: float | None = None,
+    what: str = "QuPath detection export",
 ) -> pd.DataFrame:
     """Read the cells of one slide: columns ``class``, ``parent`` (category), ``x``, ``y`` (µm).
 
     Only the needed columns are parsed. A missing ``Class`` cell (unclassified object)
     becomes the empty class ``""``; a missing centroid is an error naming the row.
     More than one distinct ``Image`` in one file is an error (one export per slide).
+    Centroids in pixels are multiplied by ``pixel_size_um`` (:func:`unit_scales`).
     """
     path = Path(path)
     header = read_header(path, what=what)
     columns = resolve_columns(header, DETECTION_COLUMNS, ("image",), aliases, file=str(path), what=what)
+    scales = unit_scales(columns, pixel_size_um, file=str(path), what=what)
     table = _read(path, columns, ("x", "y"), what)
     if "image" in table.columns:
         images = table["image"].dropna().unique()
@@ -155,44 +204,67 @@ def read_detections(
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
             raise InputError(
                 f"{what} '{path}', row {row} (line {row + 1}), column '{columns[axis]}': "
-                f"{int(bad.sum())} cell(s) without a finite centroid; expected a number in µm"
+                f"{int(bad.sum())} cell(s) without a finite centroid; expected a number"
             )
+        if scales[axis] != 1.0:
+            table[axis] = table[axis] * scales[axis]
     table["class"] = _clean_category(table["class"])
     table["parent"] = _clean_category(table["parent"])
     table = table[["class", "parent", "x", "y"]]
     table.attrs["columns"] = columns  # header names, for messages naming the column
+    table.attrs["pixel_size_um"] = pixel_size_um if any(v != 1.0 for v in scales.values()) else None
     return table
 
 
 def read_annotations(
-    path: str | os.PathLike, aliases: dict[str, list[str]] | None = None, *, what: str = "QuPath annotation export"
+    path: str | os.PathLike,
+    aliases: dict[str, list[str]] | None = None,
+    *,
+    pixel_size_um: float | None = None,
+    what: str = "QuPath annotation export",
 ) -> pd.DataFrame:
-    """Read the annotations of one slide: ``name`` (may be empty), ``class``, ``area`` (µm²).
+    """Read the annotations of one slide: ``name`` (may be empty), ``class``, ``area`` (µm²), ``parent``.
 
     ``display_name`` is what QuPath writes in a child's ``Parent`` column: the
-    annotation's name when it has one, else its class.
+    annotation's name when it has one, else its class. ``parent`` is the display name of
+    the annotation holding this one (``Image`` or empty at the top; the column is
+    optional). Areas in pixels are multiplied by ``pixel_size_um``² (:func:`unit_scales`).
     """
     path = Path(path)
     header = read_header(path, what=what)
-    columns = resolve_columns(header, ANNOTATION_COLUMNS, ("name",), aliases, file=str(path), what=what)
+    columns = resolve_columns(header, ANNOTATION_COLUMNS, ("name", "parent"), aliases, file=str(path), what=what)
+    scales = unit_scales(columns, pixel_size_um, file=str(path), what=what)
     table = _read(path, columns, ("area",), what)
+    table["area"] = table["area"] * scales["area"]
     if "name" not in table.columns:
         table["name"] = ""
     table["class"] = table["class"].astype("string").fillna("").str.strip()
     table["name"] = table["name"].astype("string").fillna("").str.strip()
     table["display_name"] = table["name"].where(table["name"] != "", table["class"])
+    if "parent" not in table.columns:
+        table["parent"] = ""
+    table["parent"] = table["parent"].astype("string").fillna("").str.strip()
     table.attrs["area_column"] = columns["area"]
     table.attrs["class_column"] = columns["class"]
-    return table[["name", "class", "display_name", "area"]]
+    table.attrs["parent_column"] = columns.get("parent", "Parent")
+    table.attrs["pixel_size_um"] = pixel_size_um if scales["area"] != 1.0 else None
+    table = table[["name", "class", "display_name", "parent", "area"]]
+    return table
 
 
-def write_detections(cells: pd.DataFrame, path: str | os.PathLike, image: str) -> None:
+def write_detections(
+    cells: pd.DataFrame, path: str | os.PathLike, image: str, *, pixel_size_um: float | None = None
+) -> None:
     """Write cells (``class``, ``parent``, ``x``, ``y`` in µm) as QuPath 0.3 writes detections.
 
     Columns: ``Image, Name, Class, Parent, ROI, Centroid X µm, Centroid Y µm`` plus a
-    nucleus area, tab-separated; gzipped when ``path`` ends in ``.gz``. Used by the
-    demo simulator and tests.
+    nucleus area, tab-separated; gzipped when ``path`` ends in ``.gz``. With
+    ``pixel_size_um`` the lengths are written in pixels (``Centroid X px``, ``Nucleus:
+    Area px^2``), as QuPath does for an image without a pixel size. Used by the demo
+    simulator and tests.
     """
+    scale, unit, area_unit = (1.0, "µm", "µm^2") if pixel_size_um is None else (pixel_size_um, "px", "px^2")
+    nucleus = np.round(cells.get("nucleus_area", pd.Series(30.0, index=cells.index)).to_numpy(float), 1)
     table = pd.DataFrame(
         {
             "Image": image,
@@ -200,9 +272,9 @@ def write_detections(cells: pd.DataFrame, path: str | os.PathLike, image: str) -
             "Class": cells["class"].to_numpy(),
             "Parent": cells["parent"].to_numpy(),
             "ROI": "Polygon",
-            "Centroid X µm": np.round(cells["x"].to_numpy(float), 1),
-            "Centroid Y µm": np.round(cells["y"].to_numpy(float), 1),
-            "Nucleus: Area µm^2": np.round(cells.get("nucleus_area", pd.Series(30.0, index=cells.index)), 1),
+            f"Centroid X {unit}": np.round(cells["x"].to_numpy(float), 1) / scale,
+            f"Centroid Y {unit}": np.round(cells["y"].to_numpy(float), 1) / scale,
+            f"Nucleus: Area {area_unit}": nucleus / scale**2,
         }
     )
     with atomic_path(path) as temporary:
@@ -218,18 +290,25 @@ def write_detections(cells: pd.DataFrame, path: str | os.PathLike, image: str) -
             table.to_csv(temporary, sep="\t", index=False, lineterminator="\n")
 
 
-def write_annotations(annotations: pd.DataFrame, path: str | os.PathLike, image: str) -> None:
-    """Write annotations (``name``, ``class``, ``area`` in µm², ``x``, ``y``) as QuPath does."""
+def write_annotations(
+    annotations: pd.DataFrame, path: str | os.PathLike, image: str, *, pixel_size_um: float | None = None
+) -> None:
+    """Write annotations (``name``, ``class``, ``area`` in µm², ``x``, ``y``, optional ``parent``) as QuPath does.
+
+    With ``pixel_size_um`` the lengths are written in pixels (``Area px^2``).
+    """
+    scale, unit, area_unit = (1.0, "µm", "µm^2") if pixel_size_um is None else (pixel_size_um, "px", "px^2")
+    parent = annotations["parent"].to_numpy() if "parent" in annotations.columns else "Image"
     table = pd.DataFrame(
         {
             "Image": image,
             "Name": annotations["name"].to_numpy(),
             "Class": annotations["class"].to_numpy(),
-            "Parent": "Image",
+            "Parent": parent,
             "ROI": "Polygon",
-            "Centroid X µm": np.round(annotations["x"].to_numpy(float), 1),
-            "Centroid Y µm": np.round(annotations["y"].to_numpy(float), 1),
-            "Area µm^2": np.round(annotations["area"].to_numpy(float), 1),
+            f"Centroid X {unit}": np.round(annotations["x"].to_numpy(float), 1) / scale,
+            f"Centroid Y {unit}": np.round(annotations["y"].to_numpy(float), 1) / scale,
+            f"Area {area_unit}": np.round(annotations["area"].to_numpy(float), 1) / scale**2,
         }
     )
     with atomic_path(path) as temporary:

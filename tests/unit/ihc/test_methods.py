@@ -8,7 +8,7 @@ from contexture.ihc import methods
 
 
 def _write_slides(tmp_path):
-    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables").mkdir(exist_ok=True)
     pd.DataFrame(
         {"slide_id": ["a", "b", "c"], "patient_id": ["001", "001", "002"],
          "ihc_phenotype": ["desert", "inflamed", "inflamed"]}
@@ -23,13 +23,34 @@ def test_counts_groups_and_qupath_sentences(tmp_path, cohort_config):
     _write_slides(tmp_path)
     text = methods.methods_paragraph(tmp_path, cohort_config({"ihc": {"slides": "slides.tsv"}}))
     assert "3 slides of 2 patients were analysed from cell detections" in text
-    assert "(desert / stromal / inflamed; inflamed 2, desert 1)" in text
-    assert "(Low 0–25%, Intermediate 25–70%, High 70–100%; Pagès" in text
+    assert "(desert / stromal / inflamed; inflamed 2, desert 1; tumour core vs max(stroma, margin); Hegde" in text
+    assert "(Low 0–25%, Intermediate 25–70%, High 70–100%; Galon et al., Science 2006; Pagès" in text
     assert "(k-d tree)." in text and "Kendall" not in text
     (tmp_path / "tables/ihc_pet_correlation.tsv").write_text("x\n")
     assert methods.methods_paragraph(tmp_path, cohort_config()).endswith(
         "Association with PET uptake of paired lesions is Kendall's tau-b."
     )
+
+
+def test_region_classes_phenotype_regions_and_pixel_size(tmp_path, cohort_config):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame(
+        {"slide_id": ["a", "b", "c"], "patient_id": ["001", "002", "003"],
+         "ihc_phenotype": ["desert", "inflamed", "inflamed"],
+         "phenotype_regions": ["epithelium vs stroma", "epithelium vs stroma", "tumour core vs max(stroma, margin)"],
+         "pixel_size_um": [0.25, None, 0.5]}
+    ).to_csv(tmp_path / "tables/ihc_slides.tsv", sep="\t", index=False)  # fmt: skip
+    config = cohort_config({"ihc": {"slides": "slides.tsv", "regions": {"core": ["CT"], "epithelium": []}}})
+    text = methods.methods_paragraph(tmp_path, config)
+    assert "(annotation classes: CT CT; IM Invasive margin, Margin, Invasive front, IM; stroma Stroma," in text
+    assert "; epithelium none; not counted Tissue, Region*, Ignore*, Necrosis, Other)" in text
+    assert "compared epithelium vs stroma on 2 slides, tumour core vs max(stroma, margin) on 1 slides" in text
+    assert "against the cohort's baseline slides, one per patient" in text
+    assert text.endswith(
+        "exported in pixels (2 of 3 slides) were converted at 0.25, 0.5 µm per pixel (coordinates × s, areas × s²)."
+    )
+    _write_slides(tmp_path)  # no pixel_size_um column: every export in µm
+    assert methods.methods_paragraph(tmp_path, config).endswith("Centroids and areas were exported in µm.")
 
 
 def test_density_table_and_other_groups(tmp_path, cohort_config):
