@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_snakemake
-from tests.unit.nanostring.test_nanostring_rcc import rcc_text
+from tests.unit.nanostring.test_nanostring_rcc import CODE_LINES, rcc_text
 
 pytestmark = pytest.mark.workflow
 
@@ -64,7 +64,12 @@ def _real_cohort(tmp_path, files):
 
 
 def test_real_cohort_without_sample_sheet(tmp_path):
-    config, _ = _real_cohort(tmp_path, {f"lane{i}.RCC": rcc_text(lane=str(i)) for i in range(1, 4)})
+    lines = CODE_LINES[:1]
+    files = {
+        f"lane{i}.RCC": rcc_text([lines[0].replace(",812", f",{800 + i}"), *CODE_LINES[1:]], lane=str(i))
+        for i in range(1, 4)
+    }  # distinct counts: identical files are refused as copies of one lane
+    config, _ = _real_cohort(tmp_path, files)
     run_snakemake(tmp_path, config)
     samples = pd.read_csv(tmp_path / "results/trial/nanostring/samples.tsv", sep="\t")
     assert samples["sample_id"].tolist() == ["lane1", "lane2", "lane3"]
@@ -82,3 +87,13 @@ def test_truncated_rcc_stops_the_run_and_writes_nothing(tmp_path):
     assert not list((tmp_path / "results/trial").glob("nanostring/*.tsv"))
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     shutil.rmtree(tmp_path / "results", ignore_errors=True)
+
+
+def test_real_rlf_without_name_reads_with_no_other_config(tmp_path, shared_fixtures):
+    folder = shared_fixtures / "nanostring" / "nctools_3d_rlf"
+    if not folder.is_dir():
+        pytest.skip("nctools_3d_rlf fixture absent")
+    config = {"cohorts": {"cells": {"nanostring": {"rcc": str(folder), "rlf": str(folder / "3D_SolidTumor_Sig.rlf")}}}}
+    run_snakemake(tmp_path, config, "results/cells/nanostring/lanes.tsv")
+    lanes = pd.read_csv(tmp_path / "results/cells/nanostring/lanes.tsv", sep="\t")
+    assert len(lanes) == 12 and set(lanes["gene_rlf"]) == {"3D_SolidTumor_Sig"}

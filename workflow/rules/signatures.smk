@@ -37,6 +37,9 @@ rule signature_scores:
         on_insufficient=lambda wc: signatures_config(wc.cohort)["on_insufficient"],
         low_quantile=lambda wc: signatures_config(wc.cohort)["low_quantile"],
         log_base=lambda wc: signatures_config(wc.cohort)["log_base"],
+        allow_partial_weighted=lambda wc: signatures_config(wc.cohort)[
+            "allow_partial_weighted"
+        ],
     script:
         "../scripts/signatures_scores.py"
 

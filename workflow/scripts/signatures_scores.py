@@ -20,6 +20,7 @@ def main(smk):
         on_insufficient=p.on_insufficient,
         low_quantile=p.low_quantile,
         log_base=p.log_base,
+        allow_partial_weighted=p.allow_partial_weighted,
     )
     write_table(result.scores, smk.output.scores)
     write_table(result.coverage, smk.output.coverage)

@@ -18,14 +18,22 @@ comma only (values such as comments may contain commas). ``ID`` appears in both
 attribute sections: it is kept twice, as ``rcc_sample_id`` and ``lane_id``. Control
 probe names carry their concentration (``POS_A(128)``, ``NEG_C(0)``): the name becomes
 ``POS_A`` and the concentration (fM) goes to a ``concentration`` column. Every other
-name is kept whole, including SNV probes with ``|`` or ``(`` in their names. PlexSet
-classes (``Endogenous1s`` ... ``Housekeeping8s``) are kept as written.
+name is kept whole, including SNV probes with ``|`` or ``(`` in their names.
 
-Probes are identified by (CodeClass, Name, Accession) and files are merged by that key,
-never by line position. Files from different CodeSets (``GeneRLF``) are refused, as are
-files of one CodeSet with different probe sets. Sample identifiers come from the caller
-(sample sheet or file name), so two RCC files with the same ``ID`` attribute do not
-collide.
+PlexSet lanes (classes ``Endogenous1s`` ... ``Endogenous8s``, ``Housekeeping1s`` ...: eight
+samples, hybridisation rows A-H, in one lane) are refused by name (:func:`plexset_classes`):
+read as one lane they would give one sample with every gene eight times. Their positive
+controls (``POS_1`` ... ``POS_8``, one ERCC at one concentration, no ``POS_A``-``F`` series)
+do not support the linearity and limit-of-detection QC below, and we found no NanoString
+PlexSet normalization rule to cite for them; a refusal by name beats a silent mis-read.
+
+Probes are identified by (CodeClass, Name, Accession), with control names stripped of their
+concentration first (``POS_A(128)`` and ``POS_A`` are one probe), and files are merged by
+that key, never by line position. Files from different CodeSets (``GeneRLF``) are refused,
+as are files of one CodeSet with different probe sets, and duplicate lanes: two files with
+the same CartridgeID and lane ID, or with identical count vectors (a copy of one file under
+another name). Sample identifiers come from the caller (sample sheet or file name), so two
+RCC files with the same ``ID`` attribute do not collide.
 
 Speed: the Code_Summary of a file is parsed with one join and one split over the whole
 block, and counts are converted with numpy in one call; the matrix is filled column by
@@ -59,6 +67,7 @@ MAX_RCC_BYTES = 64 * 1024**2  # an RCC is ~20-60 kB; refuse anything absurdly la
 
 _TAG = re.compile(r"^[ \t]*<(/?)([A-Za-z_][A-Za-z0-9_]*)>[ \t]*$", re.MULTILINE)
 _CONTROL = re.compile(r"^((?:POS|NEG)_[A-Za-z0-9]+)\(([0-9]*\.?[0-9]+)\)$")
+_PLEXSET_CLASS = re.compile(r"^(?:Endogenous|Housekeeping)[1-8]s$")
 _KNOWN_KEYS = {
     "FileVersion": "file_version",
     "SoftwareVersion": "software_version",
@@ -93,7 +102,22 @@ class RccFile:
 
     @property
     def keys(self) -> list[tuple[str, str, str]]:
-        return list(zip(self.code_class, self.name, self.accession, strict=True))
+        """(CodeClass, Name, Accession) per probe, control names without their concentration."""
+        names = [
+            _strip_concentration(n) if c.startswith(("Positive", "Negative")) else n
+            for c, n in zip(self.code_class, self.name, strict=True)
+        ]
+        return list(zip(self.code_class, names, self.accession, strict=True))
+
+
+def _strip_concentration(name: str) -> str:
+    match = _CONTROL.match(name)
+    return match.group(1) if match else name
+
+
+def plexset_classes(rcc: RccFile) -> list[str]:
+    """The PlexSet code classes (``Endogenous1s`` ... ``Housekeeping8s``) of a file, sorted."""
+    return sorted({c for c in rcc.code_class if _PLEXSET_CLASS.match(c)})
 
 
 def _snake(key: str) -> str:
@@ -325,7 +349,9 @@ def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     ``samples[i]`` names the i-th file. ``files`` may be a generator: each file is
     reduced to its count column and attributes as it arrives, so 10,000 files never sit
     in memory at once. Refuses files from different CodeSets (GeneRLF), duplicate probe
-    keys within a file, and files whose probe sets differ.
+    keys within a file, files whose probe sets differ, PlexSet files (:func:`plexset_classes`)
+    and duplicate lanes (same CartridgeID and lane ID, or identical count vectors with at
+    least one count), naming both files.
     """
     samples = list(samples)
     if len(set(samples)) != len(samples):
@@ -336,7 +362,10 @@ def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     columns: list[np.ndarray] = []
     attributes: list[dict[str, str]] = []
     paths: list[str] = []
+    seen_lanes: dict[tuple[str, str], str] = {}
+    seen_counts: dict[bytes, str] = {}
     for f in files:
+        _refuse_plexset(f)
         if first is None:
             first = f
             keys = f.keys
@@ -351,6 +380,7 @@ def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
                 columns.append(f.counts)
             else:
                 columns.append(_reorder(f, first, position))
+        _refuse_duplicate_lane(f, columns[-1], seen_lanes, seen_counts)
         attributes.append(f.attributes)
         paths.append(f.path)
     if first is None:
@@ -382,6 +412,38 @@ def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     sample_order = np.argsort(np.array(samples, dtype=object), kind="stable")
     lanes = lanes.iloc[sample_order].reset_index(drop=True)
     return RccSet(probes, np.ascontiguousarray(counts[:, sample_order]), [samples[i] for i in sample_order], lanes)
+
+
+def _refuse_plexset(f: RccFile) -> None:
+    classes = plexset_classes(f)
+    if classes:
+        raise InputError(
+            f"RCC file '{f.path}' is a PlexSet lane (code classes {', '.join(classes)}: eight samples, rows A-H, "
+            "in one lane). contexture does not read PlexSet: read as one lane it would be one sample with each "
+            "gene eight times, and PlexSet positive controls do not support the nSolver lane QC. Analyse PlexSet "
+            "data in nSolver, or give each row's counts as its own RCC file."
+        )
+
+
+def _refuse_duplicate_lane(
+    f: RccFile, column: np.ndarray, seen_lanes: dict[tuple[str, str], str], seen_counts: dict[bytes, str]
+) -> None:
+    """Refuse a second file of one physical lane (CartridgeID + lane ID) or a copy of another file's counts."""
+    cartridge, lane = f.attributes.get("cartridge_id", ""), f.attributes.get("lane_id", "")
+    if cartridge and lane:
+        other = seen_lanes.setdefault((cartridge, lane), f.path)
+        if other != f.path:
+            raise InputError(
+                f"RCC files '{other}' and '{f.path}' are the same lane (CartridgeID {cartridge!r}, lane {lane}): "
+                "one lane is one sample; remove the duplicate file (or correct its Lane_Attributes)."
+            )
+    if column.any():  # all-zero lanes (failed scans) may legitimately coincide
+        other = seen_counts.setdefault(np.ascontiguousarray(column).tobytes(), f.path)
+        if other != f.path:
+            raise InputError(
+                f"RCC files '{other}' and '{f.path}' have identical counts for every probe: one is a copy of the "
+                "other (two real lanes never agree on every probe); remove the copy."
+            )
 
 
 def _reorder(f: RccFile, first: RccFile, position: dict) -> np.ndarray:
@@ -438,9 +500,12 @@ def read_rcc_files(paths: list[str | os.PathLike], samples: list[str] | None = N
 
 
 def read_rlf_name(path: str | os.PathLike) -> str:
-    """The CodeSet name of an RLF file (``Name=`` in its ``[Header]``), for checking RCCs.
+    """The CodeSet name of an RLF file, for checking RCCs: ``Name=`` in its ``[Header]``, else the file stem.
 
-    Only the name is used: the probe annotation this workflow needs is in the RCC files.
+    RLFs written by NanoString's RLFMergeTool / rlf_generator (e.g. ``3D_SolidTumor_Sig.rlf``)
+    have no ``Name=`` line; the instrument then names the CodeSet after the file, which is
+    what the RCCs' ``GeneRLF`` carries. Only the name is used: the probe annotation this
+    workflow needs is in the RCC files.
     """
     path = Path(path)
     if not path.is_file():
@@ -455,7 +520,13 @@ def read_rlf_name(path: str | os.PathLike) -> str:
         key, _, value = stripped.partition("=")
         if in_header and key.strip().lower() == "name":
             return value.strip()
-    raise InputError(f"RLF file '{path}': no 'Name=' line in its [Header] section.")
+    if not any(line.strip().lower() == "[header]" for line in text.split("\n")):
+        raise InputError(f"RLF file '{path}': no [Header] section; is it an RLF file?")
+    stem = path.name
+    for suffix in (".gz", ".rlf"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem
 
 
 def check_rlf(path: str | os.PathLike, rccs: RccSet) -> None:
@@ -464,6 +535,6 @@ def check_rlf(path: str | os.PathLike, rccs: RccSet) -> None:
     codesets = sorted(set(rccs.lanes["gene_rlf"]))
     if codesets != [name]:
         raise InputError(
-            f"RLF file '{path}' describes CodeSet {name!r} but the RCC files are from {codesets}: "
+            f"RLF file '{path}' describes CodeSet {name!r} but the RCC files are from {codesets} (their GeneRLF): "
             "the RLF and the RCC files must belong to one CodeSet."
         )

@@ -13,7 +13,7 @@ from collections import Counter
 
 from contexture.errors import InputError
 from contexture.inputs import Collector
-from contexture.io.rcc import find_rcc_files, read_rcc, read_rlf_name
+from contexture.io.rcc import find_rcc_files, plexset_classes, read_rcc, read_rlf_name
 from contexture.nanostring.normalization import match_sample_sheet
 
 
@@ -22,7 +22,9 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
 
     Every RCC file parses and is within ``limits.rcc_mb``; the sample sheet passes its
     schema and names exactly the RCC files present; the files share one CodeSet
-    (``GeneRLF``) and one probe set; the RLF, when given, names that CodeSet.
+    (``GeneRLF``) and one probe set; no file is a PlexSet lane; no two files are one lane
+    (CartridgeID + lane ID) or copies (identical counts); the RLF, when given, names that
+    CodeSet (its ``Name=``, or its file stem for RLFs without one).
     """
     try:
         files = find_rcc_files(section["rcc"])
@@ -38,6 +40,8 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
                 match_sample_sheet([str(f) for f in files], sheet, str(section["samples"]))
     codesets: dict[str, list[str]] = {}
     probe_sets: dict[int, list[str]] = {}
+    lanes: dict[tuple[str, str], str] = {}
+    copies: dict[tuple, str] = {}
     for path in files:
         found.record(path, "nanostring", "RCC file")
         if found.too_big(path, "rcc_mb", "RCC file"):
@@ -54,6 +58,24 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
             found.add(
                 f"RCC file '{path}', <Code_Summary>: probe key (CodeClass, Name, Accession) repeated: {repeated[:5]}; "
                 "expected each probe once"
+            )
+        plexset = plexset_classes(rcc)
+        if plexset:
+            found.add(
+                f"RCC file '{path}', <Code_Summary>: a PlexSet lane (code classes {', '.join(plexset)}: eight samples "
+                "in one lane); contexture does not read PlexSet"
+            )
+        lane = (rcc.attributes.get("cartridge_id", ""), rcc.attributes.get("lane_id", ""))
+        if all(lane) and lanes.setdefault(lane, str(path)) != str(path):
+            found.add(
+                f"RCC file '{path}', <Lane_Attributes>: CartridgeID {lane[0]!r} lane {lane[1]} is also the lane of "
+                f"'{lanes[lane]}'; one lane is one sample: remove the duplicate file"
+            )
+        copy = (tuple(keys), rcc.counts.tobytes())
+        if rcc.counts.any() and copies.setdefault(copy, str(path)) != str(path):
+            found.add(
+                f"RCC file '{path}', <Code_Summary>: identical counts for every probe to '{copies[copy]}'; one is a "
+                "copy of the other: remove the copy"
             )
         codesets.setdefault(rcc.attributes["gene_rlf"], []).append(str(path))
         probe_sets.setdefault(hash(frozenset(keys)), []).append(str(path))

@@ -36,7 +36,8 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         + (f" ({', '.join(map(str, failed))})" if failed else "")
         + f" and {len(excluded)} were excluded from analysis. Counts were normalized with the "
         + (
-            "nSolver method (positive-control then housekeeping geometric-mean scaling, counts < 1 floored to 1) "
+            "nSolver method (positive-control then housekeeping geometric-mean scaling, counts < 1 floored to 1; "
+            "the reference means taken over the lanes that passed the lane-level checks) "
             if method == "nsolver"
             else f"{method} method "
         )

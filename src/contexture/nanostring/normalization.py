@@ -7,7 +7,10 @@ samples) and the lane attributes. Everything here is vectorized over lanes.
 Lane QC (per lane; defaults from the nCounter Data Analysis Guidelines MAN-C0011 and the
 nSolver 4.0 User Manual MAN-C0019, "QC settings"; each is a config key):
 
-* imaging: FovCounted / FovCount < 0.75 fails;
+* imaging: FovCounted / FovCount < 0.75 fails; FovCount <= 0, FovCounted > FovCount or
+  either missing fails as ``flag_imaging_invalid``. A cohort mixing FovCount values (scan
+  resolutions 280 and 555) is warned about and the lanes off the most common value are
+  ``flag_fov_count_mixed`` (reported, not failed; NanoStringQCPro refuses such a set);
 * binding density (spots per square micron): < 0.1 or > 2.25 fails on nCounter MAX/FLEX,
   > 1.8 on SPRINT. The instrument is read from ScannerID (SPRINT serials start with
   ``P``) unless configured;
@@ -27,9 +30,13 @@ POS_A-F, ``pos_factor_j = mean_k(p_k) / p_j`` (arithmetic mean over lanes of the
 geometric means). Housekeeping: h_j = geometric mean of the housekeeping genes after
 positive scaling, ``hk_factor_j = mean_k(h_k) / h_j``. Normalized counts are
 ``counts * pos_factor * hk_factor``, reported as log2 with values < 1 floored to 1.
-Factors are computed once over every lane of the run (as nSolver does); excluding
-failed lanes afterwards only drops their columns (the reference mean is a constant
-that shifts every log2 value equally). Optional background correction per lane from
+The reference (the mean over lanes) is taken over the lanes that pass every QC check
+not itself judged against the reference (imaging, binding density, linearity, limit of
+detection, housekeeping level; ``in_reference`` in lanes.tsv), as nSolver users exclude
+failed lanes from the experiment before normalizing (MAN-C0019: nSolver computes the
+factors over the lanes of the experiment); a failed lane, kept or excluded, gets a factor
+against that reference but does not move the good lanes' factors. The factor ranges are
+then judged against it. Optional background correction per lane from
 its negative controls (mean, mean + 2 SD, or max), subtracted (floored at 0) or used
 as a threshold (raised to the background), is applied to the counts before scaling;
 factors are always those of the raw counts, so the QC table does not depend on it.
@@ -58,6 +65,19 @@ log = logging.getLogger(__name__)
 
 POSITIVE_QC_NAMES = ("POS_A", "POS_B", "POS_C", "POS_D", "POS_E")  # linearity: POS_F excluded
 LOD_PROBE = "POS_E"
+# Flags that fail a lane (qc_pass is False when any is set), in lanes.tsv order.
+FAIL_FLAGS = (
+    "flag_imaging_invalid",
+    "flag_imaging",
+    "flag_binding_density",
+    "flag_positive_linearity",
+    "flag_limit_of_detection",
+    "flag_housekeeping_low",
+    "flag_positive_factor",
+    "flag_housekeeping_factor",
+)
+# Failures judged against the reference lanes; the others decide which lanes are the reference.
+REFERENCE_DEPENDENT_FLAGS = ("flag_positive_factor", "flag_housekeeping_factor")
 
 
 @dataclass(frozen=True)
@@ -113,34 +133,40 @@ def geometric_mean_floored(counts: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.exp(np.log(values).mean(axis=axis))
 
 
-def scaling_factors(lane_geomeans: np.ndarray) -> np.ndarray:
-    """nSolver factor per lane: arithmetic mean of the lane geometric means / this lane's.
+def scaling_factors(lane_geomeans: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """nSolver factor per lane: arithmetic mean of the reference lanes' geometric means / this lane's.
 
     Two lanes with geometric means p and 2p get 1.5p/p = 1.5 and 1.5p/2p = 0.75.
+    ``reference`` (boolean per lane; default every lane) chooses the lanes whose mean is
+    the reference; every lane gets a factor.
     """
     lane_geomeans = np.asarray(lane_geomeans, dtype=float)
-    return lane_geomeans.mean() / lane_geomeans
+    if reference is None:
+        reference = np.ones(len(lane_geomeans), dtype=bool)
+    return lane_geomeans[np.asarray(reference, dtype=bool)].mean() / lane_geomeans
 
 
-def positive_control_factors(probes: pd.DataFrame, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lane geometric means of POS_A-F, positive normalization factors)."""
+def positive_control_factors(
+    probes: pd.DataFrame, counts: np.ndarray, reference: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lane geometric means of POS_A-F, positive normalization factors against ``reference`` lanes)."""
     positive = _class_mask(probes, "Positive")
     if not positive.any():
         raise InputError("no Positive-class probes in the RCC files: positive-control normalization is impossible.")
     geomeans = geometric_mean_floored(counts[positive], axis=0)
-    return geomeans, scaling_factors(geomeans)
+    return geomeans, scaling_factors(geomeans, reference)
 
 
 def housekeeping_factors(
-    counts: np.ndarray, housekeeping_rows: np.ndarray, pos_factor: np.ndarray
+    counts: np.ndarray, housekeeping_rows: np.ndarray, pos_factor: np.ndarray, reference: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(lane geometric means of housekeeping genes after positive scaling, factors)."""
+    """(lane geometric means of housekeeping genes after positive scaling, factors against ``reference`` lanes)."""
     if not housekeeping_rows.any():
         ones = np.ones(counts.shape[1])
         return np.full(counts.shape[1], np.nan), ones
     scaled = counts[housekeeping_rows] * pos_factor[np.newaxis, :]
     geomeans = geometric_mean_floored(scaled, axis=0)
-    return geomeans, scaling_factors(geomeans)
+    return geomeans, scaling_factors(geomeans, reference)
 
 
 def positive_linearity_r2(log2_concentration: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -205,9 +231,14 @@ def lane_qc(
 
     fov_count = pd.to_numeric(out.get("fov_count"), errors="coerce").to_numpy(dtype=float)
     fov_counted = pd.to_numeric(out.get("fov_counted"), errors="coerce").to_numpy(dtype=float)
+    # FovCount <= 0 (278/0 would be an infinite ratio that passes), FovCounted above FovCount or
+    # either missing: the imaging record is impossible, its own failure.
+    valid_fov = (fov_count > 0) & (fov_counted >= 0) & (fov_counted <= fov_count)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["fov_ratio"] = fov_counted / fov_count
-    out["flag_imaging"] = ~(out["fov_ratio"] >= t.imaging_min_fov_ratio)
+        out["fov_ratio"] = np.where(valid_fov, fov_counted / fov_count, np.nan)
+    out["flag_imaging_invalid"] = ~valid_fov
+    out["flag_imaging"] = valid_fov & ~(out["fov_ratio"] >= t.imaging_min_fov_ratio)
+    out["flag_fov_count_mixed"] = _fov_count_mixed(fov_count)
 
     density = pd.to_numeric(out.get("binding_density"), errors="coerce").astype(float)
     out["binding_density"] = density
@@ -248,8 +279,16 @@ def lane_qc(
         raw_hk < t.housekeeping_geomean_borderline
     )
 
-    pos_geomean, pos_factor = positive_control_factors(probes, counts)
-    hk_geomean, hk_factor = housekeeping_factors(counts, housekeeping, pos_factor)
+    # The reference of the factors: lanes passing every check that does not depend on the
+    # reference itself (all but the two factor ranges), as nSolver users leave failed lanes out
+    # of the experiment they normalize. Every lane gets a factor against it.
+    intrinsic = out[[f for f in FAIL_FLAGS if f not in REFERENCE_DEPENDENT_FLAGS]].to_numpy(dtype=bool)
+    reference = ~intrinsic.any(axis=1)
+    if not reference.any():
+        reference = np.ones(len(out), dtype=bool)  # nothing passes: every lane fails anyway
+    out["in_reference"] = reference
+    pos_geomean, pos_factor = positive_control_factors(probes, counts, reference)
+    hk_geomean, hk_factor = housekeeping_factors(counts, housekeeping, pos_factor, reference)
     out["positive_geomean"] = pos_geomean
     out["pos_factor"] = pos_factor
     low, high = t.positive_factor_range
@@ -259,20 +298,26 @@ def lane_qc(
     low, high = t.housekeeping_factor_range
     out["flag_housekeeping_factor"] = ~((hk_factor >= low) & (hk_factor <= high))
 
-    fail_flags = [
-        "flag_imaging",
-        "flag_binding_density",
-        "flag_positive_linearity",
-        "flag_limit_of_detection",
-        "flag_housekeeping_low",
-        "flag_positive_factor",
-        "flag_housekeeping_factor",
-    ]
-    failed = out[fail_flags].to_numpy(dtype=bool)
+    failed = out[list(FAIL_FLAGS)].to_numpy(dtype=bool)
     out["qc_pass"] = ~failed.any(axis=1)
-    labels = np.array([f.removeprefix("flag_") for f in fail_flags])
+    labels = np.array([f.removeprefix("flag_") for f in FAIL_FLAGS])
     out["qc_failures"] = [";".join(labels[row]) for row in failed]
     return out
+
+
+def _fov_count_mixed(fov_count: np.ndarray) -> np.ndarray:
+    """True where a lane's FovCount differs from the cohort's most common (ties: the larger).
+
+    FovCount is the scan resolution chosen on the instrument (280 or 555 fields of view on
+    the MAX/FLEX); lanes scanned at different resolutions differ in counts, which
+    NanoStringQCPro refuses to merge. Lanes without a valid FovCount are not compared.
+    """
+    valid = np.isfinite(fov_count) & (fov_count > 0)
+    values, counts = np.unique(fov_count[valid], return_counts=True)
+    if len(values) < 2:
+        return np.zeros(len(fov_count), dtype=bool)
+    usual = values[counts == counts.max()].max()
+    return valid & (fov_count != usual)
 
 
 def background_per_lane(counts: np.ndarray, negative: np.ndarray, method: str) -> np.ndarray:
@@ -378,6 +423,17 @@ def process(
         log.warning(message)
         warnings.append(message)
     qc = lane_qc(probes, counts, lanes, thresholds, hk_mask)
+    if qc["flag_fov_count_mixed"].any():
+        values = pd.to_numeric(qc["fov_count"], errors="coerce").value_counts().sort_index()
+        message = (
+            "lanes were scanned at different resolutions (FovCount "
+            + ", ".join(f"{value:g}: {n} lane(s)" for value, n in values.items())
+            + f"); lanes {sorted(qc.loc[qc['flag_fov_count_mixed'], 'sample_id'].astype(str))[:20]} differ from the "
+            "most common (flag_fov_count_mixed in lanes.tsv). Counts depend on the scan resolution: check that "
+            "these lanes belong in one analysis."
+        )
+        log.warning(message)
+        warnings.append(message)
     qc["included"] = qc["qc_pass"] | (not exclude_failed)
     included = qc["included"].to_numpy()
     if not included.any():

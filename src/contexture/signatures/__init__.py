@@ -60,6 +60,7 @@ def score_cohort(
     on_insufficient: str,
     low_quantile: float,
     log_base: float,
+    allow_partial_weighted: bool = False,
 ) -> Scores:
     """Score every signature on every analysed sample; cut high/low; patient Immunosign columns.
 
@@ -78,6 +79,7 @@ def score_cohort(
         min_fraction=min_gene_fraction,
         on_insufficient=on_insufficient,
         log_base=log_base,
+        allow_partial_weighted=allow_partial_weighted,
     )
     scores, cuts = assign_groups(scores, low_quantile)
     coverage["low_quantile"] = low_quantile

@@ -39,7 +39,13 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
             "proxy covering its published categories was scored instead and is reported as a proxy."
         )
     text.append(
-        f"Signatures were scored when at least {options['min_gene_fraction']:.0%} of their genes were measured."
+        f"Signatures were scored when at least {options['min_gene_fraction']:.0%} of their genes were measured"
+        + (
+            "; weighted signatures were also scored with weighted genes missing, with the published weights of "
+            "the genes present."
+            if options["allow_partial_weighted"]
+            else "; weighted signatures (the gene expression profile) only with all their weighted genes."
+        )
     )
     for row in coverage.itertuples(index=False):
         if row.status == "skipped":

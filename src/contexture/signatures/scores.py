@@ -24,8 +24,11 @@ one of three methods, each stated in the file:
 
 Partial panels: a signature is scored from the genes present when at least
 ``min_fraction`` (default 0.8) of its genes (and, separately, of its normalizer genes)
-are in the matrix, with a warning naming the missing ones. Weights of the present genes
-are used as published (not rescaled). Below the threshold
+are in the matrix, with a warning naming the missing ones. A weighted signature
+(``weighted_normalized``, the locked GEP) with a weighted gene missing is a different
+score: it is not scored unless the cohort opts in (``signatures.allow_partial_weighted``);
+then the weights of the present genes are used as published (not rescaled) and
+``weight_sum_used`` in the coverage table records their sum. Below the threshold
 :class:`UnscorableSignatureError` names the signature and the missing genes; the
 workflow by default records that in ``signature_coverage.tsv`` and goes on.
 
@@ -71,6 +74,8 @@ COVERAGE_COLUMNS = (
     "n_normalizers",
     "n_normalizers_present",
     "missing_normalizers",
+    "weight_sum",
+    "weight_sum_used",
     "message",
 )
 
@@ -288,14 +293,25 @@ def score_signature(
     baseline_samples=None,
     min_fraction: float = DEFAULT_MIN_FRACTION,
     log_base: float | None = None,
+    allow_partial_weighted: bool = False,
 ) -> tuple[pd.Series, Coverage]:
     """Score every sample (column) of ``expression`` (log2, genes x samples) with ``signature``.
 
     ``baseline_samples`` (columns) are the reference of method ``mean_z``; ``log_base``
     overrides the file's base for ``weighted_normalized``. Returns the scores (indexed
-    by sample, named after the signature) and the gene coverage.
+    by sample, named after the signature) and the gene coverage. A weighted signature with
+    a weighted gene missing raises :class:`UnscorableSignatureError` unless
+    ``allow_partial_weighted``.
     """
     coverage = gene_coverage(signature, expression.index, min_fraction)
+    if signature.method == "weighted_normalized" and coverage.missing and not allow_partial_weighted:
+        used = sum(signature.weights[g] for g in coverage.rows)
+        raise UnscorableSignatureError(
+            f"signature '{signature.name}' is a locked weighted score and {len(coverage.missing)} of its weighted "
+            f"genes are missing ({', '.join(coverage.missing)}): the remaining weights sum to {used:.6g} of "
+            f"{signature.weight_sum:.6g}, a different score. Set signatures.allow_partial_weighted: true to score "
+            "it anyway."
+        )
     genes = list(coverage.rows)
     values = expression.loc[[coverage.rows[g] for g in genes]].to_numpy(dtype=float)
     if signature.method == "mean":
@@ -338,7 +354,8 @@ def score_signature(
 
 
 def coverage_row(signature: Signature, coverage: Coverage | None, status: str, message: str = "") -> dict:
-    """One row of ``signature_coverage.tsv``."""
+    """One row of ``signature_coverage.tsv`` (``weight_sum_used``: the weights of the genes scored)."""
+    scored = status != "skipped"
     present = len(coverage.rows) if coverage else None
     return {
         "signature": signature.name,
@@ -352,6 +369,10 @@ def coverage_row(signature: Signature, coverage: Coverage | None, status: str, m
         "n_normalizers": len(signature.normalizer_genes),
         "n_normalizers_present": len(coverage.normalizer_rows) if coverage else None,
         "missing_normalizers": ",".join(coverage.missing_normalizers) if coverage else "",
+        "weight_sum": signature.weight_sum if signature.weights else None,
+        "weight_sum_used": (
+            sum(signature.weights[g] for g in coverage.rows) if signature.weights and coverage and scored else None
+        ),
         "message": message,
     }
 
@@ -364,6 +385,7 @@ def score_signatures(
     min_fraction: float = DEFAULT_MIN_FRACTION,
     on_insufficient: str = "skip",
     log_base: float | None = None,
+    allow_partial_weighted: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every signature on every sample; return (long scores, coverage table).
 
@@ -384,7 +406,12 @@ def score_signatures(
     for signature in signatures:
         try:
             scores, coverage = score_signature(
-                expression, signature, baseline_samples=baseline, min_fraction=min_fraction, log_base=log_base
+                expression,
+                signature,
+                baseline_samples=baseline,
+                min_fraction=min_fraction,
+                log_base=log_base,
+                allow_partial_weighted=allow_partial_weighted,
             )
         except UnscorableSignatureError as error:
             if on_insufficient == "error":

@@ -115,6 +115,47 @@ def test_imaging_flag_fires_exactly_below_0_75():
     assert qc["qc_failures"].tolist() == ["", "imaging", ""]
 
 
+def test_impossible_imaging_records_fail_with_their_own_flag():
+    # FovCount 0 used to give 278 / 0 = inf >= 0.75 and pass; FovCounted > FovCount is impossible too.
+    qc = _qc(make_lanes(4, fov_count=[0, 280, 280, -1], fov_counted=[278, 281, 280, 0]))
+    assert qc["flag_imaging_invalid"].tolist() == [True, True, False, True]
+    assert qc["flag_imaging"].tolist() == [False, False, False, False]
+    assert qc["qc_pass"].tolist() == [False, False, True, False]
+    assert qc["qc_failures"].tolist() == ["imaging_invalid", "imaging_invalid", "", "imaging_invalid"]
+    assert qc["fov_ratio"].isna().tolist() == [True, True, False, True]
+
+
+def test_mixed_scan_resolutions_are_flagged_and_warned_not_failed():
+    lanes = make_lanes(5, fov_count=[280, 280, 555, 280, 555], fov_counted=[280, 280, 555, 280, 555])
+    result = process(make_probes(), make_counts(5), lanes)
+    assert result.lanes["flag_fov_count_mixed"].tolist() == [False, False, True, False, True]
+    assert result.lanes["qc_pass"].all()
+    assert "FovCount 280: 3 lane(s), 555: 2 lane(s)" in result.warnings[0]
+    assert not process(make_probes(), make_counts(2), make_lanes(2)).warnings
+
+
+def test_a_failed_lane_leaves_the_other_lanes_factors_unchanged():
+    # Positive geomeans 1 : 2 : 4 and an all-zero lane (floored to 1 count, so a geomean of 1
+    # that would have pulled the reference mean down and scaled every good factor).
+    good = make_counts(3, scale=[1, 2, 4])
+    alone = process(make_probes(), good, make_lanes(3)).lanes
+    with_zero = process(make_probes(), np.column_stack([good, np.zeros(len(good), np.int64)]), make_lanes(4)).lanes
+    assert with_zero["in_reference"].tolist() == [True, True, True, False]
+    assert with_zero["qc_pass"].tolist() == [True, True, True, False]
+    np.testing.assert_allclose(with_zero["pos_factor"].iloc[:3], alone["pos_factor"], rtol=1e-15)
+    np.testing.assert_allclose(with_zero["hk_factor"].iloc[:3], alone["hk_factor"], rtol=1e-15)
+    # By hand: geomeans p, 2p, 4p -> reference 7p/3 -> factors 7/3, 7/6, 7/12.
+    np.testing.assert_allclose(alone["pos_factor"], [7 / 3, 7 / 6, 7 / 12], rtol=1e-12)
+    # The zero lane gets its factor against the good lanes' reference: 7p/3 / 1.
+    p = geometric_mean_floored(good[make_probes()["code_class"] == "Positive"][:, 0])
+    assert with_zero["pos_factor"].iloc[3] == pytest.approx(7 * p / 3)
+    # Kept (exclude_failed: false), the failed lane still stays out of the reference.
+    kept = process(
+        make_probes(), np.column_stack([good, np.zeros(len(good), np.int64)]), make_lanes(4), exclude_failed=False
+    )
+    np.testing.assert_allclose(kept.lanes["pos_factor"].iloc[:3], alone["pos_factor"], rtol=1e-15)
+
+
 def test_binding_density_limits_by_instrument():
     lanes = make_lanes(6, binding_density=[0.1, 0.0999, 2.25, 2.2501, 1.8, 1.8001])
     lanes["scanner_id"] = ["1504C0267"] * 4 + ["P1234", "P1234"]  # SPRINT serials start with P
@@ -323,3 +364,17 @@ def test_log2_raw_counts_drops_controls_and_floors_at_one_count():
     assert before["name"].tolist() == ["CD8A", "HK0"]
     # log2(8) = 3, log2(1024) = 10; 0 counts floored at 1 -> 0; log2(2) = 1.
     np.testing.assert_allclose(before[["s1", "s2"]].to_numpy(), [[3.0, 10.0], [0.0, 1.0]])
+
+
+def test_gse117751_mixes_two_scan_resolutions(shared_fixtures):
+    from contexture.io.rcc import find_rcc_files, read_rcc_files
+
+    folder = shared_fixtures / "nanostring" / "GSE117751" / "rcc"
+    if not folder.is_dir():
+        pytest.skip("GSE117751 fixture absent")
+    rccs = read_rcc_files(find_rcc_files(folder))
+    result = process(rccs.probes, rccs.counts, rccs.lanes)
+    lanes = result.lanes
+    assert (lanes["fov_count"].astype(int) == 555).sum() == 8
+    assert lanes["flag_fov_count_mixed"].tolist() == (lanes["fov_count"].astype(int) == 555).tolist()
+    assert "FovCount 280: 34 lane(s), 555: 8 lane(s)" in " ".join(result.warnings)

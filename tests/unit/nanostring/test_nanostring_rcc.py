@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 
 from contexture.errors import InputError
-from contexture.io.rcc import find_rcc_files, merge_rcc, parse_rcc, read_rcc, read_rcc_files, read_rlf_name
+from contexture.io.rcc import (
+    check_rlf,
+    find_rcc_files,
+    merge_rcc,
+    parse_rcc,
+    read_rcc,
+    read_rcc_files,
+    read_rlf_name,
+)
 
 CODE_LINES = [
     "Endogenous,CD8A,NM_001768.5,812",
@@ -70,18 +78,21 @@ def test_every_variant_parses_to_identical_counts(tmp_path):
         # Probes in another order: merged by key, never by position.
         "shuffled.RCC": write(tmp_path / "shuffled.RCC", rcc_text(list(reversed(CODE_LINES)))),
     }
-    rccs = read_rcc_files(list(variants.values()))
-    assert rccs.samples == sorted(Path(n).name.split(".")[0] for n in variants)
     expected = np.array([int(line.rsplit(",", 1)[1]) for line in CODE_LINES])
-    table = rccs.count_table().set_index(["code_class", "name", "accession"])
     keys = []
     for line in CODE_LINES:
         code_class, name, accession, _ = line.split(",")
         keys.append((code_class, name.split("(")[0] if code_class in ("Positive", "Negative") else name, accession))
-    for sample in rccs.samples:
-        np.testing.assert_array_equal(table.loc[keys, sample].to_numpy(), expected)
-    assert rccs.counts.dtype == np.int64
-    assert set(rccs.lanes["file_version"]) == {"1.7", "2.0"}
+    versions = set()
+    # Each variant read on its own: merged, identical files are refused as copies of one lane.
+    for name, path in variants.items():
+        rccs = read_rcc_files([path])
+        assert rccs.samples == [Path(name).name.split(".")[0]]
+        table = rccs.count_table().set_index(["code_class", "name", "accession"])
+        np.testing.assert_array_equal(table.loc[keys, rccs.samples[0]].to_numpy(), expected)
+        assert rccs.counts.dtype == np.int64
+        versions |= set(rccs.lanes["file_version"])
+    assert versions == {"1.7", "2.0"}
 
 
 def test_control_names_lose_their_concentration_other_names_are_kept_whole():
@@ -106,18 +117,66 @@ def test_attributes_split_on_first_comma_and_both_ids_kept():
     assert rcc.attributes["gene_rlf"] == "NS_Test_C0001"
 
 
-def test_plexset_classes_are_kept():
+def test_plexset_lanes_are_refused_by_name():
     lines = ["Endogenous1s,CD8A,NM_001768.5,10", "Endogenous2s,CD8A,NM_001768.5,20", "Housekeeping1s,TBP,NM_1,5"]
-    rccs = merge_rcc([parse_rcc(rcc_text(lines + CODE_LINES[6:]))], ["S1"])
-    table = rccs.count_table()
-    assert table.loc[table["code_class"] == "Endogenous2s", "S1"].item() == 20
-    assert table.loc[table["code_class"] == "Endogenous1s", "S1"].item() == 10
+    with pytest.raises(InputError, match=r"'<text>' is a PlexSet lane \(code classes Endogenous1s, Endogenous2s"):
+        merge_rcc([parse_rcc(rcc_text(lines + CODE_LINES[6:]))], ["S1"])
+
+
+def test_plexset_after_single_sample_files_is_refused_naming_the_plexset_file(tmp_path):
+    single = write(tmp_path / "a.RCC", rcc_text())
+    plex = write(tmp_path / "b.RCC", rcc_text(["Endogenous1s,CD8A,NM_001768.5,10", *CODE_LINES[6:]], lane="2"))
+    with pytest.raises(InputError, match="b.RCC' is a PlexSet lane"):
+        read_rcc_files([single, plex])
+
+
+def test_control_names_with_and_without_concentration_are_one_probe_set(tmp_path):
+    a = write(tmp_path / "a.RCC", rcc_text())
+    bare = [
+        line.split("(")[0] + "," + line.split(",", 2)[2] if line.startswith(("Pos", "Neg")) else line
+        for line in CODE_LINES
+    ]
+    bare = [line.replace("812", "700") for line in bare]
+    b = write(tmp_path / "b.RCC", rcc_text(bare, lane="2"))
+    rccs = read_rcc_files([a, b])
+    table = rccs.count_table().set_index("name")
+    assert table.loc["POS_A", ["a", "b"]].tolist() == [14992, 14992]
+    assert table.loc["CD8A", ["a", "b"]].tolist() == [812, 700]
+    assert rccs.probes.set_index("name").loc["POS_E", "concentration"] == 0.5
+    # the other order: concentration from the standard series
+    rccs = read_rcc_files([b, a], ["b", "a"])
+    assert rccs.probes.set_index("name").loc["POS_E", "concentration"] == 0.5
+
+
+def test_two_files_of_one_lane_are_refused_naming_both(tmp_path):
+    a = write(tmp_path / "a.RCC", rcc_text())
+    b = write(tmp_path / "b.RCC", rcc_text([CODE_LINES[0].replace("812", "5"), *CODE_LINES[1:]]))
+    with pytest.raises(
+        InputError, match=r"'.*a.RCC' and '.*b.RCC' are the same lane \(CartridgeID '206935780218', lane 1\)"
+    ):
+        read_rcc_files([a, b])
+
+
+def test_a_byte_copy_under_another_name_is_refused_naming_both(tmp_path):
+    a = write(tmp_path / "patient1.RCC", rcc_text(sample_id="P1"))
+    b = tmp_path / "patient2.RCC"
+    b.write_bytes(a.read_bytes().replace(b"\nID,1\n", b"\nID,2\n"))  # even with the lane ID edited
+    with pytest.raises(InputError, match=r"'.*patient1.RCC' and '.*patient2.RCC' have identical counts"):
+        read_rcc_files([a, b])
+
+
+def test_all_zero_lanes_are_not_taken_for_copies(tmp_path):
+    zeros = [line.rsplit(",", 1)[0] + ",0" for line in CODE_LINES]
+    a = write(tmp_path / "a.RCC", rcc_text(zeros))
+    b = write(tmp_path / "b.RCC", rcc_text(zeros, lane="2"))
+    assert read_rcc_files([a, b]).samples == ["a", "b"]
 
 
 def test_duplicate_rcc_sample_ids_do_not_collide(tmp_path):
     a = write(tmp_path / "a.RCC", rcc_text(sample_id="same"))
     b = write(
-        tmp_path / "b.RCC", rcc_text(sample_id="same", lines=[CODE_LINES[0].replace("812", "5")] + CODE_LINES[1:])
+        tmp_path / "b.RCC",
+        rcc_text(sample_id="same", lane="2", lines=[CODE_LINES[0].replace("812", "5")] + CODE_LINES[1:]),
     )
     rccs = read_rcc_files([a, b])
     assert rccs.samples == ["a", "b"]
@@ -183,6 +242,14 @@ def test_rlf_name(tmp_path):
     rlf = tmp_path / "x.rlf"
     rlf.write_text("[Header]\r\nName=NS_Test_C0001\r\nVersion=1.0\r\n[Content]\r\nColumnCount=3\r\n")
     assert read_rlf_name(rlf) == "NS_Test_C0001"
+    # NanoString's own RLFs (RLFMergeTool, rlf_generator) have no Name=: the CodeSet is the file stem
+    merged = tmp_path / "NS_Merged_C0002.RLF"
+    merged.write_text("; Generated by RLFMergeTool\n[Header]\nVersion=3.0\nNSpot=6\n[Content]\nColumnCount=3\n")
+    assert read_rlf_name(merged) == "NS_Merged_C0002"
+    notrlf = tmp_path / "notes.rlf"
+    notrlf.write_text("hello\n")
+    with pytest.raises(InputError, match="no \\[Header\\] section"):
+        read_rlf_name(notrlf)
 
 
 # --- Real files: GSE117751 (42 RCC files of the Human Immunology v2 CodeSet) ---------------
@@ -255,3 +322,34 @@ def test_gse117751_geo_matrix(gse117751):
             exact.append(gsm)
     assert len(exact) == 23
     assert exact[:3] == ["GSM3308226", "GSM3308235", "GSM3308236"]
+
+
+# --- Real files: PlexSet (NACHO's salmon set) and a real RLFMergeTool RLF (NanoStringNCTools) ---
+
+
+def test_real_plexset_files_are_refused_as_plexset(shared_fixtures):
+    folder = shared_fixtures / "nanostring" / "nacho_salmon_plexset"
+    if not folder.is_dir():
+        pytest.skip("nacho_salmon_plexset fixture absent")
+    with pytest.raises(
+        InputError, match=r"salmon_01_01.RCC' is a PlexSet lane \(code classes Endogenous1s, .*Endogenous8s"
+    ):
+        read_rcc_files(find_rcc_files(folder))
+
+
+def test_real_rlf_without_name_checks_its_rccs(shared_fixtures, tmp_path):
+    folder = shared_fixtures / "nanostring" / "nctools_3d_rlf"
+    if not folder.is_dir():
+        pytest.skip("nctools_3d_rlf fixture absent")
+    rlf = folder / "3D_SolidTumor_Sig.rlf"
+    assert "Name=" not in rlf.read_text()
+    assert read_rlf_name(rlf) == "3D_SolidTumor_Sig"
+    rccs = read_rcc_files(find_rcc_files(folder))
+    assert rccs.counts.shape[1] == 12
+    check_rlf(rlf, rccs)  # the RCCs' GeneRLF is 3D_SolidTumor_Sig: accepted
+    other = tmp_path / "NS_Other_C0003.rlf"
+    other.write_bytes(rlf.read_bytes())
+    with pytest.raises(
+        InputError, match=r"describes CodeSet 'NS_Other_C0003' but the RCC files are from \['3D_SolidTumor_Sig'\]"
+    ):
+        check_rlf(other, rccs)

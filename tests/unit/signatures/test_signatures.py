@@ -307,3 +307,28 @@ def test_unknown_signature_names_are_listed_with_their_cohort():
     assert lines[0].startswith("cohorts.a.signatures.use: no shipped signature named 'typo'")
     assert lines[1].startswith("cohorts.b.signatures.use: no shipped signature named 'nope'")
     check_signature_names({"a": {"signatures": {"use": ["cyt", "own/path.yaml"]}}})  # no error
+
+
+def test_a_locked_weighted_score_with_a_weighted_gene_missing_is_not_scored_unless_opted_in():
+    gep = shipped("ayers_tcell_inflamed_gep18")
+    normalizers = np.full((11, 1), 8.0)
+    expression = gep_matrix(8.0, normalizers).drop(index="CD276")  # 17 of 18: above min_fraction
+    expression.loc["STAT1", "S1"] = 8.0 + math.log2(10)  # one log10 unit above the normalizers
+    with pytest.raises(UnscorableSignatureError, match=r"locked weighted score and 1 of its weighted genes .*CD276"):
+        score_signature(expression, gep)
+    scores, _ = score_signature(expression, gep, allow_partial_weighted=True)
+    assert scores["S1"] == pytest.approx(0.250229, abs=1e-12)  # STAT1's published weight, not rescaled
+    long, coverage = score_signatures(
+        expression, pd.DataFrame({"sample_id": ["S1"], "patient_id": ["P1"], "timepoint": ["baseline"]}), [gep]
+    )
+    assert long.empty and coverage["status"].tolist() == ["skipped"]
+    assert coverage["weight_sum"].iloc[0] == pytest.approx(1.142788) and pd.isna(coverage["weight_sum_used"].iloc[0])
+    long, coverage = score_signatures(
+        expression,
+        pd.DataFrame({"sample_id": ["S1"], "patient_id": ["P1"], "timepoint": ["baseline"]}),
+        [gep],
+        allow_partial_weighted=True,
+    )
+    assert coverage["status"].tolist() == ["partial"]
+    # CD276 is the one negative weight (-0.0239): the genes present sum to 1.142788 + 0.0239 = 1.166688
+    assert coverage["weight_sum_used"].iloc[0] == pytest.approx(1.166688, abs=1e-12)

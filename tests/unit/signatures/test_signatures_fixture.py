@@ -83,7 +83,10 @@ def test_cyt_on_the_first_sample_by_hand(log2_expression, counts):
 
 def test_gep_from_the_genes_present_matches_an_independent_log10_calculation(log2_expression, counts):
     gep = read_signature(RESOURCE_DIR / "ayers_tcell_inflamed_gep18.yaml")
-    scores, coverage = score_signature(log2_expression, gep, min_fraction=0.5)
+    # Locked: with weighted genes missing it is not scored unless the cohort opts in.
+    with pytest.raises(UnscorableSignatureError, match=r"locked weighted score and 6 of its weighted genes"):
+        score_signature(log2_expression, gep, min_fraction=0.5)
+    scores, coverage = score_signature(log2_expression, gep, min_fraction=0.5, allow_partial_weighted=True)
     assert len(coverage.rows) == 12 and len(coverage.normalizer_rows) == 6
     present = [g for g in gep.genes if g in counts.index]
     normalizers = [h for h in gep.normalizer_genes if h in counts.index]
