@@ -29,6 +29,10 @@ Beyond the tables' own schemas, the stage checks reconcile the modalities' files
   versa; image and mask headers are read (no voxel data) and absurd dimensions refused.
 * IHC: every QuPath export named by the slide sheet exists and its header has the
   required columns (header only: the exports can be gigabytes).
+* Patients (:func:`reconcile_patients`): every patient of a PET, RECIST, IHC or
+  NanoString table is in the clinical table (an error, or a warning with the cohort key
+  ``on_unknown_patient: warning``); clinical patients without a modality's data are a
+  warning. The IDs come from the tables the checks above already read and typed.
 
 Size limits (cohort config section ``limits``, see :data:`LIMIT_DEFAULTS`) are checked
 from the file size or the image header before any file is read into memory.
@@ -71,6 +75,8 @@ class Collector:
         self.limits = {**LIMIT_DEFAULTS, **(limits or {})}
         self.problems: list[str] = []
         self.files: dict[str, dict] = {}
+        # (modality, what, file) -> {patient_id: first data row}, from the checked tables.
+        self.patients: dict[tuple[str, str, str], dict[str, int]] = {}
 
     def add(self, problem: Problem | str) -> None:
         self.problems.append(str(problem))
@@ -121,7 +127,17 @@ class Collector:
         typed, problems = validate_frame(text, load_schema(schema), str(path))
         for problem in problems:
             self.add(problem)
+        self.note_patients(modality, what, path, typed)
         return typed, not problems
+
+    def note_patients(self, modality: str, what: str, path: str | os.PathLike, table: pd.DataFrame | None) -> None:
+        """Remember the patient IDs a checked table names, for :func:`reconcile_patients`."""
+        if table is None or "patient_id" not in table.columns:
+            return
+        ids = self.patients.setdefault((modality, what, str(path)), {})
+        for row, value in enumerate(table["patient_id"].tolist(), start=1):
+            if isinstance(value, str) and value:
+                ids.setdefault(value, row)
 
 
 def resolve_path(base: Path, value: object) -> Path:
@@ -211,6 +227,52 @@ def input_files(cohort: dict) -> list[str]:
     return sorted(set(files))
 
 
+# --- patients across modalities ------------------------------------------------------------
+def _shown(ids: list[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (f" ... ({len(ids) - limit} more)" if len(ids) > limit else "")
+
+
+def reconcile_patients(found: Collector, on_unknown: str = "error") -> list[str]:
+    """Patients of every modality against the clinical table, from the tables already checked.
+
+    A patient in a PET, RECIST, IHC or NanoString table but not in the clinical table is
+    a problem (``on_unknown="error"``, the cohort key ``on_unknown_patient``) naming the
+    file, the column and the first row of each such patient, or a logged warning
+    (``"warning"``). A clinical patient with no data in a declared modality is a warning:
+    missing data is normal, but a patient missing everywhere may be a mistyped ID.
+    Returns the warnings logged. Nothing is checked without a readable clinical table.
+    """
+    clinical = [key for key in found.patients if key[0] == "clinical"]
+    if not clinical:
+        return []
+    clinical_file = clinical[0][2]
+    known = set(found.patients[clinical[0]])
+    warnings = []
+    present: dict[str, set[str]] = {}
+    for (modality, what, path), ids in found.patients.items():
+        if modality == "clinical":
+            continue
+        present.setdefault(modality, set()).update(ids)
+        unknown = sorted(set(ids) - known)
+        if not unknown:
+            continue
+        message = (
+            f"{what} '{path}', column 'patient_id': {len(unknown)} patient(s) not in the clinical table "
+            f"'{clinical_file}': " + _shown([f"{i} (row {ids[i]})" for i in unknown])
+        )
+        if on_unknown == "error":
+            found.add(message + "; expected every patient in the clinical table (or set on_unknown_patient: warning)")
+        else:
+            warnings.append(message)
+    for modality in (m.name for m in MODALITIES if m.name in present):
+        absent = sorted(known - present[modality])
+        if absent:
+            warnings.append(f"{len(absent)} clinical patient(s) have no {modality} data: {_shown(absent)}")
+    for warning in warnings:
+        log.warning(warning)
+    return warnings
+
+
 # --- the step ----------------------------------------------------------------------------
 def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
     """Check every input of a real cohort; return the ``inputs.tsv`` table or raise.
@@ -229,6 +291,7 @@ def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
         keys = {modality.config_key(entry) for entry in modality.inputs}
         if modality.is_declared(cohort) and not keys & missing_keys:
             modality.check_inputs(cohort[modality.name], found)
+    reconcile_patients(found, cohort.get("on_unknown_patient", "error"))
     if found.problems:
         lines = [f"  - {p}".replace("\n", "\n    ") for p in found.problems[:200]]
         if len(found.problems) > 200:

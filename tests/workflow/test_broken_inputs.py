@@ -258,6 +258,64 @@ def test_absurd_image_dimensions_are_refused_from_the_header(tmp_path, raw_input
     assert_names(output, mask.name, "2048 x 2048 x 4096", "limits.image_voxels", "column 'mask'")
 
 
+def test_voi_lesion_repeated_within_a_patient(tmp_path, raw_inputs):
+    # A lesion is (patient_id, lesion_id): L1 in two patients is two lesions (accepted,
+    # tests/workflow/test_ids_workflow.py), L1 twice in one patient's scan is refused.
+    case = Case(tmp_path, raw_inputs, "clinical")
+    patients = case.table("clinical.tsv")["patient_id"].tolist()
+    header = "patient_id\tlesion_id\ttimepoint\tscan_day\tsite\tsuvmax\n"
+    rows = [f"{patients[0]}\tL1\tbaseline\t-2\tliver\t4\n", f"{patients[1]}\tL1\tbaseline\t-2\tlung\t3\n"]
+    rows.append(f"{patients[1]}\tL1\tbaseline\t-2\tbone\t5\n")
+    case.path("voi.tsv").write_text(header + "".join(rows))
+    case.cohort["pet"] = {"voi_table": "inputs/voi.tsv"}
+    output = case.run()
+    assert_names(
+        output,
+        "voi.tsv, row 3 (line 4), column 'patient_id,lesion_id,timepoint'",
+        f"got ('{patients[1]}', 'L1', 'baseline')",
+        "this one repeats an earlier row",
+    )
+    assert output.count("voi.tsv, row") == 1  # rows 1 and 2 (L1 of two patients) are not a repeat
+
+
+# --- patients across modalities ------------------------------------------------------------
+def _rename_pet_patient(case: Case) -> tuple[str, str]:
+    scans = case.table("pet/scans.tsv")
+    renamed = scans["patient_id"].iloc[0]
+    scans.loc[scans["patient_id"] == renamed, "patient_id"] = "X" + renamed
+    case.write("pet/scans.tsv", scans)
+    return renamed, "X" + renamed
+
+
+def test_pet_patient_missing_from_the_clinical_table(tmp_path, raw_inputs):
+    case = Case(tmp_path, raw_inputs, "clinical", "recist", "pet")
+    _, unknown = _rename_pet_patient(case)
+    output = case.run()
+    assert_names(
+        output,
+        "rule 'validate_inputs'",
+        "1 problem(s) in the inputs of cohort 'trial'",
+        "scans.tsv', column 'patient_id': 1 patient(s) not in the clinical table",
+        f"{unknown} (row 1)",
+        "or set on_unknown_patient: warning",
+    )
+    # found before any stage: nothing but the validation log was written
+    written = sorted(
+        str(p.relative_to(tmp_path / "results" / COHORT)) for p in (tmp_path / "results" / COHORT).rglob("*")
+    )
+    assert written == ["logs", "logs/validate_inputs.log"], written
+
+
+def test_unknown_patient_only_warns_when_configured(tmp_path, raw_inputs):
+    case = Case(tmp_path, raw_inputs, "clinical", "pet")
+    renamed, unknown = _rename_pet_patient(case)
+    config = {"cohorts": {COHORT: {**case.cohort, "on_unknown_patient": "warning"}}}
+    run_snakemake(tmp_path, config, f"results/{COHORT}/validation/inputs.tsv")
+    log = (tmp_path / f"results/{COHORT}/logs/validate_inputs.log").read_text()
+    assert f"1 patient(s) not in the clinical table 'inputs/clinical.tsv': {unknown} (row 1)" in log
+    assert f"clinical patient(s) have no pet data: {renamed}" in log  # the reverse is a warning
+
+
 # --- IHC -----------------------------------------------------------------------------------
 def test_qupath_export_without_centroid_columns(tmp_path, raw_inputs):
     case = Case(tmp_path, raw_inputs, "ihc")
@@ -295,6 +353,7 @@ def test_path_that_does_not_exist(tmp_path, raw_inputs):
 def test_problems_of_every_modality_are_reported_together(tmp_path, raw_inputs):
     case = Case(tmp_path, raw_inputs, "clinical", "recist", "nanostring", "pet", "ihc")
     clinical = case.table("clinical.tsv")
+    lost = clinical.loc[2, "patient_id"]
     clinical.loc[2, "patient_id"] = clinical.loc[0, "patient_id"]
     case.write("clinical.tsv", clinical)
     recist = case.table("recist/recist.tsv")
@@ -306,10 +365,14 @@ def test_problems_of_every_modality_are_reported_together(tmp_path, raw_inputs):
     scans.loc[int(np.flatnonzero(scans["timepoint"] == "on_treatment")[0]), "scan_day"] = "-1"
     case.write("pet/scans.tsv", scans)
     case.path("ihc/" + case.table("ihc/slides.tsv")["cells"].iloc[0]).unlink()
+    # The patient whose clinical row was overwritten is now unknown in each table naming it.
+    sheets = ["recist/recist.tsv", "nanostring/samples.tsv", "pet/scans.tsv", "ihc/slides.tsv"]
+    unknown = sum(lost in set(case.table(sheet)["patient_id"]) for sheet in sheets)
     output = case.run()
     assert_names(
         output,
-        "5 problem(s) in the inputs of cohort 'trial'",
+        f"{5 + unknown} problem(s) in the inputs of cohort 'trial'",
+        f"{lost} (row ",
         "clinical.tsv, row 3 (line 4), column 'patient_id'",
         "column 'diameter_mm'",
         f"{rcc.name}', <Sample_Attributes> GeneRLF",

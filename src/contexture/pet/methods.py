@@ -20,6 +20,12 @@ from contexture.io import read_result_table
 from contexture.pet.suv import HALF_LIFE_S
 
 SECONDS_PER_HOUR = 3600.0
+# Lesion measures a VOI table may export beside SUVmax (column -> name in the text).
+VOI_MEASURES = {"suvmean": "SUVmean", "suvpeak": "SUVpeak", "volume_ml": "volume"}
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _optional(path: Path) -> pd.DataFrame | None:
@@ -102,6 +108,24 @@ def _models_sentence(models: pd.DataFrame) -> str:
     return " " + "; ".join(clauses) + "."
 
 
+def _irradiated_sentence(baseline_lesions: pd.DataFrame, exclude: bool, modelled: bool) -> str:
+    """What the run did with irradiated lesions, with the count of flagged baseline lesions.
+
+    The per-patient geometric mean always leaves them out (:func:`contexture.pet.features.patient_features`);
+    the models and figures (when ``modelled``) follow ``pet_analysis.exclude_irradiated``.
+    """
+    flags = baseline_lesions["irradiated"] if "irradiated" in baseline_lesions.columns else pd.Series(dtype=bool)
+    irradiated = int(flags.astype("boolean").fillna(False).sum())
+    if irradiated == 0:
+        return " No lesion was marked irradiated."
+    counted = f" Irradiated lesions ({irradiated} of {len(baseline_lesions)} baseline lesions) were excluded from"
+    if not modelled:
+        return counted + " the per-patient geometric mean."
+    if exclude:
+        return counted + " the uptake analyses (per-patient geometric means, mixed models and figures)."
+    return counted + " the per-patient geometric mean but kept in the mixed models and figures."
+
+
 def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     """Lesion quantification and the mixed models (``""`` when ``tables/lesions.tsv`` is absent)."""
     cohort_dir = Path(cohort_dir)
@@ -111,8 +135,10 @@ def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     scans = _optional(cohort_dir / "pet" / "scans.tsv")
     models = _optional(cohort_dir / "tables" / "pet_models.tsv")
     baseline = lesions[lesions["timepoint"] == "baseline"]
+    # A lesion is (patient_id, lesion_id): reading software numbers lesions per patient (L1, L2, ...).
+    baseline_lesions = baseline.drop_duplicates(["patient_id", "lesion_id"])
     counts = (
-        f"{baseline['lesion_id'].nunique()} baseline lesions of {baseline['patient_id'].nunique()} patients "
+        f"{len(baseline_lesions)} baseline lesions of {baseline['patient_id'].nunique()} patients "
         f"({len(lesions)} lesion measurements in all)"
     )
     if scans is not None and "half_life_s" in scans.columns and scans["half_life_s"].notna().any():
@@ -125,16 +151,18 @@ def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
             f"SUVpeak (mean in a {peak_ml:g} cm³ sphere placed for maximum mean, PERCIST 1.0) and volume."
         )
     else:
+        # Only what the table held: SUVs were not computed, so no half-life or SUVpeak sphere applies.
+        exported = ["SUVmax"] + [
+            name for column, name in VOI_MEASURES.items() if column in lesions.columns and lesions[column].notna().any()
+        ]
         text = (
             f"## CD8 PET\n\nUptake of {counts} was read from a per-VOI statistics table exported from the "
-            "reading software (SUVmax and, where exported, SUVmean, SUVpeak and volume)."
+            f"reading software ({_and(exported)} as exported; no SUV was recomputed from images)."
         )
-    if cohort_config["pet_analysis"]["exclude_irradiated"]:
-        text += " Irradiated lesions were excluded from uptake analyses."
-    else:
-        text += " Irradiated lesions were excluded from the per-patient geometric mean but kept in the mixed models."
+    modelled = models is not None and not models.empty
+    text += _irradiated_sentence(baseline_lesions, cohort_config["pet_analysis"]["exclude_irradiated"], modelled)
     text += " Per-patient uptake is the geometric mean of lesion SUVmax."
-    if models is not None and not models.empty:
+    if modelled:
         text += _models_sentence(models)
     return text
 

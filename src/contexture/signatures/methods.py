@@ -7,13 +7,46 @@ come from ``tables/signature_coverage.tsv``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from contexture.io import read_result_table
+from contexture.signatures.scores import minimum_present
 
 
 def _timepoint(name: str) -> str:
     return name.replace("_", "-")
+
+
+def _genes(text) -> str:
+    return ", ".join(g for g in str(text or "").split(",") if g)
+
+
+def skip_reason(row, min_fraction: float) -> str:
+    """Why a signature was skipped, from its ``signature_coverage.tsv`` row.
+
+    Too few genes or normalizer genes (counted against ``min_fraction`` as
+    :func:`contexture.signatures.scores.gene_coverage` does), else the recorded message
+    (too few baseline samples or constant genes for a z-score signature).
+    """
+    reasons = []
+    needed = minimum_present(int(row.n_genes), min_fraction)
+    if int(row.n_present) < needed:
+        reasons.append(
+            f"{int(row.n_present)} of its {int(row.n_genes)} genes measured, at least {needed} needed; "
+            f"missing {_genes(row.missing_genes)}"
+        )
+    normalizers = int(row.n_normalizers or 0)
+    if normalizers and int(row.n_normalizers_present) < minimum_present(normalizers, min_fraction):
+        reasons.append(
+            f"{int(row.n_normalizers_present)} of its {normalizers} normalizer genes measured; "
+            f"missing {_genes(row.missing_normalizers)}"
+        )
+    if not reasons:
+        reasons.append(
+            re.sub(r"^signature '[^']*'(?: \(method [^)]*\))?(?: cannot be scored)?:?\s*", "", str(row.message or ""))
+        )
+    return "; ".join(reasons)
 
 
 def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -49,12 +82,15 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     )
     for row in coverage.itertuples(index=False):
         if row.status == "skipped":
-            text.append(f"{row.signature} was not scored (panel lacks {str(row.missing_genes).replace(',', ', ')}).")
+            text.append(f"{row.signature} was not scored ({skip_reason(row, options['min_gene_fraction'])}).")
         elif row.status == "partial":
             text.append(
                 f"{row.signature} was scored from {row.n_present} of {row.n_genes} genes "
                 f"(missing {str(row.missing_genes).replace(',', ', ') or 'none'})."
             )
+    if not (coverage["status"] != "skipped").any():
+        text.append("No signature could be scored, so no high/low groups, changes or correlations were analysed.")
+        return " ".join(text)
     text.append(
         f"High and low groups were cut at the {options['low_quantile']:.0%} quantile (R type 7) of baseline patient "
         f"scores (Scholler et al. 2022). Paired changes from {_timepoint(options['pre_timepoint'])} to "

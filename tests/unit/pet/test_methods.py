@@ -10,12 +10,14 @@ from contexture.pet.suv import HALF_LIFE_S
 from tests.unit.pet.test_pet_biodistribution import balanced_references
 
 
-def _write(tmp_path, half_lives=(HALF_LIFE_S["Zr89"],), models=True):
+def _write(tmp_path, half_lives=(HALF_LIFE_S["Zr89"],), models=True, irradiated=(False, False, False, False)):
     (tmp_path / "tables").mkdir()
     (tmp_path / "pet").mkdir()
+    # Lesion IDs per patient, as reading software writes them: 001/L1 and 002/L1 are two lesions.
     pd.DataFrame(
         {"patient_id": ["001", "001", "002", "001"], "lesion_id": ["L1", "L2", "L1", "L1"],
-         "timepoint": ["baseline", "baseline", "baseline", "on_treatment"], "suvmax": [5.0, 4.0, 6.0, 3.0]}
+         "timepoint": ["baseline", "baseline", "baseline", "on_treatment"], "suvmax": [5.0, 4.0, 6.0, 3.0],
+         "irradiated": list(irradiated)}
     ).to_csv(tmp_path / "tables/lesions.tsv", sep="\t", index=False)  # fmt: skip
     scans = pd.DataFrame({"patient_id": ["001", "002"], "format": "dicom"})
     if half_lives is None:
@@ -38,9 +40,9 @@ def test_empty_without_pet_tables(tmp_path, cohort_config):
 def test_defaults_and_counts(tmp_path, cohort_config):
     _write(tmp_path)
     text = methods.methods_paragraph(tmp_path, cohort_config())
-    assert "quantified in 2 baseline lesions of 2 patients (4 lesion measurements in all)" in text
+    assert "quantified in 3 baseline lesions of 2 patients (4 lesion measurements in all)" in text
     assert "the radionuclide half-life, 78.41 h for 89Zr, using" in text
-    assert "(mean in a 1 cm³ sphere" in text and "Irradiated lesions were excluded from uptake analyses." in text
+    assert "(mean in a 1 cm³ sphere" in text and "No lesion was marked irradiated." in text
     assert "heterogeneity is the intraclass correlation" in text
     assert text.endswith(
         "per week, with its interaction with best overall response and a lesion-volume-adjusted sensitivity analysis."
@@ -48,19 +50,24 @@ def test_defaults_and_counts(tmp_path, cohort_config):
 
 
 def test_changed_options_and_half_lives_reach_the_text(tmp_path, cohort_config):
-    _write(tmp_path, half_lives=(HALF_LIFE_S["F18"], 3600.0 * 2.5))
+    _write(tmp_path, half_lives=(HALF_LIFE_S["F18"], 3600.0 * 2.5), irradiated=(False, True, False, False))
     options = {"pet": {"peak_volume_ml": 0.5, "half_life_hours": 10}, "pet_analysis": {"exclude_irradiated": False}}
     text = methods.methods_paragraph(tmp_path, cohort_config(options))
     # the half-lives the scans were corrected with, not the configured fallback
     assert "half-life, 1.8295 h for 18F, 2.5 h, using" in text and "10 h" not in text
     assert "(mean in a 0.5 cm³ sphere" in text and "78.41" not in text
-    assert "excluded from the per-patient geometric mean but kept in the mixed models" in text
+    assert (
+        "Irradiated lesions (1 of 3 baseline lesions) were excluded from the per-patient geometric mean but kept in "
+        "the mixed models and figures." in text
+    )
 
 
 def test_voi_table_and_missing_analyses(tmp_path, cohort_config):
-    _write(tmp_path, half_lives=None, models=False)
+    _write(tmp_path, half_lives=None, models=False, irradiated=(True, False, False, True))
     text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert "Irradiated lesions (1 of 3 baseline lesions) were excluded from the per-patient geometric mean." in text
     assert "was read from a per-VOI statistics table" in text and "half-life" not in text and "sphere" not in text
+    assert "(SUVmax as exported; no SUV was recomputed from images)" in text
     assert "mixed models" not in text
     pd.DataFrame({"analysis": ["change_per_week"], "term": ["percent_change_per_week[all]"]}).to_csv(
         tmp_path / "tables/pet_models.tsv", sep="\t", index=False

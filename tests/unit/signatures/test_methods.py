@@ -13,6 +13,40 @@ def _write_coverage(tmp_path):
         ["immunosign21_proxy", "mean_z", True, "complete", 21, 21, 1.0, "", 0, 0, "", None, None, ""],
         ["ayers_ifng6", "mean", False, "skipped", 6, 3, 0.5, "CXCL10,CXCL9,IFNG", 0, 0, "", None, None, "x"],
         ["cyt", "mean", False, "partial", 5, 4, 0.8, "PRF1", 0, 0, "", None, None, ""],
+        # every gene measured, but too few normalizer genes: the panel lacks no signature gene
+        [
+            "tis",
+            "weighted_sum",
+            False,
+            "skipped",
+            18,
+            18,
+            1.0,
+            "",
+            10,
+            5,
+            "ABCF1,G6PD,NRDE2,OAZ1,POLR2A",
+            None,
+            None,
+            "x",
+        ],
+        # a z-score signature with one baseline sample: the reason is the recorded message
+        [
+            "z",
+            "mean_z",
+            False,
+            "skipped",
+            4,
+            4,
+            1.0,
+            "",
+            0,
+            0,
+            "",
+            None,
+            None,
+            "signature 'z' (method mean_z) needs at least 2 baseline samples to standardize genes; got 1",
+        ],
     ]
     (tmp_path / "tables").mkdir()
     pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)).to_csv(
@@ -28,7 +62,15 @@ def test_names_skipped_and_partial_signatures_and_the_proxy(tmp_path, cohort_con
     _write_coverage(tmp_path)
     text = methods_paragraph(tmp_path, cohort_config())
     assert "a documented 21-gene public proxy" in text
-    assert "ayers_ifng6 was not scored (panel lacks CXCL10, CXCL9, IFNG)" in text
+    # 3 of 6 < ceil(0.8 * 6) = 5
+    assert (
+        "ayers_ifng6 was not scored (3 of its 6 genes measured, at least 5 needed; missing CXCL10, CXCL9, IFNG)" in text
+    )
+    assert (
+        "tis was not scored (5 of its 10 normalizer genes measured; missing ABCF1, G6PD, NRDE2, OAZ1, POLR2A)" in text
+    )
+    assert "z was not scored (needs at least 2 baseline samples to standardize genes; got 1)" in text
+    assert "panel lacks" not in text and "nan" not in text
     assert "cyt was scored from 4 of 5 genes (missing PRF1)" in text
     assert "at least 80% of their genes" in text
     assert "weighted signatures (the gene expression profile) only with all their weighted genes" in text
@@ -45,3 +87,15 @@ def test_changed_options_reach_the_text(tmp_path, cohort_config):
     assert "40% quantile (R type 7)" in text and "at least 60% of their genes" in text
     assert "from on-treatment to relapse" in text and "25%" not in text
     assert "weighted signatures were also scored with weighted genes missing" in text
+
+
+def test_no_analysis_claimed_when_nothing_was_scored(tmp_path, cohort_config):
+    (tmp_path / "tables").mkdir()
+    row = ["cyt", "mean", False, "skipped", 2, 0, 0.0, "GZMA,PRF1", 0, 0, "", None, None, "x"]
+    pd.DataFrame([row], columns=list(COVERAGE_COLUMNS)).to_csv(
+        tmp_path / "tables/signature_coverage.tsv", sep="\t", index=False
+    )
+    text = methods_paragraph(tmp_path, cohort_config())
+    assert "cyt was not scored (0 of its 2 genes measured, at least 2 needed; missing GZMA, PRF1)." in text
+    assert text.endswith("No signature could be scored, so no high/low groups, changes or correlations were analysed.")
+    assert "quantile" not in text and "Wilcoxon" not in text
