@@ -325,3 +325,20 @@ def test_labels_table_for_a_nifti_mask_needs_integers(tmp_path):
     table = read_labels_table(tmp_path / "labels.tsv", "rtstruct")
     assert table["label"].tolist() == ["GTV"] and table["code"].tolist() == [1]
     assert isinstance(pd.DataFrame(table)["label"].iloc[0], str)
+
+
+def test_input_check_names_an_roi_the_rtstruct_lacks(tmp_path):
+    from contexture.inputs import Collector
+    from contexture.pet.checks import check_pet_inputs
+
+    _dicom_scan(tmp_path)
+    write_rtstruct(tmp_path / "rs.dcm", {"GTV": [_circle((0, 0), 5, 0.0)]}, tmp_path / "pet", uid_seed="r")
+    found = Collector()
+    check_pet_inputs({"scans": str(_tables(tmp_path, "rs.dcm", "GTV"))}, found)
+    assert found.problems == []
+    found = Collector()
+    check_pet_inputs({"scans": str(_tables(tmp_path, "rs.dcm", "GTV_1"))}, found)
+    assert found.problems == [
+        f"labels table '{tmp_path / 'labels.tsv'}' lists ['GTV_1'] (column 'label'), but RTSTRUCT "
+        f"'{tmp_path / 'rs.dcm'}' has no such ROI; it has: ['GTV']"
+    ]
