@@ -2,8 +2,9 @@
 
 Every image, mask and labels file named by the scans table exists; an ``on_treatment``
 scan dated before treatment start (``scan_day < 0``) is an error (scans table and VOI
-table); every label in a mask is in its labels table and vice versa; image and mask
-headers are read (no voxel data) and absurd dimensions refused. Called through
+table); every label in a mask is in its labels table and vice versa (for an RTSTRUCT or SEG mask:
+every ROI or segment the labels table names exists in the file); image and mask headers
+are read (no voxel data) and absurd dimensions refused. Called through
 :data:`contexture.modalities.MODALITIES` by :func:`contexture.inputs.validate_cohort_inputs`.
 """
 
@@ -23,6 +24,7 @@ from contexture.io.pet_images import (
     read_label_map,
     sidecar_path,
 )
+from contexture.io.pet_masks import dicom_mask_names, mask_file
 from contexture.modalities import BY_NAME
 from contexture.pet.quantify import present_labels, read_labels_table
 
@@ -63,7 +65,7 @@ def check_pet_inputs(section: dict, found: Collector) -> None:
     if scans is None:
         return
     check_scan_days(scans, scans_path, found)
-    labels_cache: dict[str, pd.DataFrame | None] = {}
+    labels_cache: dict[tuple[str, str], pd.DataFrame | None] = {}
     for row, record in enumerate(scans.to_dict("records"), start=1):
         paths = {}
         for column in BY_NAME["pet"].path_columns("scans"):
@@ -99,17 +101,36 @@ def check_pet_inputs(section: dict, found: Collector) -> None:
                 elif sidecar_path(image).is_file():
                     found.record(sidecar_path(image), "pet", "BIDS-PET sidecar")
             _check_image_header(image, "PET image", found, "image", (scans_path, row))
+        kind = "nifti"
+        if "mask" in paths:
+            try:
+                kind, mask_path = mask_file(paths["mask"])
+            except InputError as error:
+                found.add(f"{error} (scans table {scans_path}, row {row}, column 'mask')")
+                paths.pop("mask")
         labels = None
         if "labels" in paths:
             key = str(paths["labels"])
             found.record(key, "pet", "PET labels table")
-            if key not in labels_cache:
-                labels_cache[key] = None
+            if (key, kind) not in labels_cache:
+                labels_cache[(key, kind)] = None
                 with found.capture():
-                    labels_cache[key] = read_labels_table(key)
-                    found.record(key, "pet", "PET labels table", len(labels_cache[key]))
-            labels = labels_cache[key]
-        if "mask" in paths:
+                    labels_cache[(key, kind)] = read_labels_table(key, kind)
+                    found.record(key, "pet", "PET labels table", len(labels_cache[(key, kind)]))
+            labels = labels_cache[(key, kind)]
+        if "mask" in paths and kind != "nifti":
+            found.record(mask_path, "pet", f"{'RTSTRUCT' if kind == 'rtstruct' else 'DICOM SEG'} mask")
+            if labels is not None:
+                with found.capture():
+                    _, available = dicom_mask_names(mask_path)
+                    unknown = [name for name in labels["label"] if name not in available]
+                    if unknown:
+                        what = "ROI" if kind == "rtstruct" else "segment (SegmentLabel or SegmentNumber)"
+                        found.add(
+                            f"labels table '{paths['labels']}' lists {unknown[:20]} (column 'label'), but {kind.upper()} "
+                            f"'{mask_path}' has no such {what}; it has: {sorted(available)[:50]}"
+                        )
+        elif "mask" in paths:
             mask_path = paths["mask"]
             found.record(mask_path, "pet", "label mask")
             if _check_image_header(mask_path, "label mask", found, "mask", (scans_path, row)) and labels is not None:

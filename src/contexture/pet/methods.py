@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from contexture.io import read_result_table
+from contexture.pet.masks import RTSTRUCT_IN_PLANE_MM
 from contexture.pet.suv import HALF_LIFE_S
 
 SECONDS_PER_HOUR = 3600.0
@@ -124,6 +125,25 @@ def _irradiated_sentence(baseline_lesions: pd.DataFrame, exclude: bool, modelled
     if exclude:
         return counted + " the uptake analyses (per-patient geometric means, mixed models and figures)."
     return counted + " the per-patient geometric mean but kept in the mixed models and figures."
+def mask_forms_sentence(scans: pd.DataFrame) -> str:
+    """Which mask forms the scans used and how each was placed (``pet/scans.tsv`` ``mask_format``)."""
+    if "mask_format" not in scans.columns:
+        return ""
+    counts = scans["mask_format"].dropna().astype(str).value_counts()
+    forms = {
+        "nifti": "NIfTI label maps (resampled to the PET grid by nearest neighbour)",
+        "rtstruct": (
+            "DICOM RTSTRUCT contours (filled on the PET grid by the even-odd rule with scikit-image; volume from "
+            f"a rasterisation at up to {RTSTRUCT_IN_PLANE_MM:g} mm in-plane)"
+        ),
+        "seg": "DICOM SEG segmentations (read with highdicom, resampled to the PET grid by nearest neighbour)",
+    }
+    parts = [
+        f"{forms[form]} for {int(counts[form])} scan{'s' if counts[form] != 1 else ''}"
+        for form in forms
+        if form in counts
+    ]
+    return (" Regions were " + "; ".join(parts) + ".") if parts else ""
 
 
 def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -148,8 +168,10 @@ def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
             "SUV (QIBA SUV profile; injected activity decay-corrected to the scan's reference time with the "
             f"radionuclide half-life, {half_life_text(scans['half_life_s'].dropna())}, using full injection and "
             "scan dates): SUVmax, SUVmean, "
-            f"SUVpeak (mean in a {peak_ml:g} cm³ sphere placed for maximum mean, PERCIST 1.0) and volume."
+            f"SUVpeak (mean in a {peak_ml:g} cm³ sphere placed for maximum mean, PERCIST 1.0) on the PET grid, "
+            "and volume at the mask's own resolution."
         )
+        text += mask_forms_sentence(scans)
     else:
         # Only what the table held: SUVs were not computed, so no half-life or SUVpeak sphere applies.
         exported = ["SUVmax"] + [

@@ -1,15 +1,20 @@
 """Per-lesion PET quantification: label maps on the PET grid, SUV statistics, features.
 
-Label maps are NIfTI images in world space that may lie on another grid than the PET
+A scan's mask is a NIfTI label map, an RTSTRUCT or a DICOM SEG (:func:`load_mask`;
+formats in :mod:`contexture.io.pet_masks`, placement in :mod:`contexture.pet.masks`).
+NIfTI and SEG label maps are in world space and may lie on another grid than the PET
 (e.g. drawn on the CT at 2 mm). Each PET voxel takes the label found at its centre: the
 centre is mapped through ``inv(mask affine) @ PET affine`` and rounded to the nearest
-mask voxel (nearest-neighbour resampling; labels are never interpolated). A labelled
-mask voxel that lands more than one PET voxel outside the PET field of view means the
-mask is not in the PET's world space (another frame of reference) and stops the run.
+mask voxel (nearest-neighbour resampling; labels are never interpolated). RTSTRUCT
+contours are filled directly on the PET grid. A labelled mask voxel (or contour point)
+that lands more than one PET voxel outside the PET field of view means the mask is not in
+the PET's world space (another frame of reference) and stops the run.
 
 Per VOI (all on SUVbw voxels, IBSI definitions, Zwanenburg et al., Radiology 2020):
 
-* SUVmax, SUVmean, voxel count, volume (ml) = voxels x PET voxel volume;
+* SUVmax, SUVmean and the voxel count on the PET grid; volume (ml) at the mask's own
+  resolution (its own voxels x its own voxel volume; an RTSTRUCT's fine rasterisation,
+  :mod:`contexture.pet.masks`), not the PET voxel count;
 * SUVpeak: the largest mean SUV in a sphere of 1 cm^3 (radius 6.20 mm) centred on a
   voxel of the VOI (PERCIST 1.0, Wahl et al., J Nucl Med 2009;50:122S; IBSI "global
   intensity peak"): the sphere holds the image voxels whose centres lie within the
@@ -44,7 +49,9 @@ from scipy import ndimage
 
 from contexture.errors import InputError, Problem, raise_problems
 from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pet_image
+from contexture.io.pet_masks import mask_file, read_segmentation, read_structure_set
 from contexture.io.validation import read_validated_table
+from contexture.pet.masks import rasterise_structure_set
 from contexture.pet.suv import ZR89_HALF_LIFE_S, bids_suv_factor, dicom_suv_factors
 
 log = logging.getLogger(__name__)
@@ -209,10 +216,35 @@ def voi_statistics(suv: np.ndarray, label_grid: np.ndarray, voxel_volume_ml: flo
 # --- tables ----------------------------------------------------------------------------------
 
 
-def read_labels_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Validated labels table with the per-kind rules schemas cannot express."""
+def read_labels_table(path: str | os.PathLike, mask_kind: str = "nifti") -> pd.DataFrame:
+    """Validated labels table with the per-kind rules schemas cannot express.
+
+    ``label`` is the mask's integer value for a NIfTI mask (kept as an int), the ROIName
+    of an RTSTRUCT or the SegmentLabel / SegmentNumber of a SEG (kept as text). Column
+    ``code`` is the integer each region gets on the PET grid: the NIfTI value itself, or
+    1, 2, ... in table order for the DICOM forms.
+    """
     table = read_validated_table(path, "tables/pet_labels", what="PET labels table")
     problems = []
+    if mask_kind == "nifti":
+        number = pd.to_numeric(table["label"].astype("string").str.strip(), errors="coerce").astype(float)
+        whole = np.isfinite(number) & (number == np.round(number)) & (number >= 1) & (number < 2**31)
+        for index in table.index[~whole]:
+            problems.append(
+                Problem(
+                    str(path), int(index) + 1, "label", table.at[index, "label"], "an integer >= 1 (a NIfTI mask value)"
+                )
+            )
+        values = number.where(whole, 0).astype(int)
+        for index in table.index[whole & values.duplicated()]:
+            problems.append(
+                Problem(str(path), int(index) + 1, "label", table.at[index, "label"], "unique label values")
+            )
+        table["label"] = values.astype(object)
+        table["code"] = values
+    else:
+        table["label"] = table["label"].astype("string").str.strip().astype(object)
+        table["code"] = np.arange(1, len(table) + 1, dtype=int)
     for row, record in enumerate(table.to_dict("records"), start=1):
         if record["kind"] == "lesion":
             for column in ("lesion_id", "site"):
@@ -300,6 +332,88 @@ def check_mask(mask: LabelMap, image: PetImage, labels: pd.DataFrame, labels_pat
         )
 
 
+@dataclass
+class PetMask:
+    """A scan's regions on the PET grid (``grid``: labels-table ``code`` values) and their
+    volumes at the mask's own resolution (``volumes_ml`` by code)."""
+
+    grid: np.ndarray
+    volumes_ml: dict[int, float]
+    kind: str
+    resampled: bool
+
+
+def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str) -> None:
+    """Refuse a DICOM mask whose FrameOfReferenceUID differs from the PET series'."""
+    if image.frame_of_reference_uid is None:
+        log.warning(
+            "%s '%s': PET image '%s' has no FrameOfReferenceUID (NIfTI); only the field-of-view check places the mask",
+            what,
+            source,
+            image.source,
+        )
+    elif mask_frame and mask_frame != image.frame_of_reference_uid:
+        raise InputError(
+            f"{what} '{source}': FrameOfReferenceUID {mask_frame} differs from that of PET image '{image.source}' "
+            f"({image.frame_of_reference_uid}); the mask was drawn on another scan's coordinates."
+        )
+
+
+def _native_volumes(labels: np.ndarray, affine: np.ndarray, codes) -> dict[int, float]:
+    counts = np.bincount(labels.ravel(), minlength=max([0, *codes]) + 1)
+    voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
+    return {int(code): float(counts[code] * voxel_ml) for code in codes}
+
+
+def load_mask(
+    mask_path: Path, image: PetImage, labels: pd.DataFrame, labels_path: str, options: QuantifyOptions
+) -> PetMask:
+    """The scan's regions on the PET grid and at native resolution, from any of the three mask forms.
+
+    NIfTI: :func:`check_mask`, then nearest-neighbour resampling. RTSTRUCT: ROIs selected
+    by ROIName, frame of reference checked per ROI, contours filled on the PET grid
+    (:func:`contexture.pet.masks.rasterise_structure_set`). SEG: segments selected by
+    SegmentLabel or SegmentNumber, frame of reference and field of view checked, then
+    resampled like a NIfTI map.
+    """
+    kind, file = mask_file(mask_path)
+    codes = dict(zip(labels["label"].astype(str), labels["code"].astype(int), strict=True))
+    if kind == "nifti":
+        mask = read_label_map(file)
+        check_mask(mask, image, labels, labels_path, options)
+        grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine)
+        resampled = not (mask.labels.shape == image.values.shape and np.allclose(mask.affine, image.affine, atol=1e-4))
+        return PetMask(grid, _native_volumes(mask.labels, mask.affine, codes.values()), kind, resampled)
+    if kind == "rtstruct":
+        structure = read_structure_set(file)
+        if image.frame_of_reference_uid is None:
+            _check_frame(None, image, str(file), "RTSTRUCT")
+        grid, volumes = rasterise_structure_set(
+            structure,
+            codes,
+            image.values.shape,
+            image.affine,
+            image.frame_of_reference_uid,
+            options.fov_tolerance_voxels,
+        )
+        return PetMask(grid, volumes, kind, True)
+    seg = read_segmentation(file, list(codes), codes)
+    _check_frame(seg.frame_of_reference_uid, image, str(file), "DICOM SEG")
+    mask = seg.label_map
+    outside = labels_outside_fov(
+        mask.labels, mask.affine, image.values.shape, image.affine, options.fov_tolerance_voxels
+    )
+    if outside:
+        names = {code: name for name, code in codes.items()}
+        raise InputError(
+            f"DICOM SEG '{file}': segment voxels lie outside the field of view of PET image '{image.source}' "
+            f"({ {names[c]: n for c, n in outside.items()} }); the SEG is not in the PET's world space."
+        )
+    grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine)
+    resampled = not (mask.labels.shape == image.values.shape and np.allclose(mask.affine, image.affine, atol=1e-4))
+    return PetMask(grid, _native_volumes(mask.labels, mask.affine, codes.values()), kind, resampled)
+
+
 def quantify_scan(
     row: dict, base: Path, weights: dict[str, float], options: QuantifyOptions
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -312,19 +426,22 @@ def quantify_scan(
     image = read_pet_image(image_path)
     suv, info = suv_volume(image, scan, row, weights, options)
     image.values = suv  # drop the stored values: one volume in memory
-    labels = read_labels_table(labels_path)
-    mask = read_label_map(mask_path)
-    check_mask(mask, image, labels, str(labels_path), options)
-    grid = resample_labels(mask.labels, mask.affine, suv.shape, image.affine)
-    vanished = sorted(set(labels["label"].astype(int)) - set(present_labels(grid).tolist()))
+    labels = read_labels_table(labels_path, mask_file(mask_path)[0])
+    mask = load_mask(mask_path, image, labels, str(labels_path), options)
+    grid = mask.grid
+    present = set(present_labels(grid).tolist())
+    vanished = [label for label, code in zip(labels["label"], labels["code"], strict=True) if code not in present]
     if vanished:
         raise InputError(
-            f"label mask '{mask_path}': label(s) {vanished[:20]} cover no PET voxel centre of '{scan}' after "
-            "nearest-neighbour resampling (smaller than a PET voxel?)."
+            f"label mask '{mask_path}': label(s) {vanished[:20]} cover no PET voxel centre of '{scan}' once placed "
+            "on the PET grid (smaller than a PET voxel?)."
         )
     voxel_ml = abs(float(np.linalg.det(image.affine[:3, :3]))) / 1000.0
     stats = voi_statistics(suv, grid, voxel_ml, peak_kernel(image.affine, options.peak_volume_ml))
-    merged = labels.merge(stats, on="label", how="left", validate="one_to_one")
+    # Volume at the mask's own resolution; the SUV statistics stay on the PET grid.
+    stats["volume_ml"] = stats["label"].map(mask.volumes_ml)
+    stats = stats.rename(columns={"label": "code"})
+    merged = labels.merge(stats, on="code", how="left", validate="one_to_one")
     lesions = merged[merged["kind"] == "lesion"].copy()
     for key in ("patient_id", "timepoint", "scan_day"):
         lesions[key] = row[key]
@@ -349,7 +466,8 @@ def quantify_scan(
         "format": image.format,
         "voxel_volume_ml": voxel_ml,
         "shape": "x".join(map(str, suv.shape)),
-        "mask_resampled": not (mask.labels.shape == suv.shape and np.allclose(mask.affine, image.affine, atol=1e-4)),
+        "mask_format": mask.kind,
+        "mask_resampled": mask.resampled,
     }
     provenance.update({k: v for k, v in info.items() if not k.endswith("datetime")})
     keep = [c for c in lesions.columns if c in LESION_COLUMNS or c.startswith("tumor_to_")]

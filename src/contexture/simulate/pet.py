@@ -17,7 +17,12 @@ names, so file order is not slice order); the first of those carries only the
 injection clock time (RadiopharmaceuticalStartTime) and its date goes in the scans
 table's ``injection_date``. Every 4th scan has its mask on a 2 mm grid shifted by 0.6 mm,
 so the quantification must resample; every 5th NIfTI sidecar omits BodyWeight so the
-clinical weight is used. Deterministic from the cohort seed.
+clinical weight is used. Two DICOM patients (:data:`DICOM_MASK_PATIENTS`, the 10th and the
+18th) have their regions as a DICOM RTSTRUCT (analytic contours on 2 mm planes,
+:func:`region_contours`; ROIName = lesion_id, ``aorta``, ``muscle``) and as a DICOM SEG of
+the scan's label map on its own grid (the 2 mm grid where the NIfTI mask is, so the
+demo's SEG is resampled too; SegmentLabel likewise) in the scans table; their NIfTI label
+map is written beside them. Deterministic from the cohort seed.
 
 Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
 patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
@@ -43,6 +48,7 @@ import pandas as pd
 
 from contexture.io import write_table, write_yaml
 from contexture.io.pet_images import write_dicom_pet, write_nifti
+from contexture.io.pet_masks import write_rtstruct, write_segmentation
 from contexture.pet.suv import ZR89_HALF_LIFE_S, decayed_activity
 
 SHAPE = (64, 64, 48)
@@ -51,6 +57,10 @@ BACKGROUND_SUV = 0.6
 MUSCLE_SUV = 0.5
 INJECTED_MBQ = 37.0  # 89ZED88082A protocol activity
 REFERENCE_LABELS = {"aorta": 101, "muscle": 102}
+# Patients (0-based index in patient order; both are DICOM patients, index % 8 == 1) whose
+# scans table names their lesions and reference regions as an RTSTRUCT or a DICOM SEG
+# instead of the NIfTI label map, so the demo reads every mask form.
+DICOM_MASK_PATIENTS = {9: "rtstruct", 17: "seg"}
 
 # Dose finding: geometric mean SUVmean at the 4 mg dose on days 0, 2, 4, 7 after
 # injection, and the ratio 10 mg / 4 mg (constant over days). Shapes follow the published
@@ -332,6 +342,11 @@ def scan_volumes(
         labels[centre_index] = number
     if not fine_mask:
         return suv.astype(np.float32), labels
+    return suv.astype(np.float32), fine_labels(centres, radii)
+
+
+def fine_labels(centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """The label map on the 2 mm mask grid (:func:`fine_affine`): lesions 1, 2, ..., aorta, muscle."""
     fine_shape = tuple(int(n * VOXEL_MM / 2) for n in SHAPE)
     fine_regions = _grid_regions(True)
     fine = np.zeros(fine_shape, dtype=np.int16)
@@ -340,7 +355,41 @@ def scan_volumes(
     for number, (centre, radius) in enumerate(zip(centres, radii, strict=True), start=1):
         box, inside, _ = _sphere(fine_shape, fine_affine(), centre, radius)
         fine[box][inside] = number
-    return suv.astype(np.float32), fine
+    return fine
+
+
+def contour_planes_mm() -> np.ndarray:
+    """RTSTRUCT contour planes (z, mm): every 2 mm, through every PET slice centre and midway
+    between them (as if drawn on a 2 mm CT)."""
+    first = pet_affine()[2, 3]
+    return first + (VOXEL_MM / 2) * np.arange(2 * SHAPE[2] - 1)
+
+
+def _polygon(x: np.ndarray, y: np.ndarray, z: float) -> np.ndarray:
+    return np.column_stack([x, y, np.full(len(x), z)])
+
+
+def region_contours(centres: np.ndarray, radii: np.ndarray, points: int = 128) -> list[list[np.ndarray]]:
+    """Closed planar contours (RAS mm) of each lesion sphere, then of the aorta and the muscle.
+
+    What a reader drawing on a 2 mm CT would export: per plane of :func:`contour_planes_mm`,
+    a circle (``points`` vertices, inscribed) of each sphere's section; the aorta's circle and
+    the muscle's rectangle (:func:`_regions`) on every plane.
+    """
+    angle = np.linspace(0.0, 2.0 * math.pi, points, endpoint=False)
+    planes = contour_planes_mm()
+    rois = []
+    for centre, radius in zip(centres, radii, strict=True):
+        contours = []
+        for z in planes:
+            if abs(z - centre[2]) < radius:
+                r = math.sqrt(radius**2 - (z - centre[2]) ** 2)
+                contours.append(_polygon(centre[0] + r * np.cos(angle), centre[1] + r * np.sin(angle), z))
+        rois.append(contours)
+    rois.append([_polygon(15.0 + 11.0 * np.cos(angle), -20.0 + 11.0 * np.sin(angle), z) for z in planes])
+    rectangle_x, rectangle_y = np.array([-49.0, -21.0, -21.0, -49.0]), np.array([45.0, 45.0, 65.0, 65.0])
+    rois.append([_polygon(rectangle_x, rectangle_y, z) for z in planes])
+    return rois
 
 
 def write_pet_raw(
@@ -391,6 +440,8 @@ def write_pet_raw(
             activity = suv * np.float32(decayed_activity(dose_bq, elapsed, ZR89_HALF_LIFE_S) / (weight * 1000.0))
             folder = out_dir / "images" / f"{pid}_{timepoint}"
             folder.mkdir(parents=True, exist_ok=True)
+            # The NIfTI mask is written for every scan (also where the scans table names the
+            # patient's RTSTRUCT or SEG), so that every form can be compared on the same scan.
             write_nifti(folder / "mask.nii.gz", labels, fine_affine() if fine_mask else pet_affine())
             row = {"patient_id": pid, "timepoint": timepoint, "scan_day": scan_day}
             if dicom:
@@ -452,6 +503,29 @@ def write_pet_raw(
             write_table(pd.DataFrame(label_rows), folder / "labels.tsv")
             row["mask"] = f"images/{pid}_{timepoint}/mask.nii.gz"
             row["labels"] = f"images/{pid}_{timepoint}/labels.tsv"
+            form = DICOM_MASK_PATIENTS.get(index) if dicom else None
+            if form is not None:
+                names = {item["label"]: str(item["lesion_id"] or item["reference_region"]) for item in label_rows}
+                if form == "rtstruct":
+                    scan_radii = (3 * scan["volume_ml"].to_numpy() * 1000 / (4 * math.pi)) ** (1 / 3)
+                    rois = dict(zip(names.values(), region_contours(centres, scan_radii), strict=True))
+                    write_rtstruct(
+                        folder / "rtstruct.dcm", rois, folder / "dicom", uid_seed=f"{seed}-{pid}-{timepoint}"
+                    )
+                else:
+                    write_segmentation(
+                        folder / "seg.dcm",
+                        labels,
+                        fine_affine() if fine_mask else pet_affine(),
+                        names,
+                        folder / "dicom",
+                        uid_seed=f"{seed}-{pid}-{timepoint}",
+                        reference_values=frozenset(REFERENCE_LABELS.values()),
+                    )
+                labels_table = pd.DataFrame(label_rows).assign(label=[names[v] for v in names])
+                write_table(labels_table, folder / f"labels_{form}.tsv")
+                row["mask"] = f"images/{pid}_{timepoint}/{'rtstruct' if form == 'rtstruct' else 'seg'}.dcm"
+                row["labels"] = f"images/{pid}_{timepoint}/labels_{form}.tsv"
             rows.append(row)
     columns = ["patient_id", "timepoint", "scan_day", "image", "mask", "labels", "injection_date"]
     truth_file = out_dir / "dose_finding_truth.yaml"
