@@ -71,8 +71,10 @@ LIMIT_DEFAULTS = {
 class Collector:
     """Problems (as readable text) and the rows of ``inputs.tsv``, gathered across modalities."""
 
-    def __init__(self, limits: dict | None = None) -> None:
+    def __init__(self, limits: dict | None = None, cohort: dict | None = None) -> None:
         self.limits = {**LIMIT_DEFAULTS, **(limits or {})}
+        # The cohort's config, for checks whose rules are options (e.g. response.units).
+        self.cohort = cohort or {}
         self.problems: list[str] = []
         self.files: dict[str, dict] = {}
         # (modality, what, file) -> {patient_id: first data row}, from the checked tables.
@@ -107,8 +109,14 @@ class Collector:
             return True
         return False
 
-    def table(self, path: str | os.PathLike, schema: str, what: str, modality: str) -> tuple[pd.DataFrame | None, bool]:
-        """Read and schema-check a table: (typed table or None if unreadable, whether it is clean)."""
+    def table(
+        self, path: str | os.PathLike, schema: str, what: str, modality: str, prepare=None
+    ) -> tuple[pd.DataFrame | None, bool]:
+        """Read and schema-check a table: (typed table or None if unreadable, whether it is clean).
+
+        ``prepare(text) -> (text, problems)`` runs on the table as read, before its schema
+        (e.g. the RECIST unit check and renaming); any problem stops there.
+        """
         from contexture.io.validation import load_schema, validate_frame
 
         path = Path(path)
@@ -124,6 +132,12 @@ class Collector:
             self.add(str(error))
             return None, False
         self.record(path, modality, what, len(text))
+        if prepare is not None:
+            text, problems = prepare(text)
+            for problem in problems:
+                self.add(problem)
+            if problems:
+                return None, False
         typed, problems = validate_frame(text, load_schema(schema), str(path))
         for problem in problems:
             self.add(problem)
@@ -282,7 +296,7 @@ def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
     one :class:`InputError` listing every problem of every modality. The table has
     one row per input file: ``file, modality, kind, rows, sha256, status``.
     """
-    found = Collector(cohort.get("limits"))
+    found = Collector(cohort.get("limits"), cohort)
     missing = _missing_paths(name, cohort)
     for _, problem in missing:
         found.add(problem)

@@ -70,3 +70,10 @@ def test_real_cohort_without_clinical_table_and_options(tmp_path):
     assert features["bor"].tolist() == ["PR", "SD"]  # B: SD at day 56 (>= 42 days), PD later
     assert features["responder"].tolist() == [True, False]
     assert features["best_pct_change"].tolist() == pytest.approx([-40.0, 12.5])
+    # One target each, well chosen: the RECIST 1.1 s4.2 selection warnings are header-only.
+    selection = pd.read_csv(tmp_path / "results/trial/response/recist_selection_warnings.tsv", sep="\t")
+    assert selection.empty and list(selection.columns) == ["patient_id", "rule", "lesion_ids", "detail"]
+    timepoints = pd.read_csv(tmp_path / "results/trial/tables/recist_timepoints.tsv", sep="\t")
+    # B: 40 -> 45 -> 60 mm: PD at day 112 (+15 mm over the 40-mm nadir), the first iUPD.
+    last = timepoints[(timepoints["patient_id"] == "B") & (timepoints["assessment_day"] == 112)].iloc[0]
+    assert last["irecist_response"] == "iUPD" and last["irecist_basis"].startswith("iUPD: first RECIST 1.1")

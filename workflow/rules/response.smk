@@ -37,6 +37,8 @@ rule recist:
             labels=report_labels("recist_timepoints.tsv"),
         ),
         features="results/{cohort}/response/patient_features.tsv",
+        # RECIST 1.1 s4.2 target-selection warnings (header only when there are none).
+        selection="results/{cohort}/response/recist_selection_warnings.tsv",
         rates=report(
             "results/{cohort}/tables/response_rates.tsv",
             caption="../report/response_rates.rst",

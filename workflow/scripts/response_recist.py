@@ -2,18 +2,19 @@
 
 from contexture import response
 from contexture.io import read_table, write_table
-from contexture.io.validation import read_validated_table
 from contexture.runner import run
 
 
 def main(smk):
     path = str(smk.input.recist)
-    measurements = read_validated_table(path, "tables/recist", what="RECIST table")
+    options = dict(smk.params.options)
+    measurements = response.read_measurements(path, options.get("units", "mm"))
     clinical = read_table(smk.input.clinical, "results/clinical/clinical") if "clinical" in smk.input.keys() else None
-    timepoints, features, rates = response.assess(measurements, clinical, dict(smk.params.options), file=path)
+    timepoints, features, rates, selection = response.assess(measurements, clinical, options, file=path)
     write_table(timepoints, smk.output.timepoints)
     write_table(features, smk.output.features)
     write_table(rates, smk.output.rates)
+    write_table(selection, smk.output.selection)
 
 
 run(main, snakemake)

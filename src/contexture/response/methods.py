@@ -1,7 +1,8 @@
 """Methods paragraph of the response stage: RECIST 1.1, iRECIST, SITC resistance, rates.
 
-The confirmation rule is the run's ``response`` section (``confirmation``,
-``confirmation_days``); the confidence level of the rates is the ``ci_level`` column of
+The confirmation rule, the iRECIST confirmation window (``irecist``), the SITC definition
+and its thresholds (``resistance``) and the units are the run's ``response`` section (schema
+defaults filled in); the confidence level of the rates is the ``ci_level`` column of
 ``tables/response_rates.tsv``.
 """
 
@@ -24,10 +25,31 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     else:
         confirmation = "without confirmation of CR/PR"
     levels = ", ".join(f"{level:.0%}" for level in sorted(rates["ci_level"].dropna().unique()))
+    window = options["irecist"]
+    sitc = options["resistance"]
+    if sitc["definition"] == "kluger2020":
+        secondary = (
+            f"secondary resistance as confirmed progression after CR, PR or SD of ≥ {sitc['long_sd_days']:g} days "
+            f"with ≥ {sitc['secondary_min_exposure_days']:g} days of exposure (Kluger et al. 2020)"
+        )
+    else:
+        secondary = (
+            "secondary resistance as confirmed progression after CR or PR, or after SD of "
+            f"≥ {sitc['long_sd_days']:g} days (the seed study's Box 1, SITC)"
+        )
+    units = " Diameters recorded in centimetres were converted to millimetres." if options["units"] == "cm" else ""
     return (
         "## Response and resistance\n\n"
         f"Tumour response was classified by RECIST 1.1 (Eisenhauer et al. 2009) {confirmation}, "
-        "and by iRECIST (Seymour et al. 2017); resistance categories follow the SITC "
-        "definitions (Kluger et al. 2020). Objective response and disease control rates are given with exact "
+        "and by iRECIST (Seymour et al. 2017); the reappearance of any lesion after a complete response "
+        "counted as progression (RECIST 1.1 FAQ). In iRECIST, new lesions were split into up to five new-lesion targets "
+        "(two per organ) and non-targets, and unconfirmed progression (iUPD) was confirmed (iCPD) or reset at "
+        f"the next assessment ≥ {window['confirmation_min_days']:g} days after it (recommended within "
+        f"{window['confirmation_max_days']:g} days; earlier scans neither confirmed nor reset). "
+        "Resistance followed the SITC definitions: progression counted only when confirmed by a scan "
+        f"≥ {sitc['confirmation_days']:g} days later or by iCPD; primary resistance as confirmed progression after "
+        f"≥ {sitc['primary_min_exposure_days']:g} days of exposure without response or durable SD, "
+        f"{secondary}, and resistance after stopping as progression within {sitc['after_stopping_days']:g} days "
+        f"of the last dose.{units} Objective response and disease control rates are given with exact "
         f"Clopper–Pearson {levels + ' ' if levels else ''}confidence intervals."
     )

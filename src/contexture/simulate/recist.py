@@ -6,7 +6,8 @@ every 8 weeks (day 56, 112, ...) while the patient is on study, and for progress
 patients a scan on the truth progression day (the scan that documents progression, so
 the clinical progression date and the RECIST one agree) plus, when the patient is alive
 6 weeks later, one confirmatory scan showing further growth (iRECIST iCPD, SITC
-confirmation).
+confirmation; a new lesion is measurable -- >= 10 mm, a node >= 15 mm -- so it is a
+new-lesion target whose +6 mm confirms).
 
 Lesions: the baseline lesions of ``truth/lesions.tsv``. Target lesions are the largest
 measurable ones (RECIST 1.1 section 3.1.1: >= 10 mm, lymph nodes >= 15 mm short axis; the
@@ -148,7 +149,10 @@ def simulate_recist(latent: pd.DataFrame, lesions: pd.DataFrame, seed: int) -> t
             else:
                 pd_d = level
                 if how == "new":
-                    new = [(f"{pid}-N01", new_organ, float(rng.uniform(10, 20)))]
+                    # A measurable new lesion (iRECIST new-lesion target: >= 10 mm, nodes
+                    # >= 15 mm short axis), so the +6 mm at confirmation is iCPD.
+                    size = float(rng.uniform(10, 20)) + (5.0 if new_organ == "lymph_node" else 0.0)
+                    new = [(f"{pid}-N01", new_organ, size)]
                 else:
                     nt_status = ["unequivocal_progression"] + ["present"] * (nt_ids.size - 1)
             scan(pd_day, pd_d, nt_status, new)

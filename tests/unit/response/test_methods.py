@@ -30,4 +30,21 @@ def test_changed_confirmation_and_level_reach_the_text(tmp_path, cohort_config):
     text = methods_paragraph(tmp_path, cohort_config({"response": {"confirmation_days": 35}}))
     assert "(≥ 35 days)" in text and "Clopper–Pearson 90% confidence" in text
     text = methods_paragraph(tmp_path, cohort_config({"response": {"confirmation": False}}))
-    assert "without confirmation of CR/PR, and by iRECIST" in text and "days" not in text
+    assert "without confirmation of CR/PR, and by iRECIST" in text and "CR/PR (≥" not in text
+
+
+def test_irecist_window_and_sitc_definition_reach_the_text(tmp_path, cohort_config):
+    _write_rates(tmp_path)
+    text = methods_paragraph(tmp_path, cohort_config())
+    assert "≥ 28 days after it (recommended within 56 days" in text
+    assert "after SD of ≥ 182.625 days (the seed study's Box 1, SITC)" in text
+    assert "confirmed by a scan ≥ 28 days later or by iCPD" in text and "centimetres" not in text
+    changed = {
+        "units": "cm",
+        "irecist": {"confirmation_min_days": 21, "confirmation_max_days": 63},
+        "resistance": {"definition": "kluger2020", "secondary_min_exposure_days": 180},
+    }
+    text = methods_paragraph(tmp_path, cohort_config({"response": changed}))
+    assert "≥ 21 days after it (recommended within 63 days" in text
+    assert "with ≥ 180 days of exposure (Kluger et al. 2020)" in text
+    assert "converted to millimetres" in text

@@ -276,3 +276,152 @@ def test_simulator_handles_a_partial_response_without_target_lesions():
 
     empty = np.array([], float)
     assert _response_diameters("PR", empty, np.array([], bool), np.random.default_rng(1)).size == 0
+
+
+# --------------------------------------------------------------------------------------
+# Issue 18: cases as a trained reader scores them (rule cited in each test).
+# --------------------------------------------------------------------------------------
+def lesion(patient, day, lesion_id, kind, diameter=None, status=None, organ="liver", node=False):
+    return {
+        "patient_id": patient,
+        "assessment_day": float(day),
+        "lesion_id": lesion_id,
+        "kind": kind,
+        "organ": organ,
+        "lymph_node": node,
+        "diameter_mm": np.nan if diameter is None else float(diameter),
+        "status": status,
+    }
+
+
+def frame(records):
+    out = pd.DataFrame.from_records(records, columns=COLUMNS)
+    out["status"] = out["status"].astype("string")
+    return out
+
+
+def test_exactly_70_percent_is_pr():
+    # Section 4.3.1: PR is "at least a 30% decrease": 35 mm of a 50-mm baseline is exactly
+    # 70% and PR; so is 23.31 of 33.3 (floating-point sums of decimals).
+    assert responses(targets("A", -7, 50) + targets("A", 56, 35))["target_response"].tolist() == ["PR"]
+    assert responses(targets("A", -7, 20, 13.3) + targets("A", 56, 14, 9.31))["target_response"].tolist() == ["PR"]
+    assert responses(targets("A", -7, 50) + targets("A", 56, 35.1))["target_response"].tolist() == ["SD"]
+
+
+def test_confirmation_across_one_not_evaluable_scan():
+    # Section 4.6.1 with the admiralonco rule: PR, NE, PR (>= 28 days apart) confirms PR;
+    # two NE in between do not (max_ne_between = 1), so the PR is unconfirmed -> SD.
+    one = targets("A", -7, 50, 30) + targets("A", 56, 20, 10) + targets("A", 112, 20, None)
+    one += targets("A", 168, 20, 10)
+    assert responses(one)["overall_response"].tolist() == ["PR", "NE", "PR"]
+    assert bor(one) == "PR"
+    two = targets("A", -7, 50, 30) + targets("A", 56, 20, 10) + targets("A", 112, 20, None)
+    two += targets("A", 140, 20, None) + targets("A", 196, 20, 10)
+    assert bor(two) == "SD" and bor(two, max_ne_between=2) == "PR"
+
+
+def test_reappearance_after_cr_is_pd_whatever_its_size():
+    # RECIST 1.1 FAQ (EORTC, "Does a new lesion always result in PD?"): when CR (overall)
+    # was assigned at the previous assessment, the reappearance of any lesion is PD. A
+    # target at 0 mm through a confirmed CR reappearing at 3 mm (+3 mm over a 0-mm nadir,
+    # below the 5-mm floor of s4.3.1) is PD, not PR.
+    rows = targets("A", -7, 30) + targets("A", 56, 0) + targets("A", 112, 0) + targets("A", 168, 3)
+    tp = responses(rows)
+    assert tp["overall_response"].tolist() == ["CR", "CR", "PD"]
+    assert tp["target_response"].tolist() == ["CR", "CR", "PD"]
+    assert "reappeared after an overall CR" in tp["overall_basis"].iloc[2]
+    assert bor(rows) == "CR"
+    # Through an NE scan the patient is still in CR (the previous evaluable response).
+    rows_ne = targets("A", -7, 30, 20) + targets("A", 56, 0, 0) + targets("A", 112, 0, None)
+    rows_ne += targets("A", 168, 3, 0)
+    assert responses(rows_ne)["overall_response"].tolist() == ["CR", "NE", "PD"]
+    # A nodal target back to >= 10 mm short axis after CR is PD (FAQ: nodes 'reappear' at 10 mm).
+    nodes = targets("B", -7, 20, 16, node=(0, 1)) + targets("B", 56, 8, 7, node=(0, 1))
+    nodes += targets("B", 112, 10, 7, node=(0, 1))
+    assert responses(nodes)["overall_response"].tolist() == ["CR", "PD"]
+    # A non-target seen again after an overall CR is PD.
+    nt = targets("C", -7, 30) + [("C", -7, "N1", "non_target", None, "present")]
+    nt += targets("C", 56, 0) + [("C", 56, "N1", "non_target", None, "absent")]
+    nt += targets("C", 112, 0) + [("C", 112, "N1", "non_target", None, "present")]
+    tp = responses(nt)
+    assert tp["overall_response"].tolist() == ["CR", "PD"] and tp["non_target_response"].tolist() == ["CR", "PD"]
+    # After a PR (not CR) a reappearing lesion only adds to the sum (FAQ): 2 + 3 mm of a
+    # 50-mm baseline stays PR.
+    pr = targets("D", -7, 30, 20) + targets("D", 56, 2, 0) + targets("D", 112, 2, 3)
+    assert responses(pr)["overall_response"].tolist() == ["PR", "PR"]
+
+
+def test_new_lesion_with_empty_status_is_not_evaluated_not_pd():
+    # The schema: an empty status means "not evaluated". Without other progression the
+    # assessment is NE (a new lesion cannot be ruled out), never PD by itself.
+    rows = targets("A", -7, 50) + targets("A", 56, 30) + [("A", 56, "X1", "new", 8, None)]
+    tp = responses(rows)
+    assert tp["new_lesions"].tolist() == [False] and tp["new_not_evaluated"].tolist() == [1]
+    assert tp["overall_response"].tolist() == ["NE"]
+    assert tp["overall_basis"].iloc[0].startswith("new-lesion status not evaluated")
+    # Target PD is still PD.
+    rows = targets("A", -7, 50) + targets("A", 56, 70) + [("A", 56, "X1", "new", 8, None)]
+    assert responses(rows)["overall_response"].tolist() == ["PD"]
+
+
+def test_target_selection_is_checked_against_section_4_2():
+    # Seven targets, three in the liver, a 12-mm node and an 8-mm lung lesion as targets:
+    # RECIST 1.1 s4.2 allows 5 targets, 2 per organ; s3.1.1 measurable = >= 10 mm, nodes
+    # >= 15 mm short axis (10-15 mm nodes are non-targets).
+    from contexture.response.recist import selection_problems, target_selection_warnings
+
+    base = [
+        lesion("A", -7, "L1", "target", 40),
+        lesion("A", -7, "L2", "target", 30),
+        lesion("A", -7, "L3", "target", 20),
+        lesion("A", -7, "N1", "target", 12, organ="lymph node", node=True),
+        lesion("A", -7, "P1", "target", 8, organ="lung"),
+        lesion("A", -7, "B1", "target", 25, organ="bone"),
+        lesion("A", -7, "K1", "target", 22, organ="Kidney "),
+        lesion("OK", -7, "L1", "target", 40),
+        lesion("OK", -7, "N1", "target", 15, organ="lymph node", node=True),
+    ]
+    warnings = target_selection_warnings(frame(base))
+    assert warnings["patient_id"].tolist() == ["A"] * 4
+    by_rule = warnings.set_index("rule")
+    assert by_rule.loc["max_5_targets", "lesion_ids"] == "L1,L2,L3,N1,P1,B1,K1"
+    assert by_rule.loc["max_2_per_organ", "lesion_ids"] == "L1,L2,L3"
+    assert by_rule.loc["non_nodal_min_10mm", "lesion_ids"] == "P1"
+    assert by_rule.loc["nodal_min_15mm", "lesion_ids"] == "N1"
+    assert "10-15 mm nodes are non-targets" in by_rule.loc["nodal_min_15mm", "detail"]
+    # The default is a warning; response.strict_selection makes it an error naming them.
+    from contexture.response import selection_warnings
+
+    assert len(selection_warnings(frame(base), {})) == 4
+    with pytest.raises(InputError) as error:
+        selection_warnings(frame(base), {"strict_selection": True}, file="r.tsv")
+    assert "4 problem(s)" in str(error.value) and "'L1,L2,L3'" in str(error.value)
+    assert len(selection_problems(warnings, "r.tsv")) == 4
+
+
+def test_diameters_in_cm_are_refused_and_converted_on_request(tmp_path):
+    # All targets 0.9-2.0: a cohort measured in cm. The sums would be 10x too small and
+    # iRECIST's +5 mm could never be reached; refused, suggesting the unit.
+    from contexture.response import read_measurements
+
+    cm = table(targets("A", -7, 1.2, 0.9) + targets("A", 56, 1.5, 1.0) + targets("B", -7, 2.0) + targets("B", 56, 2))
+    with pytest.raises(InputError) as error:
+        evaluate(cm)
+    assert "look like centimetres" in str(error.value) and "response.units: cm" in str(error.value)
+    path = write(
+        tmp_path,
+        """
+        patient_id|assessment_day|lesion_id|kind|diameter_cm
+        A|-7|T1|target|5.0
+        A|56|T1|target|6.5
+        A|112|T1|target|7.1
+        """,
+    )
+    with pytest.raises(InputError) as error:
+        read_measurements(path)
+    assert "column 'diameter_cm'" in str(error.value) and "response.units: cm" in str(error.value)
+    # response.units: cm reads it as centimetres: 50 -> 65 mm (PD, iUPD) -> 71 mm (+6 mm: iCPD).
+    measurements = read_measurements(path, "cm")
+    assert measurements["diameter_mm"].tolist() == pytest.approx([50, 65, 71])
+    timepoints, _ = evaluate(measurements)
+    assert timepoints["irecist_response"].tolist()[1:] == ["iUPD", "iCPD"]
