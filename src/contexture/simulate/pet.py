@@ -17,7 +17,11 @@ names, so file order is not slice order); the first of those carries only the
 injection clock time (RadiopharmaceuticalStartTime) and its date goes in the scans
 table's ``injection_date``. Every 4th scan has its mask on a 2 mm grid shifted by 0.6 mm,
 so the quantification must resample; every 5th NIfTI sidecar omits BodyWeight so the
-clinical weight is used. Deterministic from the cohort seed.
+clinical weight is used. Every scan carries the patient's sex and a height (drawn from a
+generator of its own, so adding it changed no other draw: male N(178, 7) cm, female
+N(165, 6.5) cm, clipped to 150-200 cm) as DICOM PatientSize/PatientSex or the sidecar's
+PatientSize (m)/PatientSex (dcm2niix's names), so the lesion table has SUL. Deterministic
+from the cohort seed.
 
 Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
 patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
@@ -96,6 +100,14 @@ def bids_pet_sidecar(dose_bq: float, scan_start: dt.datetime, elapsed_s: int, **
         "Units": "Bq/mL",
         **extra,
     }
+
+
+def simulated_heights_m(sexes: pd.Series, seed: int) -> np.ndarray:
+    """Body heights (m, two decimals) by sex, from a generator of their own (module docstring)."""
+    rng = np.random.default_rng([seed, 89, 170])
+    male = sexes.astype(str).str.upper().str.startswith("M").to_numpy()
+    heights_cm = np.where(male, rng.normal(178.0, 7.0, len(male)), rng.normal(165.0, 6.5, len(male)))
+    return np.round(np.clip(heights_cm, 150.0, 200.0) / 100.0, 2)
 
 
 def pet_affine() -> np.ndarray:
@@ -357,6 +369,7 @@ def write_pet_raw(
     out_dir = Path(out_dir)
     rng = np.random.default_rng([seed, 89])
     patients = latent_patients.sort_values("patient_id").reset_index(drop=True)
+    heights_m = simulated_heights_m(patients["sex"], seed)
     lesions = latent_lesions.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable")
     rows = []
     scan_number = 0
@@ -408,6 +421,8 @@ def write_pet_raw(
                     uid_seed=f"{seed}-{pid}-{timepoint}",
                     injection_datetime_tag=not time_only,
                     file_names=names,
+                    height_m=heights_m[index],
+                    sex=str(patient["sex"]),
                 )
                 row["image"] = f"images/{pid}_{timepoint}/dicom"
                 row["injection_date"] = injection.date().isoformat() if time_only else None
@@ -419,6 +434,8 @@ def write_pet_raw(
                     ModeOfAdministration="bolus",
                     AttenuationCorrection="CT-based",
                     ReconMethodName="OSEM",
+                    PatientSize=heights_m[index],
+                    PatientSex=str(patient["sex"]),
                 )
                 if scan_number % 5 != 0:
                     sidecar["BodyWeight"] = weight
