@@ -39,6 +39,23 @@ def test_demo_lesions_reproduce_the_simulated_truth(demo_run):
     scans = pd.read_csv(results / "pet/scans.tsv", sep="\t")
     assert set(scans["format"]) == {"dicom", "nifti"} and scans["mask_resampled"].any()
     assert (scans["uptake_s"].between(45 * 3600, 51 * 3600)).all()  # 2 days +- 3 h
+    assert scans["uptake_in_window"].all() and set(scans["radionuclide"]) == {"Zr89"}  # 36-180 h
+
+    # SUL: every simulated scan carries height and sex; SUL / SUV = LBM / W of its scan
+    # (Janmahasatian LBM of a 45-130 kg, 150-200 cm adult: 30-90 kg).
+    keys = ["patient_id", "timepoint"]
+    with_scan = lesions.merge(scans[[*keys, "lbm_kg", "weight_kg"]], on=keys, validate="m:1")
+    for suv, sul in (("suvmax", "sulmax"), ("suvpeak", "sulpeak"), ("suvmean", "sulmean")):
+        assert with_scan[sul].notna().all()
+        expected_sul = with_scan[suv] * with_scan["lbm_kg"] / with_scan["weight_kg"]
+        np.testing.assert_allclose(with_scan[sul], expected_sul, rtol=1e-6)
+    assert scans["lbm_kg"].between(30, 90).all() and set(scans["lbm_formula"]) == {"janmahasatian"}
+    # Plausibility: no zero SUVmax on the patients' own masks; the only flag the demo can
+    # carry is a lesion drawn with SUVmax at or below its scan's blood pool (SUV ~2).
+    assert set(lesions["qc_flag"].dropna()) <= {"at_or_below_blood_pool"}
+    flagged = lesions["qc_flag"].notna()
+    assert (lesions.loc[flagged, "tumor_to_blood"] <= 1 + 1e-9).all()
+    assert (lesions.loc[~flagged, "tumor_to_blood"] > 1).all()
 
     references = pd.read_csv(results / "pet/reference_regions.tsv", sep="\t")
     assert len(references) == 2 * len(scans) and set(references["region"]) == {"aorta", "muscle"}

@@ -53,6 +53,11 @@ rule pet_quantify:
         half_life_hours=lambda wc: pet_options(wc.cohort)["half_life_hours"],
         peak_volume_ml=lambda wc: pet_options(wc.cohort)["peak_volume_ml"],
         fov_tolerance_voxels=lambda wc: pet_options(wc.cohort)["fov_tolerance_voxels"],
+        lean_body_mass=lambda wc: pet_options(wc.cohort)["lean_body_mass"],
+        adopt_pet_grid_for_unoriented_masks=lambda wc: pet_options(wc.cohort)[
+            "adopt_pet_grid_for_unoriented_masks"
+        ],
+        uptake_window_hours=lambda wc: pet_options(wc.cohort)["uptake_window_hours"],
     script:
         "../scripts/pet_quantify.py"
 

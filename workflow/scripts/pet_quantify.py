@@ -14,6 +14,9 @@ def main(smk):
         peak_volume_ml=smk.params.peak_volume_ml,
         half_life_hours=smk.params.half_life_hours,
         fov_tolerance_voxels=smk.params.fov_tolerance_voxels,
+        lean_body_mass=smk.params.lean_body_mass,
+        adopt_pet_grid_for_unoriented_masks=smk.params.adopt_pet_grid_for_unoriented_masks,
+        uptake_window_hours=smk.params.uptake_window_hours,
     )
     write_table(result.lesions, smk.output.lesions)
     write_table(result.reference_regions, smk.output.reference_regions)

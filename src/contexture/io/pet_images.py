@@ -116,13 +116,20 @@ class PetImage:
 
 @dataclass
 class LabelMap:
-    """An integer label map in world space (NIfTI)."""
+    """An integer label map in world space (NIfTI).
+
+    ``world_space`` is False for a NIfTI whose sform and qform codes are both 0: its
+    ``affine`` is then nibabel's guess from the voxel sizes (centred, x flipped), not a
+    position, and :func:`contexture.pet.quantify.check_mask` refuses it unless the cohort
+    adopts the PET grid.
+    """
 
     labels: np.ndarray
     affine: np.ndarray
     source: str
     space_code: int = 0
     extra: dict = field(default_factory=dict)
+    world_space: bool = True
 
 
 # --- DICOM value decoding ---------------------------------------------------------------
@@ -462,7 +469,13 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
         raise InputError(f"label mask '{path}' holds negative values; expected labels >= 0 (0 = background).")
     sform, qform = int(image.header["sform_code"]), int(image.header["qform_code"])
     code = sform if sform > 0 else qform
-    return LabelMap(labels=labels, affine=image.affine.astype(float), source=str(path), space_code=code)
+    return LabelMap(
+        labels=labels,
+        affine=image.affine.astype(float),
+        source=str(path),
+        space_code=code,
+        world_space=sform > 0 or qform > 0,
+    )
 
 
 # --- writers (the demo simulator, tests and benchmarks) --------------------------------
@@ -507,12 +520,15 @@ def write_dicom_pet(
     radiopharmaceutical: str = "89ZED88082A",
     injection_datetime_tag: bool = True,
     file_names: list[str] | None = None,
+    height_m: float | None = None,
+    sex: str | None = None,
 ) -> None:
     """Write a static PET series (PET Image Storage, Units BQML, DecayCorrection START).
 
     Stored values are int16 with a per-slice RescaleSlope (slice maximum / 32000), as
     scanners do. ``injection_datetime_tag=False`` writes only the (deprecated)
     RadiopharmaceuticalStartTime, without the date. UIDs derive from ``uid_seed``.
+    ``height_m`` and ``sex`` (M/F/O) fill PatientSize and PatientSex when given.
     """
     from pydicom.dataset import FileMetaDataset
     from pydicom.sequence import Sequence
@@ -550,6 +566,10 @@ def write_dicom_pet(
         ds.PatientID = patient_id
         ds.PatientName = patient_id
         ds.PatientWeight = f"{weight_kg:.1f}"
+        if height_m is not None:
+            ds.PatientSize = f"{height_m:.2f}"
+        if sex is not None:
+            ds.PatientSex = sex
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
         ds.SeriesNumber, ds.InstanceNumber = 1, k + 1
         ds.ImageOrientationPatient = [

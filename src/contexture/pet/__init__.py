@@ -35,7 +35,7 @@ from contexture.pet.features import patient_features
 from contexture.pet.figures import biodistribution_figure, pet_model_figures
 from contexture.pet.models import run_pet_models
 from contexture.pet.quantify import QuantifyOptions, quantify_scans, read_voi_table, voi_scans
-from contexture.pet.suv import ZR89_HALF_LIFE_S
+from contexture.pet.suv import DEFAULT_UPTAKE_WINDOWS_H, ZR89_HALF_LIFE_S
 
 
 class Quantification(NamedTuple):
@@ -55,6 +55,9 @@ def quantify_cohort(
     peak_volume_ml: float = 1.0,
     half_life_hours: float = ZR89_HALF_LIFE_S / 3600.0,
     fov_tolerance_voxels: float = 1.0,
+    lean_body_mass: str = "janmahasatian",
+    adopt_pet_grid_for_unoriented_masks: bool = False,
+    uptake_window_hours: dict | None = None,
 ) -> Quantification:
     """Lesions, reference regions, scans and patient features of a cohort's PET.
 
@@ -62,7 +65,12 @@ def quantify_cohort(
     VOIs name, ``format = voi_table``) or else from the images of a scans table
     (``scans``, :func:`contexture.pet.quantify.quantify_scans`). The clinical table's
     ``weight_kg`` (when present) is the body weight of images that lack one.
-    ``half_life_hours`` is the half-life used when an image does not state one.
+    ``half_life_hours`` is the half-life used when an image does not state one. The
+    clinical ``height_cm`` and ``sex`` give SUL where an image lacks them;
+    ``lean_body_mass`` picks the LBM formula (``janmahasatian`` or ``james``);
+    ``uptake_window_hours`` maps radionuclide keys (``Zr89``) to the expected
+    ``[earliest, latest]`` uptake in hours (default
+    :data:`contexture.pet.suv.DEFAULT_UPTAKE_WINDOWS_H`).
     Patient features: :func:`contexture.pet.features.patient_features`.
     """
     if voi_table is not None:
@@ -72,12 +80,24 @@ def quantify_cohort(
         weights = {}
         if clinical is not None and "weight_kg" in clinical.columns:
             weights = dict(zip(clinical["patient_id"].astype(str), clinical["weight_kg"], strict=True))
+        body = {}
+        if clinical is not None:
+            sizes = clinical.reindex(columns=["patient_id", "height_cm", "sex"])
+            body = {
+                str(r["patient_id"]): {k: (None if pd.isna(r[k]) else r[k]) for k in ("height_cm", "sex")}
+                for r in sizes.to_dict("records")
+            }
         options = QuantifyOptions(
             peak_volume_ml=peak_volume_ml,
             default_half_life_s=half_life_hours * 3600.0,
             fov_tolerance_voxels=fov_tolerance_voxels,
+            lean_body_mass=lean_body_mass,
+            adopt_pet_grid_for_unoriented_masks=adopt_pet_grid_for_unoriented_masks,
+            uptake_window_hours={
+                k: tuple(v) for k, v in (uptake_window_hours or dict(DEFAULT_UPTAKE_WINDOWS_H)).items()
+            },
         )
-        lesions, references, scan_table = quantify_scans(scans, weights, options)
+        lesions, references, scan_table = quantify_scans(scans, weights, options, body)
     return Quantification(lesions, references, scan_table, patient_features(lesions))
 
 

@@ -4,7 +4,8 @@ Every image, mask and labels file named by the scans table exists; an ``on_treat
 scan dated before treatment start (``scan_day < 0``) is an error (scans table and VOI
 table); every label in a mask is in its labels table and vice versa (for an RTSTRUCT or SEG mask:
 every ROI or segment the labels table names exists in the file); image and mask headers
-are read (no voxel data) and absurd dimensions refused. Called through
+are read (no voxel data) and absurd dimensions refused; a NIfTI mask without world space
+(sform and qform codes 0) is refused unless ``pet.adopt_pet_grid_for_unoriented_masks``. Called through
 :data:`contexture.modalities.MODALITIES` by :func:`contexture.inputs.validate_cohort_inputs`.
 """
 
@@ -135,7 +136,16 @@ def check_pet_inputs(section: dict, found: Collector) -> None:
             found.record(mask_path, "pet", "label mask")
             if _check_image_header(mask_path, "label mask", found, "mask", (scans_path, row)) and labels is not None:
                 with found.capture():
-                    present = set(present_labels(read_label_map(mask_path).labels).tolist())
+                    mask = read_label_map(mask_path)
+                    if not mask.world_space and not section.get("adopt_pet_grid_for_unoriented_masks", False):
+                        found.add(
+                            f"label mask '{mask_path}' has no world space (NIfTI sform_code and qform_code are both "
+                            "0), so its position relative to the PET is unknown; re-export it with its scanner-space "
+                            "affine, or, if it was drawn voxel by voxel on its PET, set "
+                            f"pet.adopt_pet_grid_for_unoriented_masks: true (scans table {scans_path}, row {row}, "
+                            "column 'mask')"
+                        )
+                    present = set(present_labels(mask.labels).tolist())
                     listed = set(labels["label"].astype(int))
                     if present - listed:
                         found.add(

@@ -3,7 +3,9 @@
 Numbers come from the run: the half-life each scan was decay-corrected with
 (``pet/scans.tsv``, column ``half_life_s``, written by :func:`contexture.pet.quantify.quantify_scans`;
 the ``pet.half_life_hours`` option is only the fallback of images that do not state it),
-the SUVpeak sphere (``pet.peak_volume_ml``), the irradiated-lesion rule
+the SUVpeak sphere (``pet.peak_volume_ml``), the lean body mass formula of SUL
+(``pet.lean_body_mass``) with the scans that had height and sex (``lbm_kg``), the uptake
+windows (``pet.uptake_window_hours``), the flagged lesions (``qc_flag``), the irradiated-lesion rule
 (``pet_analysis.exclude_irradiated``), the analyses present in ``tables/pet_models.tsv``,
 and the biodistribution tables with their ``pet.biodistribution.ci_level``.
 """
@@ -40,6 +42,12 @@ def nuclide_name(half_life_s: float) -> str | None:
             letters, mass = re.fullmatch(r"([A-Za-z]+)(\d+)", key).groups()
             return f"{mass}{letters}"
     return None
+
+
+def nuclide_label(key: str) -> str:
+    """'89Zr' for the key 'Zr89'."""
+    letters, mass = re.fullmatch(r"([A-Za-z]+)(\d+)", key).groups()
+    return f"{mass}{letters}"
 
 
 def half_life_text(half_lives_s) -> str:
@@ -125,6 +133,8 @@ def _irradiated_sentence(baseline_lesions: pd.DataFrame, exclude: bool, modelled
     if exclude:
         return counted + " the uptake analyses (per-patient geometric means, mixed models and figures)."
     return counted + " the per-patient geometric mean but kept in the mixed models and figures."
+
+
 def mask_forms_sentence(scans: pd.DataFrame) -> str:
     """Which mask forms the scans used and how each was placed (``pet/scans.tsv`` ``mask_format``)."""
     if "mask_format" not in scans.columns:
@@ -144,6 +154,51 @@ def mask_forms_sentence(scans: pd.DataFrame) -> str:
         if form in counts
     ]
     return (" Regions were " + "; ".join(parts) + ".") if parts else ""
+
+
+LBM_CITATIONS = {
+    "janmahasatian": (
+        "Janmahasatian et al. 2005: 9270 W / (6680 + 216 BMI) for men, 9270 W / (8780 + 244 BMI) for women, "
+        "W in kg, BMI in kg/m²"
+    ),
+    "james": "James 1976: 1.10 W - 128 (W/H)² for men, 1.07 W - 148 (W/H)² for women, W in kg, H in cm",
+}
+
+
+def _sul_and_qc_sentences(lesions: pd.DataFrame, scans: pd.DataFrame, options: dict) -> str:
+    """SUL, the geometry option and the plausibility flags, from the run's tables and options."""
+    text = ""
+    if "lbm_kg" in scans.columns and scans["lbm_kg"].notna().any():
+        with_sul = int(scans["lbm_kg"].notna().sum())
+        formula = options["lean_body_mass"]
+        text += (
+            f" Lean-body-mass SUV (SUL = SUVbw × LBM / W, PERCIST 1.0; LBM by {LBM_CITATIONS[formula]}) was "
+            f"computed where height and sex were known ({with_sul} of {len(scans)} scans)."
+        )
+    if "mask_grid_adopted" in scans.columns and scans["mask_grid_adopted"].fillna(False).astype(bool).any():
+        adopted = int(scans["mask_grid_adopted"].fillna(False).astype(bool).sum())
+        text += (
+            f" Label masks without world space ({adopted} scans) were placed voxel for voxel on the PET grid "
+            "(pet.adopt_pet_grid_for_unoriented_masks)."
+        )
+    windows = options.get("uptake_window_hours") or {}
+    used = set(scans["radionuclide"].dropna()) if "radionuclide" in scans.columns else set()
+    shown = {k: v for k, v in sorted(windows.items()) if k in used}
+    if shown and "uptake_in_window" in scans.columns:
+        window_text = ", ".join(f"{nuclide_label(k)} {lo:g}-{hi:g} h" for k, (lo, hi) in shown.items())
+        outside = int((scans["uptake_in_window"].astype("boolean") == False).sum())  # noqa: E712 (nullable)
+        text += (
+            f" Uptake times were checked against the expected window ({window_text} after injection); "
+            f"{outside} scan{'s' if outside != 1 else ''} fell outside."
+        )
+    if "qc_flag" in lesions.columns:
+        flagged = int(lesions["qc_flag"].notna().sum())
+        text += (
+            " Lesion measurements with SUVmax zero or at or below the scan's blood-pool or background "
+            f"reference SUVmean, or from a scan outside its uptake window, were flagged ({flagged} of "
+            f"{len(lesions)}) and kept in the analyses."
+        )
+    return text
 
 
 def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -181,6 +236,8 @@ def uptake_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
             f"## CD8 PET\n\nUptake of {counts} was read from a per-VOI statistics table exported from the "
             f"reading software ({_and(exported)} as exported; no SUV was recomputed from images)."
         )
+    if scans is not None and "half_life_s" in scans.columns:
+        text += _sul_and_qc_sentences(lesions, scans, cohort_config["pet"])
     modelled = models is not None and not models.empty
     text += _irradiated_sentence(baseline_lesions, cohort_config["pet_analysis"]["exclude_irradiated"], modelled)
     text += " Per-patient uptake is the geometric mean of lesion SUVmax."

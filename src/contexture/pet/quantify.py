@@ -23,6 +23,18 @@ Per VOI (all on SUVbw voxels, IBSI definitions, Zwanenburg et al., Radiology 202
 * reference regions (``kind = reference``): SUVmean of the blood pool (aorta) and of
   muscle, and the lesion ratios tumor_to_blood = SUVmax / blood-pool SUVmean and
   tumor_to_muscle = SUVmax / muscle SUVmean (one ratio column per reference region).
+* SUL (lean-body-mass SUV; PERCIST 1.0 defines SULpeak on it): sulmax, sulpeak, sulmean
+  = SUVbw x LBM / W, LBM by Janmahasatian et al. 2005 (default) or James 1976
+  (:func:`contexture.pet.suv.lean_body_mass_kg`); empty, with one warning per scan, where
+  height or sex is unknown.
+* plausibility (:func:`plausibility_flags`): ``qc_flag`` lists, per lesion, ``zero_suvmax``
+  (SUVmax <= 0: the lesion lies where the image has no activity), ``at_or_below_blood_pool``
+  / ``at_or_below_background`` (SUVmax at or below the SUVmean of the scan's blood-pool /
+  background reference region: a mask from another scan or patient, or a lesion without
+  uptake) and ``uptake_outside_window`` (the scan's uptake time is outside its expected
+  window, :func:`contexture.pet.suv.check_uptake_time`), separated by ``;``; empty = no
+  flag. Flags are listed in one warning per scan; flagged lesions are kept in every
+  analysis.
 * dose-finding series: scans-table columns ``days_post_injection`` and
   ``protein_dose_mg`` are carried into the reference-region table (the input of
   :mod:`contexture.pet.biodistribution`); a series may hold several scans of a patient
@@ -40,7 +52,7 @@ import logging
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +64,14 @@ from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pe
 from contexture.io.pet_masks import mask_file, read_segmentation, read_structure_set
 from contexture.io.validation import read_validated_table
 from contexture.pet.masks import rasterise_structure_set
-from contexture.pet.suv import ZR89_HALF_LIFE_S, bids_suv_factor, dicom_suv_factors
+from contexture.pet.suv import (
+    DEFAULT_UPTAKE_WINDOWS_H,
+    ZR89_HALF_LIFE_S,
+    bids_suv_factor,
+    check_uptake_time,
+    dicom_suv_factors,
+    lean_body_mass_factor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +87,13 @@ LESION_COLUMNS = [
     "volume_ml",
     "voxels",
     "irradiated",
+    "sulmax",
+    "sulpeak",
+    "sulmean",
+    "qc_flag",
 ]
+# SUL column of each SUVbw statistic (same voxels, times LBM / W).
+SUL_COLUMNS = {"suvmax": "sulmax", "suvpeak": "sulpeak", "suvmean": "sulmean"}
 REFERENCE_COLUMNS = [
     "patient_id",
     "timepoint",
@@ -86,6 +111,10 @@ REFERENCE_COLUMNS = [
 SCAN_DESIGN_COLUMNS = ("days_post_injection", "protein_dose_mg")
 # Reference regions whose SUVmean divides lesion SUVmax into the named ratio column.
 RATIO_NAMES = {"aorta": "blood", "blood_pool": "blood", "blood": "blood", "muscle": "muscle"}
+# Reference regions (lower case) whose SUVmean is the background level of the plausibility flags.
+BACKGROUND_REGIONS = ("muscle", "background")
+# qc_flag codes, in the order they are listed (docs/pet.md, Per-lesion measures).
+QC_FLAGS = ("zero_suvmax", "at_or_below_blood_pool", "at_or_below_background", "uptake_outside_window")
 TEMPLATE_SPACES = {3: "Talairach", 4: "MNI-152"}
 
 
@@ -96,6 +125,9 @@ class QuantifyOptions:
     peak_volume_ml: float = 1.0
     default_half_life_s: float = ZR89_HALF_LIFE_S
     fov_tolerance_voxels: float = 1.0
+    lean_body_mass: str = "janmahasatian"
+    adopt_pet_grid_for_unoriented_masks: bool = False
+    uptake_window_hours: dict = field(default_factory=lambda: dict(DEFAULT_UPTAKE_WINDOWS_H))
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -213,6 +245,70 @@ def voi_statistics(suv: np.ndarray, label_grid: np.ndarray, voxel_volume_ml: flo
     return pd.DataFrame(rows, columns=["label", "voxels", "volume_ml", "suvmax", "suvmean", "suvpeak"])
 
 
+def plausibility_flags(
+    lesions: pd.DataFrame, references: pd.DataFrame, scan: str, uptake_in_window: bool | None = None
+) -> pd.Series:
+    """``qc_flag`` of each lesion of one scan (module docstring), with one warning listing them.
+
+    ``lesions`` has ``lesion_id`` and ``suvmax``; ``references`` the scan's reference
+    regions (``region``, ``suvmean``, ``voxels``; several labels of a region are pooled,
+    voxel-weighted, as for the ratios). Blood pool: regions ``aorta``, ``blood_pool``,
+    ``blood``; background: ``muscle``, ``background``. A level compares SUVmax with the
+    region's SUVmean.
+    """
+    levels = {}
+    names = references["region"].astype(str).str.lower() if len(references) else pd.Series(dtype=str)
+    for level, members in (
+        ("blood_pool", [r for r, n in RATIO_NAMES.items() if n == "blood"]),
+        ("background", list(BACKGROUND_REGIONS)),
+    ):
+        group = references[names.isin(members).to_numpy()] if len(references) else references
+        if len(group) and group["suvmean"].notna().any():
+            weights = group["voxels"].fillna(1).astype(float) if "voxels" in group else pd.Series(1.0, group.index)
+            means = group["suvmean"].astype(float)
+            usable = means.notna()
+            levels[level] = float((means[usable] * weights[usable]).sum() / weights[usable].sum())
+    suvmax = lesions["suvmax"].astype(float)
+    flags = []
+    for value in suvmax:
+        codes = []
+        if np.isfinite(value) and value <= 0:
+            codes.append("zero_suvmax")
+        else:
+            for level in ("blood_pool", "background"):
+                if level in levels and np.isfinite(value) and value <= levels[level]:
+                    codes.append(f"at_or_below_{level}")
+        if uptake_in_window is False:
+            codes.append("uptake_outside_window")
+        flags.append(";".join(codes))
+    flags = pd.Series(flags, index=lesions.index, dtype=object)
+    shown = [
+        f"{lesion} (SUVmax {value:.3g}: {flag})"
+        for lesion, value, flag in zip(lesions["lesion_id"], suvmax, flags, strict=True)
+        if flag and flag != "uptake_outside_window"
+    ]
+    if shown:
+        reference_text = ", ".join(f"{k.replace('_', ' ')} SUVmean {v:.3g}" for k, v in levels.items()) or "none"
+        log.warning(
+            "PET scan %s: %d lesion(s) with SUVmax zero or at or below a reference region's SUVmean (%s): %s. "
+            "A mask of another scan or patient reads background or zero; a lesion without uptake above the "
+            "reference can be genuine. Check the mask; flagged in lesions.tsv column qc_flag (kept in the analyses).",
+            scan,
+            len(shown),
+            reference_text,
+            "; ".join(shown[:20]) + (" ..." if len(shown) > 20 else ""),
+        )
+    return flags.where(flags != "", None)
+
+
+def add_sul(lesions: pd.DataFrame, factor: float | None) -> pd.DataFrame:
+    """sulmax, sulpeak, sulmean = SUVbw statistics x LBM / W (empty when ``factor`` is None)."""
+    lesions = lesions.copy()
+    for suv, sul in SUL_COLUMNS.items():
+        lesions[sul] = lesions[suv].astype(float) * factor if factor is not None else np.nan
+    return lesions
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 
@@ -297,11 +393,42 @@ def suv_volume(image: PetImage, scan: str, row: dict, weights: dict[str, float],
             default_half_life_s=options.default_half_life_s,
         )
         suv = image.values * np.float32(factor)
+    declared = row.get("days_post_injection")
+    declared = None if declared is None or pd.isna(declared) else float(declared)
+    info["uptake_in_window"] = check_uptake_time(scan, info, options.uptake_window_hours, declared)
     return suv, info
 
 
 def check_mask(mask: LabelMap, image: PetImage, labels: pd.DataFrame, labels_path: str, options: QuantifyOptions):
-    """Stop on a mask in another space, labels absent from the labels table, or vice versa."""
+    """Stop on a mask in another space, labels absent from the labels table, or vice versa.
+
+    A mask without world space (NIfTI sform and qform codes 0, :attr:`LabelMap.world_space`
+    False) is refused: its affine would be nibabel's guess. With the cohort option
+    ``adopt_pet_grid_for_unoriented_masks`` and a shape equal to the PET's, it takes the
+    PET's affine instead (``mask.affine`` is replaced), with a warning every time.
+    """
+    if not mask.world_space:
+        same_shape = tuple(mask.labels.shape) == tuple(image.values.shape)
+        if not (options.adopt_pet_grid_for_unoriented_masks and same_shape):
+            shapes = f"mask {'x'.join(map(str, mask.labels.shape))}, PET {'x'.join(map(str, image.values.shape))}"
+            raise InputError(
+                f"label mask '{mask.source}' has no world space (NIfTI sform_code and qform_code are both 0), so where "
+                f"its voxels lie relative to PET image '{image.source}' is unknown (nibabel would guess a centred, "
+                "x-flipped position). Re-export the mask with its scanner-space affine"
+                + (
+                    f"; the shapes differ ({shapes}), so the PET grid cannot be adopted."
+                    if options.adopt_pet_grid_for_unoriented_masks
+                    else f", or, if it was drawn voxel by voxel on this PET ({shapes}), set the cohort option "
+                    "pet.adopt_pet_grid_for_unoriented_masks: true."
+                )
+            )
+        log.warning(
+            "label mask '%s' has no world space (sform/qform codes 0); placed voxel for voxel on the grid of PET image "
+            "'%s' (pet.adopt_pet_grid_for_unoriented_masks). Check that the mask was drawn on this image.",
+            mask.source,
+            image.source,
+        )
+        mask.affine = image.affine.copy()
     if mask.space_code in TEMPLATE_SPACES:
         raise InputError(
             f"label mask '{mask.source}' is in {TEMPLATE_SPACES[mask.space_code]} template space (NIfTI sform/qform code "
@@ -341,6 +468,7 @@ class PetMask:
     volumes_ml: dict[int, float]
     kind: str
     resampled: bool
+    grid_adopted: bool = False  # a NIfTI without world space placed on the PET grid (opt-in)
 
 
 def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str) -> None:
@@ -383,7 +511,9 @@ def load_mask(
         check_mask(mask, image, labels, labels_path, options)
         grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine)
         resampled = not (mask.labels.shape == image.values.shape and np.allclose(mask.affine, image.affine, atol=1e-4))
-        return PetMask(grid, _native_volumes(mask.labels, mask.affine, codes.values()), kind, resampled)
+        return PetMask(
+            grid, _native_volumes(mask.labels, mask.affine, codes.values()), kind, resampled, not mask.world_space
+        )
     if kind == "rtstruct":
         structure = read_structure_set(file)
         if image.frame_of_reference_uid is None:
@@ -415,9 +545,12 @@ def load_mask(
 
 
 def quantify_scan(
-    row: dict, base: Path, weights: dict[str, float], options: QuantifyOptions
+    row: dict, base: Path, weights: dict[str, float], options: QuantifyOptions, body: dict[str, dict] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Lesion rows, reference-region rows and the provenance of one scan (one scans-table row)."""
+    """Lesion rows, reference-region rows and the provenance of one scan (one scans-table row).
+
+    ``body`` maps patient_id to the clinical table's ``height_cm`` and ``sex`` (for SUL).
+    """
     given = base / str(row["image"]) if not Path(str(row["image"])).is_absolute() else Path(row["image"])
     image_path = given.resolve()
     mask_path = base / str(row["mask"]) if not Path(str(row["mask"])).is_absolute() else Path(row["mask"])
@@ -456,6 +589,19 @@ def quantify_scan(
         # Several labels of one region: their voxel-weighted SUVmean.
         region_mean = (group["suvmean"] * group["voxels"]).sum() / group["voxels"].sum()
         lesions[f"tumor_to_{name}"] = lesions["suvmax"] / region_mean
+    clinical = (body or {}).get(str(row["patient_id"]), {})
+    sul_factor, lbm = None, {}
+    if not lesions.empty:  # reference-region-only scans need no SUL (and no warning)
+        sul_factor, lbm = lean_body_mass_factor(
+            image.attributes,
+            info,
+            scan=scan,
+            clinical_height_cm=clinical.get("height_cm"),
+            clinical_sex=clinical.get("sex"),
+            formula=options.lean_body_mass,
+        )
+    lesions = add_sul(lesions, sul_factor)
+    lesions["qc_flag"] = plausibility_flags(lesions, references, scan, info.get("uptake_in_window"))
     provenance = {
         "patient_id": row["patient_id"],
         "timepoint": row["timepoint"],
@@ -468,8 +614,10 @@ def quantify_scan(
         "shape": "x".join(map(str, suv.shape)),
         "mask_format": mask.kind,
         "mask_resampled": mask.resampled,
+        "mask_grid_adopted": mask.grid_adopted,
     }
     provenance.update({k: v for k, v in info.items() if not k.endswith("datetime")})
+    provenance.update({k: lbm.get(k) for k in ("lbm_formula", "lbm_kg", "height_source", "sex_source")})
     keep = [c for c in lesions.columns if c in LESION_COLUMNS or c.startswith("tumor_to_")]
     return lesions[keep], references[REFERENCE_COLUMNS], provenance
 
@@ -486,13 +634,17 @@ def sort_references(references: pd.DataFrame) -> pd.DataFrame:
 
 
 def quantify_scans(
-    scans_path: str | os.PathLike, weights: dict[str, float] | None = None, options: QuantifyOptions | None = None
+    scans_path: str | os.PathLike,
+    weights: dict[str, float] | None = None,
+    options: QuantifyOptions | None = None,
+    body: dict[str, dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Quantify every scan of a scans table, one scan in memory at a time.
 
     Returns ``(lesions, reference_regions, scans)`` tables, sorted. Paths in the scans
     table are relative to its folder. ``weights`` maps patient_id to the clinical
-    ``weight_kg`` used when an image lacks a body weight.
+    ``weight_kg`` used when an image lacks a body weight; ``body`` to the clinical
+    ``height_cm`` and ``sex`` used when an image lacks them (SUL).
     """
     options = options or QuantifyOptions()
     weights = weights or {}
@@ -501,7 +653,7 @@ def quantify_scans(
     base = scans_path.parent
     lesion_parts, reference_parts, provenance = [], [], []
     for number, row in enumerate(iter_scans(scans), start=1):
-        lesions, references, info = quantify_scan(row, base, weights, options)
+        lesions, references, info = quantify_scan(row, base, weights, options, body)
         lesion_parts.append(lesions)
         reference_parts.append(references)
         provenance.append(info)
@@ -565,6 +717,11 @@ def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     lesions = finish_lesions(table[~is_reference].drop(columns=["kind", "reference_region", *SCAN_DESIGN_COLUMNS]))
     references = table[is_reference].assign(region=lambda t: t["reference_region"].astype(str), label=pd.NA)
     references = sort_references(references.reindex(columns=REFERENCE_COLUMNS))
+    keys = ["patient_id", "timepoint", "scan_day"]
+    for key, group in lesions.groupby(keys, sort=False, dropna=False):
+        own = references[(references[keys] == pd.Series(key, index=keys)).all(axis=1)]
+        scan = f"{path} ({' '.join(map(str, key))})"
+        lesions.loc[group.index, "qc_flag"] = plausibility_flags(group, own, scan)
     return lesions, references
 
 

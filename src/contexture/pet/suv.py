@@ -27,12 +27,27 @@ Reference time for ``DecayCorrection = START`` (QIBA pseudo-code order):
 3. otherwise back-computed per slice from AcquisitionTime, ActualFrameDuration T and
    FrameReferenceTime dt: t_ref = t_acq + T_ave - dt with
    T_ave = ln(lambda T / (1 - exp(-lambda T))) / lambda (the time at which the decaying
-   count rate equals its frame average; Vácha et al., option 4);
+   count rate equals its frame average; Vácha et al., option 4), only when every slice
+   has FrameReferenceTime > 0 and ActualFrameDuration > 0, as the QIBA pseudo-code
+   requires (a FrameReferenceTime of 0, as some vendors write, would move the reference
+   by about half a frame);
 4. otherwise the earliest AcquisitionDate/Time (QIBA's last resort).
 
 ``DecayCorrection = ADMIN``: images are corrected to the injection time, the dose is not
 decayed. ``NONE``: each slice is corrected from its own frame to the injection time,
 SUV = C * lambda T / (1 - exp(-lambda T)) * exp(lambda (t_acq - t_inj)) * W / D.
+
+Uptake time plausibility (:func:`check_uptake_time`): the time from injection to the
+reference time is compared with a window per radionuclide (config
+``pet.uptake_window_hours``; :data:`DEFAULT_UPTAKE_WINDOWS_H`), on the DICOM and the
+BIDS paths alike; outside it is a warning naming the scan, the uptake found and its
+likely cause (an injection date missing or equal to the scan date), and the scan's
+lesions carry the ``uptake_outside_window`` flag.
+
+Lean body mass (:func:`lean_body_mass_kg`, :func:`lean_body_mass_factor`): SUL = SUVbw x
+LBM / W (PERCIST 1.0 defines SULpeak on it), LBM by Janmahasatian et al. 2005 (default) or
+James 1976, from PatientSize/PatientSex (DICOM), the sidecar's PatientSize/PatientSex
+(dcm2niix names), or the clinical table's ``height_cm``/``sex``.
 
 Units: BQML (activity), GML (already SUV; SUVType BW, or LBM / LBMJAMES128 / LBMJANMA /
 IBW converted back to BW with PatientSize and PatientSex, the mean of the male and
@@ -74,6 +89,19 @@ SAME_DAY_MAX_HALF_LIFE_S = 2 * 3600.0
 # real-world values are ~4e2 and ~4e8); 1e5 Bq is far below any diagnostic activity.
 MBQ_THRESHOLD = 1e5
 
+# Expected uptake (injection to reference time) per radionuclide, hours; a scan outside
+# is warned about and flagged, not refused. 89Zr: the 89ZED88082A protocol images on day 2
+# to 7 after injection (Kist de Ruijter et al., Nat Med 2022;28:2601-2610), days counted
+# by calendar date, so with injection and scan anywhere in a working day 36 h (day 2,
+# early scan after a late injection) to 180 h (day 7, late scan after an early one). 18F: 45 to
+# 120 min covers FDG (60 min, 55-75 min, EANM guideline 2.0, Boellaard et al., EJNMMI
+# 2015;42:328-354; QIBA FDG-PET/CT Profile) and PSMA-1007 (90-120 min, EANM/SNMMI
+# guideline, Fendler et al., EJNMMI 2023;50:1466-1486). Config pet.uptake_window_hours
+# (workflow/schemas/cohort/pet.schema.yaml) holds the same defaults.
+DEFAULT_UPTAKE_WINDOWS_H = {"Zr89": (36.0, 180.0), "F18": (0.75, 2.0)}
+# Lean body mass formulas of config pet.lean_body_mass.
+LEAN_BODY_MASS_FORMULAS = ("janmahasatian", "james")
+
 _ACTIVITY_UNITS = {"bq": 1.0, "kbq": 1e3, "mbq": 1e6, "gbq": 1e9, "mci": 3.7e7, "uci": 3.7e4, "µci": 3.7e4}
 _CONCENTRATION_UNITS = {"bq/ml": 1.0, "kbq/ml": 1e3, "mbq/ml": 1e6}
 
@@ -110,7 +138,37 @@ def _scan(scan: str, message: str) -> InputError:
     return InputError(f"PET scan '{scan}': {message}")
 
 
-# --- body size conversions for Units GML / CM2ML -----------------------------------------
+# --- body size: lean body mass (SUL) and the conversions for Units GML / CM2ML ---------------
+
+
+def lean_body_mass_kg(weight_kg: float, height_cm: float, sex: str, formula: str = "janmahasatian") -> float:
+    """Lean body mass (kg) from weight (kg), height (cm) and sex (``M`` or ``F``).
+
+    ``janmahasatian`` (Janmahasatian et al., Clin Pharmacokinet 2005;44:1051-1065; the LBM
+    of PERCIST's SUL, Wahl et al., J Nucl Med 2009;50:122S, and DICOM SUVType LBMJANMA),
+    with BMI = W / (H/100)^2:
+
+        male   LBM = 9270 W / (6680 + 216 BMI)
+        female LBM = 9270 W / (8780 + 244 BMI)
+
+    ``james`` (James, Research on obesity, HMSO 1976; DICOM SUVType LBMJAMES128):
+
+        male   LBM = 1.10 W - 128 (W / H)^2
+        female LBM = 1.07 W - 148 (W / H)^2
+
+    James' formula falls with weight beyond W/H^2 ~ 43 kg/m^2 (male) and is known to
+    underestimate LBM in obesity, which is why Janmahasatian's is the default.
+    """
+    if sex not in ("M", "F"):
+        raise ValueError(f"sex must be 'M' or 'F', got {sex!r}")
+    male = sex == "M"
+    if formula == "janmahasatian":
+        bmi = weight_kg / (height_cm / 100) ** 2
+        return 9270 * weight_kg / (6680 + 216 * bmi) if male else 9270 * weight_kg / (8780 + 244 * bmi)
+    if formula == "james":
+        ratio2 = (weight_kg / height_cm) ** 2
+        return 1.10 * weight_kg - 128 * ratio2 if male else 1.07 * weight_kg - 148 * ratio2
+    raise ValueError(f"unknown lean body mass formula {formula!r}; expected one of {LEAN_BODY_MASS_FORMULAS}")
 
 
 def _size_factors(suv_type: str, weight_kg: float, height_cm: float, sex: str) -> list[float]:
@@ -123,10 +181,9 @@ def _size_factors(suv_type: str, weight_kg: float, height_cm: float, sex: str) -
         if suv_type == "LBM":  # Morgan
             out.append(1.10 * weight_kg - 120 * ratio2 if male else 1.07 * weight_kg - 148 * ratio2)
         elif suv_type == "LBMJAMES128":  # James 1976, DICOM variant
-            out.append(1.10 * weight_kg - 128 * ratio2 if male else 1.07 * weight_kg - 148 * ratio2)
+            out.append(lean_body_mass_kg(weight_kg, height_cm, s, "james"))
         elif suv_type == "LBMJANMA":  # Janmahasatian 2005
-            bmi = weight_kg / (height_cm / 100) ** 2
-            out.append(9270 * weight_kg / (6680 + 216 * bmi) if male else 9270 * weight_kg / (8780 + 244 * bmi))
+            out.append(lean_body_mass_kg(weight_kg, height_cm, s, "janmahasatian"))
         elif suv_type == "IBW":
             out.append(48.0 + 1.06 * (height_cm - 152) if male else 45.5 + 0.91 * (height_cm - 152))
         elif suv_type == "BSA":  # Du Bois & Du Bois 1916, m^2
@@ -244,7 +301,8 @@ def reference_datetime_dicom(
     if attrs.get("GEScanDateTime") is not None:
         return attrs["GEScanDateTime"], "GE PET scan datetime (0009,100D)"
     columns = ["acquisition_datetime", "actual_frame_duration_ms", "frame_reference_time_ms"]
-    if slices[columns].notna().all().all() and len(slices):
+    timing = slices[columns[1:]].astype(float)
+    if len(slices) and slices[columns].notna().all().all() and bool((timing > 0).all().all()):
         times = []
         for acquisition, duration_ms, reference_ms in slices[columns].itertuples(index=False):
             average = frame_average_time(duration_ms / 1000.0, half_life_s)
@@ -255,7 +313,11 @@ def reference_datetime_dicom(
             log.warning("PET scan %s: back-computed reference times spread over %.0f s", scan, spread)
         return times[len(times) // 2], "AcquisitionTime + frame average - FrameReferenceTime"
     if earliest is not None:
-        log.warning("PET scan %s: SeriesTime after AcquisitionTime; using the earliest AcquisitionTime", scan)
+        log.warning(
+            "PET scan %s: SeriesTime missing or after AcquisitionTime, and no FrameReferenceTime > 0 with ActualFrameDuration > 0 "
+            "on every slice (QIBA); using the earliest AcquisitionTime",
+            scan,
+        )
         return earliest, "earliest AcquisitionDate/AcquisitionTime"
     raise _scan(
         scan, "no scan time: SeriesDate/SeriesTime (0008,0021/0031) and AcquisitionTime (0008,0032) are missing."
@@ -286,6 +348,7 @@ def dicom_suv_factors(
         if weight_kg and header_weight:  # the scanner's SUV used its weight; SUV is proportional to W
             factor *= weight_kg / header_weight
         info.update(method=f"Units {units}, SUVType {attrs.get('SUVType') or 'BW'}")
+        _record_weight(info, weight_kg, header_weight, fallback_weight_kg)
         return np.full(n, factor), info
     scale = np.ones(n)
     if units == "CNTS":
@@ -300,6 +363,7 @@ def dicom_suv_factors(
             if weight_kg and header_weight:
                 factor *= weight_kg / header_weight
             info.update(method="Units CNTS x Philips SUV scale factor (7053,1000)")
+            _record_weight(info, weight_kg, header_weight, fallback_weight_kg)
             return factor, info
         else:
             raise _scan(
@@ -319,6 +383,7 @@ def dicom_suv_factors(
         attrs.get("RadionuclideHalfLife"), default_half_life_s, scan, "RadionuclideHalfLife (0018,1075)"
     )
     info.update(weight_kg=weight, weight_source=weight_source, injected_bq=dose, half_life_s=half_life)
+    info["radionuclide"] = nuclide_key(attrs.get("Radionuclide")) or nuclide_from_half_life(half_life)
     correction = attrs.get("DecayCorrection")
     if correction == "ADMIN":
         info.setdefault("method", "Units BQML")
@@ -359,6 +424,18 @@ def dicom_suv_factors(
         info["uptake_s"] = float((first - injection).total_seconds())
         return scale * factors, info
     raise _scan(scan, f"DecayCorrection (0054,1102) is '{correction}'; expected START, ADMIN or NONE.")
+
+
+def _record_weight(info: dict, override_kg, header_kg, fallback_kg) -> None:
+    """The body weight an SUV image stands for (scans table, header, clinical), for SUL."""
+    for value, source in (
+        (override_kg, "scans table weight_kg"),
+        (header_kg, "PatientWeight (0010,1030)"),
+        (fallback_kg, "clinical weight_kg"),
+    ):
+        if value is not None and np.isfinite(value) and 0 < value <= 500:
+            info.update(weight_kg=float(value), weight_source=source)
+            return
 
 
 # --- BIDS-PET -------------------------------------------------------------------------------
@@ -460,6 +537,7 @@ def bids_suv_factor(
     if not isinstance(corrected, bool):
         raise _scan(scan, f"BIDS-PET sidecar '{sidecar}' field 'ImageDecayCorrected' is missing (expected true/false).")
     info.update(weight_kg=weight, weight_source=weight_source, injected_bq=dose, half_life_s=half_life)
+    info["radionuclide"] = key if key in HALF_LIFE_S else nuclide_from_half_life(half_life)
     if corrected:
         reference = _seconds(attrs, "ImageDecayCorrectionTime", scan)
         elapsed = reference - injection
@@ -482,11 +560,181 @@ def bids_suv_factor(
         within_frame = x / -math.expm1(-x) if x > 0 else 1.0
         factor = concentration * within_frame * math.exp(lam * elapsed) * weight * 1000.0 / dose
         info.update(method="BIDS-PET, not decay corrected", reference="frame", uptake_s=elapsed)
-    if half_life > SAME_DAY_MAX_HALF_LIFE_S * 6 and info["uptake_s"] < 12 * 3600:
-        log.warning(
-            "PET scan %s: uptake time %.1f h for a %.0f h half-life tracer; check InjectionStart (days, not clock time?)",
-            scan,
-            info["uptake_s"] / 3600,
-            half_life / 3600,
-        )
     return factor, info
+
+
+# --- plausibility of the uptake time ---------------------------------------------------------
+
+
+def nuclide_from_half_life(half_life_s: float | None) -> str | None:
+    """The radionuclide of :data:`HALF_LIFE_S` whose half-life is within 1 % of ``half_life_s``."""
+    if half_life_s is None or not np.isfinite(half_life_s):
+        return None
+    for key, value in HALF_LIFE_S.items():
+        if abs(half_life_s - value) <= 0.01 * value:
+            return key
+    return None
+
+
+def _likely_uptake_cause(info: dict, low: bool) -> str:
+    """Why an uptake time may lie outside its window, from how the injection time was found."""
+    injection, reference = info.get("injection_datetime"), info.get("reference_datetime")
+    how = str(info.get("injection") or "")
+    if not low:
+        return "an injection date too early (a previous injection?) or a wrong scan date"
+    if str(info.get("method", "")).startswith("BIDS"):
+        return (
+            "InjectionStart written as a same-day clock difference rather than seconds before TimeZero "
+            "(days missing; give ScanDate and InjectionDate)"
+        )
+    if "on the scan day" in how:
+        return "the injection date is missing: only RadiopharmaceuticalStartTime is given and the scan day was assumed"
+    if injection is not None and reference is not None and injection.date() == reference.date():
+        return (
+            f"the injection date equals the scan date ({reference.date()}; {how}): a console that stores the scan "
+            "date with a typed clock time? Correct the header or give the scans table's injection_date"
+        )
+    return "a wrong injection date or time"
+
+
+# A scan whose scans-table row states days_post_injection (a dose-finding series imaged
+# on day 0, 2, 4, 7) is checked against that day, +- this many days, instead.
+DECLARED_DAY_TOLERANCE_DAYS = 0.75
+# Long-lived nuclides without a configured window: an uptake under this many hours means
+# the days were lost (the BIDS path's earlier rule, now on both paths).
+LONG_LIVED_MIN_UPTAKE_H = 12.0
+
+
+def uptake_window_hours(
+    nuclide: str | None,
+    half_life_s: float | None,
+    windows_h: dict[str, tuple[float, float]],
+    days_post_injection: float | None = None,
+) -> tuple[float, float] | None:
+    """The (earliest, latest) uptake in hours a scan is checked against, or None (not checked).
+
+    A declared ``days_post_injection`` d gives d +- :data:`DECLARED_DAY_TOLERANCE_DAYS`;
+    else the radionuclide's configured window; else, for a half-life over 12 h, at least
+    :data:`LONG_LIVED_MIN_UPTAKE_H` hours.
+    """
+    if days_post_injection is not None and np.isfinite(days_post_injection):
+        tolerance = DECLARED_DAY_TOLERANCE_DAYS
+        return max(0.0, days_post_injection - tolerance) * 24.0, (days_post_injection + tolerance) * 24.0
+    if nuclide and nuclide in windows_h:
+        earliest, latest = windows_h[nuclide]
+        return float(earliest), float(latest)
+    if half_life_s is not None and half_life_s > 12 * 3600.0:
+        return LONG_LIVED_MIN_UPTAKE_H, math.inf
+    return None
+
+
+def check_uptake_time(
+    scan: str, info: dict, windows_h: dict[str, tuple[float, float]], days_post_injection: float | None = None
+) -> bool | None:
+    """Whether a scan's uptake time lies in its expected window (None: not checked).
+
+    ``info`` is the provenance of :func:`dicom_suv_factors` or :func:`bids_suv_factor`
+    (``radionuclide``, ``half_life_s``, ``uptake_s``); ``windows_h`` maps a radionuclide
+    key (``Zr89``, ``F18``) to ``(earliest, latest)`` hours after injection
+    (:func:`uptake_window_hours`). Images corrected to the injection time (DecayCorrection
+    ADMIN) and images already in SUV carry no uptake time and are not checked. Outside the
+    window is a warning naming the scan, the uptake found and the likely cause; the caller
+    flags the scan's lesions.
+    """
+    nuclide, uptake_s = info.get("radionuclide"), info.get("uptake_s")
+    if uptake_s is None or str(info.get("reference", "")).startswith("injection"):
+        return None
+    window = uptake_window_hours(nuclide, info.get("half_life_s"), windows_h, days_post_injection)
+    if window is None:
+        return None
+    earliest, latest = window
+    hours = float(uptake_s) / 3600.0
+    if earliest <= hours <= latest:
+        return True
+    if days_post_injection is not None and np.isfinite(days_post_injection):
+        expected = f"{earliest:g}-{latest:g} h after injection, from the scans table's days_post_injection"
+    elif nuclide in windows_h:
+        expected = f"{earliest:g}-{latest:g} h after injection for {nuclide}, config pet.uptake_window_hours"
+    else:
+        expected = f"at least {earliest:g} h for a {info['half_life_s'] / 3600:.1f} h half-life"
+    log.warning(
+        "PET scan %s: uptake time %.2f h (%.2f days) from injection to the reference time is outside the expected "
+        "window (%s); likely cause: %s. SUV is computed with this uptake; the scan's lesions are flagged "
+        "uptake_outside_window.",
+        scan,
+        hours,
+        hours / 24,
+        expected,
+        _likely_uptake_cause(info, hours < earliest),
+    )
+    return False
+
+
+# --- lean body mass ---------------------------------------------------------------------------
+
+
+def _height_cm(value) -> float | None:
+    """A height in m (DICOM PatientSize) or cm, as cm; None when missing or 0."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(value) or value <= 0:
+        return None
+    return value * 100.0 if value < 3 else value
+
+
+def _sex(value) -> str | None:
+    text = str(value).strip().upper() if value is not None and not pd.isna(value) else ""
+    return {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F"}.get(text)
+
+
+def lean_body_mass_factor(
+    attrs: dict,
+    info: dict,
+    *,
+    scan: str,
+    clinical_height_cm: float | None = None,
+    clinical_sex: str | None = None,
+    formula: str = "janmahasatian",
+) -> tuple[float | None, dict]:
+    """Factor LBM / W turning SUVbw into SUL, and its provenance; None with one warning when undefined.
+
+    Height and sex come from the image (DICOM PatientSize in m and PatientSex; a BIDS
+    sidecar's PatientSize/PatientSex as dcm2niix writes them), else from the clinical
+    table (``height_cm``, ``sex``); W is the weight SUVbw was computed with
+    (``info['weight_kg']``). Sex other than M/F (DICOM ``O``) leaves SUL undefined: both
+    formulas are sex-specific. Heights outside 100-250 cm are taken as wrong and ignored.
+    """
+    weight = info.get("weight_kg")
+    height, height_source = _height_cm(attrs.get("PatientSize")), "PatientSize"
+    if height is None or not 100 <= height <= 250:
+        height, height_source = _height_cm(clinical_height_cm), "clinical height_cm"
+    sex, sex_source = _sex(attrs.get("PatientSex")), "PatientSex"
+    if sex is None:
+        sex, sex_source = _sex(clinical_sex), "clinical sex"
+    missing = []
+    if weight is None:
+        missing.append("body weight")
+    if height is None or not 100 <= height <= 250:
+        found = attrs.get("PatientSize")
+        clinical = None if clinical_height_cm is None or pd.isna(clinical_height_cm) else clinical_height_cm
+        missing.append(
+            f"height (PatientSize {'missing' if found in (None, '') else found!r}, clinical height_cm "
+            f"{'missing' if clinical is None else repr(clinical)}; 100-250 cm expected)"
+        )
+    if sex is None:
+        clinical = None if clinical_sex is None or pd.isna(clinical_sex) else clinical_sex
+        missing.append(
+            f"sex M or F (PatientSex {attrs.get('PatientSex') or 'missing'!r}, clinical sex "
+            f"{'missing' if clinical is None else repr(clinical)})"
+        )
+    out = {"lbm_formula": formula}
+    if missing:
+        log.warning("PET scan %s: SUL (lean body mass SUV) left empty, missing %s.", scan, "; ".join(missing))
+        return None, out
+    lbm = lean_body_mass_kg(weight, height, sex, formula)
+    out.update(height_cm=height, height_source=height_source, sex=sex, sex_source=sex_source, lbm_kg=lbm)
+    return lbm / weight, out

@@ -22,7 +22,12 @@ clinical weight is used. Two DICOM patients (:data:`DICOM_MASK_PATIENTS`, the 10
 :func:`region_contours`; ROIName = lesion_id, ``aorta``, ``muscle``) and as a DICOM SEG of
 the scan's label map on its own grid (the 2 mm grid where the NIfTI mask is, so the
 demo's SEG is resampled too; SegmentLabel likewise) in the scans table; their NIfTI label
-map is written beside them. Deterministic from the cohort seed.
+map is written beside them.
+clinical weight is used. Every scan carries the patient's sex and a height (drawn from a
+generator of its own, so adding it changed no other draw: male N(178, 7) cm, female
+N(165, 6.5) cm, clipped to 150-200 cm) as DICOM PatientSize/PatientSex or the sidecar's
+PatientSize (m)/PatientSex (dcm2niix's names), so the lesion table has SUL. Deterministic
+from the cohort seed.
 
 Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
 patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
@@ -106,6 +111,14 @@ def bids_pet_sidecar(dose_bq: float, scan_start: dt.datetime, elapsed_s: int, **
         "Units": "Bq/mL",
         **extra,
     }
+
+
+def simulated_heights_m(sexes: pd.Series, seed: int) -> np.ndarray:
+    """Body heights (m, two decimals) by sex, from a generator of their own (module docstring)."""
+    rng = np.random.default_rng([seed, 89, 170])
+    male = sexes.astype(str).str.upper().str.startswith("M").to_numpy()
+    heights_cm = np.where(male, rng.normal(178.0, 7.0, len(male)), rng.normal(165.0, 6.5, len(male)))
+    return np.round(np.clip(heights_cm, 150.0, 200.0) / 100.0, 2)
 
 
 def pet_affine() -> np.ndarray:
@@ -406,6 +419,7 @@ def write_pet_raw(
     out_dir = Path(out_dir)
     rng = np.random.default_rng([seed, 89])
     patients = latent_patients.sort_values("patient_id").reset_index(drop=True)
+    heights_m = simulated_heights_m(patients["sex"], seed)
     lesions = latent_lesions.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable")
     rows = []
     scan_number = 0
@@ -459,6 +473,8 @@ def write_pet_raw(
                     uid_seed=f"{seed}-{pid}-{timepoint}",
                     injection_datetime_tag=not time_only,
                     file_names=names,
+                    height_m=heights_m[index],
+                    sex=str(patient["sex"]),
                 )
                 row["image"] = f"images/{pid}_{timepoint}/dicom"
                 row["injection_date"] = injection.date().isoformat() if time_only else None
@@ -470,6 +486,8 @@ def write_pet_raw(
                     ModeOfAdministration="bolus",
                     AttenuationCorrection="CT-based",
                     ReconMethodName="OSEM",
+                    PatientSize=heights_m[index],
+                    PatientSex=str(patient["sex"]),
                 )
                 if scan_number % 5 != 0:
                     sidecar["BodyWeight"] = weight

@@ -61,3 +61,22 @@ def test_dicom_series_claiming_absurd_dimensions_is_refused_before_reading_pixel
     with pytest.raises(InputError, match=r"65535 x 65535 x 5 .*Refused before reading voxel data") as error:
         read_dicom_pet(folder)
     assert str(folder) in str(error.value)
+
+
+def test_mask_without_world_space_is_refused_at_validation_unless_adopted(tmp_path):
+    from tests.unit.pet.test_pet_quantify import _scan_files, _unoriented_mask
+
+    scans = _scan_files(tmp_path)
+    labels = np.asarray(__import__("nibabel").load(tmp_path / "mask.nii.gz").dataobj)
+    _unoriented_mask(tmp_path / "mask.nii.gz", labels)
+    found = Collector()
+    check_pet_inputs({"scans": str(scans)}, found)
+    assert [p for p in found.problems if "no world space" in p] == [
+        f"label mask '{tmp_path / 'mask.nii.gz'}' has no world space (NIfTI sform_code and qform_code are both 0), "
+        "so its position relative to the PET is unknown; re-export it with its scanner-space affine, or, if it was "
+        "drawn voxel by voxel on its PET, set pet.adopt_pet_grid_for_unoriented_masks: true (scans table "
+        f"{scans}, row 1, column 'mask')"
+    ]
+    found = Collector()
+    check_pet_inputs({"scans": str(scans), "adopt_pet_grid_for_unoriented_masks": True}, found)
+    assert found.problems == []

@@ -122,3 +122,24 @@ def test_models_state_satterthwaite_and_the_phenotype_design(tmp_path, cohort_co
     )
     text = methods.methods_paragraph(tmp_path, cohort_config())
     assert "projected onto all their baseline lesions (176 lesions of 28 patients; patient-level option" in text
+
+
+def test_sul_uptake_window_and_flags_reach_the_text(tmp_path, cohort_config):
+    _write(tmp_path)
+    scans = pd.read_csv(tmp_path / "pet/scans.tsv", sep="\t")
+    scans["radionuclide"] = "Zr89"
+    scans["uptake_in_window"] = [True, False]
+    scans["lbm_kg"] = [55.9, None]
+    scans["mask_grid_adopted"] = [False, False]
+    scans.to_csv(tmp_path / "pet/scans.tsv", sep="\t", index=False)
+    lesions = pd.read_csv(tmp_path / "tables/lesions.tsv", sep="\t")
+    lesions["qc_flag"] = [None, "uptake_outside_window", None, None]
+    lesions.to_csv(tmp_path / "tables/lesions.tsv", sep="\t", index=False)
+    text = methods.methods_paragraph(tmp_path, cohort_config())
+    assert "LBM by Janmahasatian et al. 2005: 9270 W / (6680 + 216 BMI) for men" in text
+    assert "computed where height and sex were known (1 of 2 scans)" in text
+    assert "expected window (89Zr 36-180 h after injection); 1 scan fell outside." in text
+    assert "were flagged (1 of 4) and kept in the analyses" in text and "world space" not in text
+    options = {"pet": {"lean_body_mass": "james", "uptake_window_hours": {"Zr89": [40, 170]}}}
+    text = methods.methods_paragraph(tmp_path, cohort_config(options))
+    assert "LBM by James 1976: 1.10 W - 128 (W/H)²" in text and "(89Zr 40-170 h after injection)" in text

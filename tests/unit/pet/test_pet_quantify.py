@@ -177,3 +177,122 @@ def test_quantify_cohort_from_a_voi_table_lists_its_scans_and_features(tmp_path)
     assert features.loc["A", "pet_geomean_suvmax_baseline"] == pytest.approx(4.0)  # sqrt(2 * 8)
     assert features.loc["A", "pet_lesions_on_treatment"] == 0  # the only on-treatment lesion is irradiated
     assert features.loc["B", "pet_geomean_suvmax_baseline"] == pytest.approx(5.0)
+
+
+# --- no silent geometry (issue 16) ------------------------------------------------------------
+
+
+def _unoriented_mask(path, labels):
+    """A NIfTI label map with sform_code = qform_code = 0 (nibabel then guesses a centred, x-flipped affine)."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(labels, np.eye(4))
+    image.set_sform(None, code=0)
+    image.set_qform(None, code=0)
+    nib.save(image, str(path))
+
+
+def test_mask_without_world_space_is_refused_naming_the_file(tmp_path):
+    scans = _scan_files(tmp_path)
+    labels = np.asarray(__import__("nibabel").load(tmp_path / "mask.nii.gz").dataobj)
+    _unoriented_mask(tmp_path / "mask.nii.gz", labels)
+    with pytest.raises(InputError, match=r"mask\.nii\.gz' has no world space \(NIfTI sform_code and qform_code"):
+        quantify_scans(scans)
+
+
+def test_adopting_the_pet_grid_warns_every_time_and_needs_equal_shapes(tmp_path, caplog):
+    from contexture.pet.quantify import QuantifyOptions
+
+    scans = _scan_files(tmp_path)
+    expected, _, _ = quantify_scans(scans)
+    labels = np.asarray(__import__("nibabel").load(tmp_path / "mask.nii.gz").dataobj)
+    _unoriented_mask(tmp_path / "mask.nii.gz", labels)
+    adopt = QuantifyOptions(adopt_pet_grid_for_unoriented_masks=True)
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            lesions, _, table = quantify_scans(scans, options=adopt)
+        assert sum("no world space" in r.getMessage() for r in caplog.records) == 1
+        assert lesions[["suvmax", "suvmean", "voxels"]].equals(expected[["suvmax", "suvmean", "voxels"]])
+        assert bool(table.loc[0, "mask_grid_adopted"]) and not bool(table.loc[0, "mask_resampled"])
+    _unoriented_mask(tmp_path / "mask.nii.gz", labels[:, :, :10])  # another shape: cannot be the PET's grid
+    with pytest.raises(InputError, match=r"the shapes differ \(mask 12x12x10, PET 12x12x12\)"):
+        quantify_scans(scans, options=adopt)
+
+
+def test_another_patients_mask_is_flagged(tmp_path, caplog):
+    """A mask of another patient (another shape, the same label numbers) on this PET.
+
+    Its labels lie inside this PET's field of view, so the FOV check lets it through (it
+    refuses only labels beyond fov_tolerance_voxels outside the image); the plausibility
+    flags catch it. This PET: body SUV 1 (x < 12), air 0 (x >= 12), lesion L1 SUV 6,
+    aorta SUV 2, muscle SUV 0.5. The other mask puts L1 and both reference regions in this
+    body's background (blood pool and background levels both 1.0: L1 at SUVmax 1.0 is at
+    or below both) and L2 in the air (SUVmax 0).
+    """
+    affine = _iso(4.0)
+    suv = np.ones((16, 16, 12), np.float32)
+    suv[12:] = 0.0
+    suv[2:5, 2:5, 2:5] = 6.0
+    suv[8:11, 8:11, 8:11] = 2.0
+    suv[2:5, 10:13, 2:5] = 0.5
+    sidecar = {
+        "TracerRadionuclide": "Zr89",
+        "InjectedRadioactivity": 50.0,
+        "InjectedRadioactivityUnits": "MBq",
+        "TimeZero": "10:00:00",
+        "InjectionStart": -172800,
+        "ImageDecayCorrected": True,
+        "ImageDecayCorrectionTime": 0,
+        "Units": "Bq/mL",
+        "BodyWeight": 70.0,
+    }
+    write_nifti(tmp_path / "pet.nii.gz", suv / np.float32(0.0021399746), affine, sidecar=sidecar)
+    other = np.zeros((14, 15, 12), np.int16)  # the other patient's grid
+    other[6:8, 2:4, 6:8] = 1  # L1: this patient's body background
+    other[13, 5:7, 5:7] = 3  # L2: this patient's air
+    other[5:8, 5:8, 8:11] = 2  # aorta: background
+    other[8:11, 2:4, 8:10] = 4  # muscle: background
+    write_nifti(tmp_path / "mask.nii.gz", other, affine)
+    (tmp_path / "labels.tsv").write_text(
+        "label\tlesion_id\tsite\tkind\treference_region\n"
+        "1\tL1\tliver\tlesion\t\n3\tL2\tlung\tlesion\t\n2\t\t\treference\taorta\n4\t\t\treference\tmuscle\n"
+    )
+    (tmp_path / "scans.tsv").write_text(
+        "patient_id\ttimepoint\tscan_day\timage\tmask\tlabels\nP1\tbaseline\t-2\tpet.nii.gz\tmask.nii.gz\tlabels.tsv\n"
+    )
+    with caplog.at_level("WARNING"):
+        lesions, references, _ = quantify_scans(tmp_path / "scans.tsv")
+    flags = dict(zip(lesions["lesion_id"], lesions["qc_flag"], strict=True))
+    assert lesions.set_index("lesion_id").loc[["L1", "L2"], "suvmax"].tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
+    assert flags == {"L1": "at_or_below_blood_pool;at_or_below_background", "L2": "zero_suvmax"}
+    warnings = [r.getMessage() for r in caplog.records if "at or below a reference region" in r.getMessage()]
+    assert len(warnings) == 1 and "L1 (SUVmax 1" in warnings[0] and "L2 (SUVmax 0: zero_suvmax)" in warnings[0]
+    # The patient's own lesion mask gives no flag.
+    own = np.zeros(suv.shape, np.int16)
+    own[2:5, 2:5, 2:5], own[6, 6, 6], own[8:11, 8:11, 8:11], own[2:5, 10:13, 2:5] = 1, 3, 2, 4
+    suv[6, 6, 6] = 3.0
+    write_nifti(tmp_path / "pet.nii.gz", suv / np.float32(0.0021399746), affine, sidecar=sidecar)
+    write_nifti(tmp_path / "mask.nii.gz", own, affine)
+    lesions, _, _ = quantify_scans(tmp_path / "scans.tsv")
+    assert lesions["qc_flag"].isna().all()
+
+
+def test_plausibility_flags_of_a_voi_table(tmp_path):
+    from contexture.pet.quantify import read_voi_table
+
+    path = tmp_path / "voi.tsv"
+    path.write_text(
+        "patient_id\tlesion_id\ttimepoint\tscan_day\tsite\tsuvmax\tkind\treference_region\tsuvmean\n"
+        "A\tA1\tbaseline\t-3\tliver\t2\tlesion\t\t\n"
+        "A\tA2\tbaseline\t-3\tlung\t8\tlesion\t\t\n"
+        "A\t\tbaseline\t-3\t\t\treference\taorta\t2.5\n"
+        "B\tB1\tbaseline\t-1\tliver\t2\tlesion\t\t\n"
+    )
+    lesions, _ = read_voi_table(path)
+    # A1 (2 <= aorta 2.5) is flagged; B has no reference region to compare with.
+    assert lesions.set_index("lesion_id")["qc_flag"].to_dict() == {
+        "A1": "at_or_below_blood_pool",
+        "A2": None,
+        "B1": None,
+    }

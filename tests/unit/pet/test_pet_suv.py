@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 
@@ -256,3 +257,168 @@ def test_two_series_in_one_folder_are_refused(tmp_path):
         shutil.move(path, tmp_path / "s" / path.name)
     with pytest.raises(InputError, match="holds 2 series"):
         read_dicom_pet(tmp_path / "s")
+
+
+# --- lean body mass and SUL (issue 16) -----------------------------------------------------
+# The IBSI DROs: PatientWeight 70 kg, PatientSize 1.75 m (PatientSex O in DRO_0_0).
+# Janmahasatian 2005: BMI = 70 / 1.75^2 = 22.857142857
+#   male   9270 * 70 / (6680 + 216 * 22.857142857) = 648900 / 11617.142857 = 55.857108
+#   female 9270 * 70 / (8780 + 244 * 22.857142857) = 648900 / 14357.142857 = 45.197015
+# James 1976: (W / H)^2 = (70 / 175)^2 = 0.16
+#   male   1.10 * 70 - 128 * 0.16 = 56.52;  female 1.07 * 70 - 148 * 0.16 = 51.22
+DRO_LBM_JANMAHASATIAN_M = 648900 / (6680 + 216 * 70 / 1.75**2)
+DRO_LBM_JANMAHASATIAN_F = 648900 / (8780 + 244 * 70 / 1.75**2)
+
+
+def test_lean_body_mass_hand_values():
+    from contexture.pet.suv import lean_body_mass_kg
+
+    assert DRO_LBM_JANMAHASATIAN_M == pytest.approx(55.857108, abs=1e-6)
+    assert DRO_LBM_JANMAHASATIAN_F == pytest.approx(45.197015, abs=1e-6)
+    assert lean_body_mass_kg(70, 175, "M") == pytest.approx(55.857108, abs=1e-6)
+    assert lean_body_mass_kg(70, 175, "F") == pytest.approx(45.197015, abs=1e-6)
+    assert lean_body_mass_kg(70, 175, "M", "james") == pytest.approx(56.52, abs=1e-12)
+    assert lean_body_mass_kg(70, 175, "F", "james") == pytest.approx(51.22, abs=1e-12)
+    with pytest.raises(ValueError, match="sex"):
+        lean_body_mass_kg(70, 175, "O")
+
+
+def _dro_copy(shared_fixtures, tmp_path, **tags) -> Path:
+    """DRO_0_0 (BQML, START, 18F at 60 min) copied with some header tags replaced, its mask and a scans table."""
+    root = shared_fixtures / "pet" / "ibsi_suv_dro" / "DRO" / "DRO_0_0"
+    (tmp_path / "PT").mkdir()
+    for path in sorted((root / "PT").iterdir()):
+        ds = pydicom.dcmread(path)
+        for keyword, value in tags.items():
+            setattr(ds, keyword, value)
+        ds.save_as(tmp_path / "PT" / path.name)
+    shutil.copy(root / "mask" / "DRO_mask.nii.gz", tmp_path / "mask.nii.gz")
+    (tmp_path / "labels.tsv").write_text("label\tlesion_id\tsite\tkind\n1\tDRO\tphantom\tlesion\n")
+    (tmp_path / "scans.tsv").write_text(
+        "patient_id\ttimepoint\tscan_day\timage\tmask\tlabels\nDRO\tbaseline\t0\tPT\tmask.nii.gz\tlabels.tsv\n"
+    )
+    return tmp_path / "scans.tsv"
+
+
+@pytest.mark.parametrize(
+    ("sex", "formula", "lbm"),
+    [
+        ("M", "janmahasatian", DRO_LBM_JANMAHASATIAN_M),
+        ("F", "janmahasatian", DRO_LBM_JANMAHASATIAN_F),
+        ("M", "james", 56.52),
+    ],
+)
+def test_sul_on_an_ibsi_dro_equals_the_hand_lean_body_mass(shared_fixtures, tmp_path, caplog, sex, formula, lbm):
+    from contexture.pet.quantify import QuantifyOptions, quantify_scans
+
+    scans = _dro_copy(shared_fixtures, tmp_path, PatientSex=sex)
+    lesions, _, table = quantify_scans(scans, options=QuantifyOptions(lean_body_mass=formula))
+    row = lesions.iloc[0]
+    assert round(row["suvmax"], 2) == 4.00
+    for suv, sul in (("suvmax", "sulmax"), ("suvpeak", "sulpeak"), ("suvmean", "sulmean")):
+        assert row[sul] == pytest.approx(row[suv] * lbm / 70.0, rel=1e-6)
+    # SULmax of the hot sphere: 4.00 * 55.857 / 70 = 3.19 (male, Janmahasatian)
+    assert round(row["sulmax"], 2) == round(4.0 * lbm / 70.0, 2)
+    assert table.loc[0, "lbm_kg"] == pytest.approx(lbm, rel=1e-9)
+    assert table.loc[0, "height_source"] == "PatientSize" and table.loc[0, "sex_source"] == "PatientSex"
+    assert table.loc[0, "radionuclide"] == "F18" and bool(table.loc[0, "uptake_in_window"])  # 60 min
+    assert pd.isna(row["qc_flag"]) and "SUL" not in caplog.text
+
+
+def test_sul_is_empty_with_one_warning_without_sex_or_height(shared_fixtures, tmp_path, caplog):
+    from contexture.pet.quantify import quantify_scans
+
+    scans = _dro_copy(shared_fixtures, tmp_path)  # PatientSex O: the formulas are sex-specific
+    with caplog.at_level("WARNING"):
+        lesions, _, _ = quantify_scans(scans)
+    assert lesions[["sulmax", "sulpeak", "sulmean"]].isna().all().all()
+    warnings = [r.getMessage() for r in caplog.records if "SUL" in r.getMessage()]
+    assert len(warnings) == 1 and "PatientSex 'O'" in warnings[0]
+    # The clinical table fills what the header lacks (height_cm, sex): same hand value.
+    caplog.clear()
+    lesions, _, table = quantify_scans(scans, body={"DRO": {"height_cm": 175.0, "sex": "female"}})
+    assert lesions.loc[0, "sulmax"] == pytest.approx(lesions.loc[0, "suvmax"] * DRO_LBM_JANMAHASATIAN_F / 70, rel=1e-6)
+    assert table.loc[0, "sex_source"] == "clinical sex" and table.loc[0, "height_source"] == "PatientSize"
+    # No height anywhere (PatientSize 0, as consoles write it), and no sex: still one warning.
+    caplog.clear()
+    (tmp_path / "nosize").mkdir()
+    scans = _dro_copy(shared_fixtures, tmp_path / "nosize", PatientSize="0")
+    with caplog.at_level("WARNING"):
+        lesions, _, _ = quantify_scans(scans)
+    warnings = [r.getMessage() for r in caplog.records if "SUL" in r.getMessage()]
+    assert lesions["sulmax"].isna().all() and len(warnings) == 1
+    assert "height (PatientSize 0.0, clinical height_cm missing" in warnings[0]
+    assert "sex M or F (PatientSex 'O'" in warnings[0]
+
+
+# --- uptake-time plausibility and the QIBA reference-time rule (issue 16) ---------------------
+
+
+def test_89zr_dicom_with_a_2_h_uptake_warns_and_flags(tmp_path, caplog):
+    """The injection datetime carries the scan date: 2 h instead of 2 days."""
+    from contexture.pet.suv import DEFAULT_UPTAKE_WINDOWS_H, check_uptake_time
+
+    folder = _write(tmp_path / "zr", _activity(), _affine(), injection=SCAN - dt.timedelta(hours=2))
+    image, suv, info = _suv(folder)
+    assert info["radionuclide"] == "Zr89" and info["uptake_s"] == 7200
+    with caplog.at_level("WARNING"):
+        assert check_uptake_time(str(folder), info, DEFAULT_UPTAKE_WINDOWS_H) is False
+    message = caplog.records[-1].getMessage()
+    assert str(folder) in message and "uptake time 2.00 h" in message
+    assert "injection date equals the scan date (2025-03-03" in message
+    # The right date is inside the 89Zr window (36-180 h): no warning.
+    folder = _write(tmp_path / "ok", _activity(), _affine())
+    _, _, info = _suv(folder)
+    caplog.clear()
+    assert check_uptake_time(str(folder), info, DEFAULT_UPTAKE_WINDOWS_H) is True and not caplog.records
+    # A dose-finding scan declared on day 0 (days_post_injection) is checked against that day.
+    info_day0 = dict(info, uptake_s=7200.0)
+    assert check_uptake_time("s", info_day0, DEFAULT_UPTAKE_WINDOWS_H, days_post_injection=0) is True
+
+
+def test_bids_uptake_window_names_the_clock_time_cause(caplog):
+    from contexture.pet.suv import DEFAULT_UPTAKE_WINDOWS_H, check_uptake_time
+
+    _, info = bids_suv_factor(_sidecar(InjectionStart=-7200), scan="sub-01_pet")
+    with caplog.at_level("WARNING"):
+        assert check_uptake_time("sub-01_pet", info, DEFAULT_UPTAKE_WINDOWS_H) is False
+    assert "sub-01_pet" in caplog.text and "same-day clock difference" in caplog.text
+    # A nuclide without a configured window: only long-lived ones are checked (>= 12 h).
+    assert check_uptake_time("s", info, {}) is False
+    assert check_uptake_time("s", dict(info, radionuclide="Ga68", half_life_s=4062.6), {}) is None
+
+
+def test_frame_reference_time_zero_uses_the_earliest_acquisition_time(tmp_path):
+    """QIBA: back-compute only with FrameReferenceTime > 0 and ActualFrameDuration > 0.
+
+    A vendor header set: Units BQML, SeriesTime 20 min after the first AcquisitionTime,
+    FrameReferenceTime 0, 180 s frames (slice k acquired at 11:00 + 180 k s). The reference
+    is the earliest AcquisitionDateTime, 11:00:00, so the uptake is 49.5 h and the voxel of
+    1000 Bq/ml has the hand value 3.3490961. The back-computation would have taken the
+    median slice's 11:15:00 + T_ave(180 s) - 0 = 11:16:30, 990 s later: SUV x exp(lambda 990 s),
+    0.24 % higher for 89Zr (11 % for 18F).
+    """
+    folder = _write(tmp_path / "vendor", _activity(), _affine())
+    for k, path in enumerate(sorted(folder.iterdir(), key=lambda p: int(pydicom.dcmread(p).InstanceNumber))):
+        ds = pydicom.dcmread(path)
+        ds.SeriesTime = "112000"
+        ds.AcquisitionTime = (SCAN + dt.timedelta(seconds=180 * k)).strftime("%H%M%S")
+        ds.ActualFrameDuration = 180000
+        ds.FrameReferenceTime = "0"
+        ds.save_as(path)
+    image, suv, info = _suv(folder)
+    assert info["reference"] == "earliest AcquisitionDate/AcquisitionTime"
+    assert info["reference_datetime"] == SCAN and info["uptake_s"] == 49.5 * 3600
+    assert float(suv[5, 7, 4]) == pytest.approx(HAND_SUV_AT_1000_BQML, rel=1e-4)
+
+
+def test_uptake_window_defaults_equal_the_config_schema():
+    import yaml
+
+    from contexture.io.validation import SCHEMA_DIR
+    from contexture.pet.suv import DEFAULT_UPTAKE_WINDOWS_H, HALF_LIFE_S
+
+    schema = yaml.safe_load((SCHEMA_DIR / "cohort" / "pet.schema.yaml").read_text())
+    windows = schema["properties"]["uptake_window_hours"]["properties"]
+    assert {k: tuple(v["default"]) for k, v in windows.items() if "default" in v} == DEFAULT_UPTAKE_WINDOWS_H
+    assert set(windows) == set(HALF_LIFE_S)
