@@ -2,11 +2,14 @@
 
 The confirmation rule is the run's ``response`` section (``confirmation``,
 ``confirmation_days``); the confidence level of the rates is the ``ci_level`` column of
-``tables/response_rates.tsv``.
+``tables/response_rates.tsv``. The classifier's cross-validation scheme is the run's
+``response.classifier`` section, with the folds actually used read from the ``cv_auc``
+row of ``tables/classifier.tsv`` (fewer when a class is smaller than ``folds``).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from contexture.io import read_result_table
@@ -24,10 +27,41 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     else:
         confirmation = "without confirmation of CR/PR"
     levels = ", ".join(f"{level:.0%}" for level in sorted(rates["ci_level"].dropna().unique()))
-    return (
+    text = (
         "## Response and resistance\n\n"
         f"Tumour response was classified by RECIST 1.1 (Eisenhauer et al. 2009) {confirmation}, "
         "and by iRECIST (Seymour et al. 2017); resistance categories follow the SITC "
         "definitions (Kluger et al. 2020). Objective response and disease control rates are given with exact "
         f"Clopper–Pearson {levels + ' ' if levels else ''}confidence intervals."
+    ) + _classifier_text(Path(cohort_dir), options["classifier"])
+    return text
+
+
+def _classifier_text(cohort_dir: Path, options: dict) -> str:
+    """The classifier's validation scheme ("" when it did not run or was skipped)."""
+    path = cohort_dir / "tables" / "classifier.tsv"
+    if not path.is_file():
+        return ""
+    table = read_result_table(path)
+    auc = table[table["analysis"] == "cv_auc"]
+    if auc.empty:
+        return ""
+    row = auc.iloc[0]
+    used = re.search(r"stratified (\d+)-fold", str(row["method"]))
+    folds = int(used.group(1)) if used else options["folds"]
+    reduced = f" (reduced from {options['folds']}: a class had fewer patients)" if folds != options["folds"] else ""
+    return (
+        " Response was predicted from baseline features by L2-penalized logistic regression "
+        f"(C = {options['penalty_c']:g}; median imputation and standardization re-fitted in each training fold), "
+        f"validated by {options['repeats']} repeats of stratified {folds}-fold cross-validation{reduced}; "
+        f"the AUC is the mean of the per-repeat AUCs, its {_level(row)} confidence interval the mean ± z × the SD "
+        f"of that mean over {options['bootstrap']} stratified bootstrap resamples on which the whole "
+        "cross-validation was redone, and its p-value from "
+        f"{options['permutations']} permutations of the outcome (each redoing the whole cross-validation). "
+        "Calibration intercept and slope (logistic recalibration) and the Brier score are means over repeats."
     )
+
+
+def _level(row) -> str:
+    match = re.search(r"(\d+)% CI", str(row["method"]))
+    return f"{match.group(1)}%" if match else "95%"
