@@ -173,6 +173,11 @@ def validate_config(config: dict, schema_dir: Path = SCHEMA_DIR) -> dict:
             raise ConfigError(
                 f"cohorts.{name}: no inputs; declare 'simulate' or at least one of {', '.join(INPUT_KEYS)}"
             )
+        from contexture.survival.analysis import post_baseline_problems
+
+        problems = post_baseline_problems(cohort.get("survival", {}))
+        if problems:
+            raise ConfigError(f"cohorts.{name}: " + "\n  ".join(problems))
     return config
 
 

@@ -54,9 +54,19 @@ def test_pet_correlation_rule_once_lesions_exist(tmp_path):
     run_snakemake(tmp_path, config, "results/small/tables/ihc_pet_correlation.tsv")
     table = pd.read_csv(tmp_path / "results/small/tables/ihc_pet_correlation.tsv", sep="\t")
     slides = pd.read_csv(tmp_path / "results/small/tables/ihc_slides.tsv", sep="\t")
-    row = table[(table["timepoint"] == "all") & (table["density"] == "cd8_density_tumor")].iloc[0]
-    assert row["n"] == slides["lesion_id"].notna().sum()
-    assert row["method"] == "Kendall tau-b" and -1 <= row["tau"] <= 1
+    # Per timepoint, never pooled; irradiated lesions left out and counted.
+    assert "all" not in set(table["timepoint"])
+    rows = table[table["density"] == "cd8_density_tumor"].set_index("timepoint")
+    paired = slides[slides["lesion_id"].notna()].merge(
+        lesions[["patient_id", "lesion_id", "timepoint", "irradiated"]], on=["patient_id", "lesion_id", "timepoint"]
+    )
+    for timepoint, group in paired.groupby("timepoint"):
+        row = rows.loc[timepoint]
+        assert row["n"] == (~group["irradiated"]).sum() and row["n_irradiated_excluded"] == group["irradiated"].sum()
+        assert row["n_patients"] == group.loc[~group["irradiated"], "patient_id"].nunique()
+    baseline = rows.loc["baseline"]
+    assert baseline["method"].startswith("Kendall tau-b; 95% CI percentile bootstrap of patients")
+    assert baseline["ci_low"] <= baseline["tau"] <= baseline["ci_high"]
     assert (tmp_path / "results/small/figures/ihc_suvmax_vs_cd8_density.png").exists()
 
 

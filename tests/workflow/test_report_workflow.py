@@ -110,7 +110,10 @@ def test_captions_state_the_numbers_of_the_tables(demo_run, report):
     assert f"dmmr (n = {test['n'].iat[0]}) {format_p(test['p'].iat[0])}" in caption
     correlation = pd.read_csv(cohort_dir / "tables/ihc_pet_correlation.tsv", sep="\t").iloc[0]
     caption = results["results/small/figures/ihc_suvmax_vs_cd8_density.png"]["caption"].replace("&lt;", "<")
-    assert f"n = {correlation['n']} biopsied lesions; Kendall tau-b = {correlation['tau']:.2f}" in caption
+    assert (
+        f"{correlation['timepoint']} n = {correlation['n']} lesions of {correlation['n_patients']} patients, "
+        f"Kendall tau-b = {correlation['tau']:.2f}"
+    ) in caption
     assert format_p(correlation["p"]) in caption
     overview = pd.read_csv(cohort_dir / "figures/cohort_overview.source.tsv", sep="\t")
     assert "n = 24 patients" in results["results/small/figures/cohort_overview.png"]["caption"] and len(overview) == 24

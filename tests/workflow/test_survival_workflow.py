@@ -74,3 +74,48 @@ def test_cohort_without_follow_up_gets_header_only_tables(tmp_path):
         table = pd.read_csv(tmp_path / f"results/trial/tables/{name}.tsv", sep="\t")
         assert table.empty and len(table.columns) >= 4
     assert (tmp_path / "results/trial/figures/survival_km_os.png").is_file()
+
+
+def _responder_cohort(tmp_path, landmark: str):
+    """Clinical-only cohort whose table carries a response column; OS by it, with ``landmark``."""
+    rows = [(f"P{i:02d}", 30 * i + 10 * (i % 3), int(i % 4 != 0), "True" if i % 2 else "False") for i in range(1, 21)]
+    clinical = tmp_path / "inputs" / "clinical.tsv"
+    clinical.parent.mkdir(parents=True)
+    clinical.write_text(
+        "patient_id\tos_days\tos_event\tresponder\n" + "".join(f"{p}\t{d}\t{e}\t{r}\n" for p, d, e, r in rows)
+    )
+    survival = {
+        "endpoints": ["os"],
+        "landmark_weeks": landmark,
+        "stratifiers": [{"column": "responder"}],
+        "cox": {"univariable": ["responder"], "models": []},
+    }
+    return {"cohorts": {"trial": {"clinical": str(clinical), "survival": survival}}}, rows
+
+
+def test_os_by_responder_is_refused_without_landmark_and_runs_with_one(tmp_path):
+    config, rows = _responder_cohort(tmp_path / "refused", None)
+    result = run_snakemake(tmp_path / "refused", config, "-n", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "'responder' is known only after follow-up starts" in output and "guarantee-time" in output
+
+    config, rows = _responder_cohort(tmp_path / "landmark", 12)
+    run_snakemake(tmp_path / "landmark", config, "results/trial/tables/survival_km.tsv")
+    km = pd.read_csv(tmp_path / "landmark/results/trial/tables/survival_km.tsv", sep="\t")
+    logrank = pd.read_csv(tmp_path / "landmark/results/trial/tables/survival_logrank.tsv", sep="\t")
+    cox = pd.read_csv(tmp_path / "landmark/results/trial/tables/survival_cox.tsv", sep="\t")
+    landmark = 12 * 7 / 30.4375  # months
+    after = [(d / 30.4375 - landmark, e, r) for _, d, e, r in rows if d / 30.4375 > landmark]
+    responders = km[km["stratifier"] == "responder"]
+    assert (responders["landmark_weeks"] == 12).all() and responders["n"].sum() == len(after)
+    assert (responders["n_before_landmark"] == len(rows) - len(after)).all()
+    assert km.loc[km["stratifier"] == "all", "landmark_weeks"].isna().all()
+    # Direct lifelines fit on the landmark subset with times from the landmark.
+    frame = pd.DataFrame(after, columns=["time", "event", "responder"])
+    frame["responder"] = (frame["responder"] == "True").astype(float)
+    fit = CoxPHFitter().fit(frame, "time", "event")
+    row = cox[cox["term"] == "responder"].iloc[0]
+    assert row["landmark_weeks"] == 12 and row["n"] == len(after)
+    assert row["hr"] == pytest.approx(fit.hazard_ratios_["responder"], rel=1e-6)
+    assert logrank["landmark_weeks"].iloc[0] == 12

@@ -100,6 +100,11 @@ rule ihc_pet_correlation:
         "../../envs/ihc.yaml"
     params:
         densities=["cd8_density_tumor", "cd8_density_overall"],
+        options=lambda wc: ihc_options(wc.cohort).get("pet_correlation", {}),
+        exclude_irradiated=lambda wc: cohort_config(wc.cohort)["pet_analysis"][
+            "exclude_irradiated"
+        ],
+        seed=lambda wc: cohort_config(wc.cohort).get("simulate", {}).get("seed", 0),
     script:
         "../scripts/ihc_pet_correlation.py"
 

@@ -9,7 +9,14 @@ from contexture.runner import run
 def main(smk):
     slides = read_table(smk.input.slides, "results/tables/ihc_slides")
     lesions = read_table(smk.input.lesions, "results/tables/lesions")
-    correlation, (fig, source) = ihc.analyse_pet(slides, lesions, smk.params.densities)
+    correlation, (fig, source) = ihc.analyse_pet(
+        slides,
+        lesions,
+        smk.params.densities,
+        smk.params.options,
+        exclude_irradiated=smk.params.exclude_irradiated,
+        seed=smk.params.seed,
+    )
     write_table(correlation, smk.output.table)
     save_figure(fig, smk.output.figure, source)
 

@@ -113,15 +113,35 @@ def _cell_map(sheet: pd.DataFrame | None, slides: pd.DataFrame, options: dict):
     return figures.cell_map(cells, chosen, phenotype)
 
 
-def analyse_pet(slides: pd.DataFrame, lesions: pd.DataFrame, densities: list[str]):
+def analyse_pet(
+    slides: pd.DataFrame,
+    lesions: pd.DataFrame,
+    densities: list[str],
+    options: dict | None = None,
+    *,
+    exclude_irradiated: bool = True,
+    seed: int = 0,
+):
     """``(table, (figure, source))``: Kendall's tau-b of each density with the biopsied lesions' SUVmax.
 
-    ``slides`` as ``tables/ihc_slides.tsv``, ``lesions`` as ``tables/lesions.tsv``; the
-    figure plots the first of ``densities`` (:mod:`contexture.ihc.pet`).
+    ``slides`` as ``tables/ihc_slides.tsv``, ``lesions`` as ``tables/lesions.tsv``;
+    ``options`` the cohort's ``ihc.pet_correlation`` section (``bootstrap``,
+    ``conf_level``); ``exclude_irradiated`` is ``pet_analysis.exclude_irradiated``. One
+    row per timepoint and density (:func:`contexture.ihc.pet.pet_correlation`); the
+    figure plots the first of ``densities``.
     """
+    options = {"bootstrap": 2000, "conf_level": 0.95, **(options or {})}
     pairs = pair_with_lesions(slides, lesions)
-    correlation = pet_correlation(pairs, densities)
-    return correlation, figures.suvmax_vs_density(pairs, correlation, densities[0])
+    correlation = pet_correlation(
+        pairs,
+        densities,
+        exclude_irradiated=exclude_irradiated,
+        bootstrap=options["bootstrap"],
+        conf_level=options["conf_level"],
+        seed=seed,
+    )
+    shown = pairs[~pairs["irradiated"]] if exclude_irradiated else pairs
+    return correlation, figures.suvmax_vs_density(shown, correlation, densities[0])
 
 
 __all__ = [

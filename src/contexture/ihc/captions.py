@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from contexture.captioning import Cohort, Facts, format_p, matching_row, number, patient_count
+import re
+
+from contexture.captioning import Cohort, Facts, format_p, number, patient_count
 
 
 def _phenotype(c: Cohort, name: str) -> tuple[str, str]:
@@ -29,11 +31,23 @@ def _pet(c: Cohort, name: str) -> tuple[str, str]:
     table = c.table("tables/ihc_pet_correlation.tsv")
     source = c.source(name)
     density = next((col for col in source.columns if col.startswith("cd8_density")), "cd8_density_tumor")
-    row = matching_row(table, timepoint="all", density=density)
     title = "Lesion SUVmax vs CD8+ density"
-    if row is None:
+    rows = table[(table["density"] == density) & table["tau"].notna()] if len(table) else table
+    if rows.empty:
         return title, f"n = {len(source)} biopsied lesions; test not run"
-    return title, f"n = {int(row['n'])} biopsied lesions; Kendall tau-b = {number(row['tau'])}, {format_p(row['p'])}"
+    parts = [
+        f"{row['timepoint']} n = {int(row['n'])} lesions of {int(row['n_patients'])} patients, Kendall tau-b = "
+        f"{number(row['tau'])} ({_level(row['method'])} CI {number(row['ci_low'])} to {number(row['ci_high'])}, bootstrap of patients), "
+        f"{format_p(row['p'])}"
+        for _, row in rows.iterrows()
+    ]
+    excluded = int(rows["n_irradiated_excluded"].sum())
+    return title, "; ".join(parts) + f"; {excluded} irradiated lesion(s) excluded"
+
+
+def _level(method: str) -> str:
+    match = re.search(r"(\d+%) CI", str(method))
+    return match.group(1) if match else ""
 
 
 def _slides(c: Cohort, name: str) -> tuple[str, str]:

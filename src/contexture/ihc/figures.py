@@ -119,7 +119,7 @@ def no_cells_figure(message: str):
 
 
 def suvmax_vs_density(pairs: pd.DataFrame, correlation: pd.DataFrame, column: str = "cd8_density_tumor"):
-    """SUVmax of the biopsied lesion against its CD8+ density, with Kendall's tau-b."""
+    """SUVmax of the biopsied lesion against its CD8+ density, with Kendall's tau-b per timepoint."""
     fig, ax = figure(89, 70)
     for timepoint, marker in (("baseline", "o"), ("on_treatment", "s")):
         group = pairs[pairs["timepoint"] == timepoint]
@@ -127,20 +127,19 @@ def suvmax_vs_density(pairs: pd.DataFrame, correlation: pd.DataFrame, column: st
     other = pairs[~pairs["timepoint"].isin(["baseline", "on_treatment"])]
     if len(other):
         ax.scatter(other[column] + 1.0, other["suvmax"], s=12, label="other", alpha=0.85, linewidths=0)
-    row = correlation[(correlation["timepoint"] == "all") & (correlation["density"] == column)]
-    if len(row):
-        r = row.iloc[0]
-        ax.text(
-            0.03,
-            0.95,
-            f"Kendall τb = {r['tau']:.2f}, p = {r['p']:.2g} (n = {int(r['n'])})",
-            transform=ax.transAxes,
-            va="top",
-        )
+    rows = correlation[correlation["density"] == column]
+    lines = [
+        f"{r['timepoint']}: τb {r['tau']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f}), p = {r['p']:.2g}, "
+        f"{int(r['n'])} lesions, {int(r['n_patients'])} patients"
+        for _, r in rows.iterrows()
+        if pd.notna(r["tau"])
+    ]
+    title = "Kendall τb per timepoint (CI: bootstrap of patients)"
+    ax.set_title("\n".join([title, *lines]), loc="left", fontsize=5.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("CD8+ cells per mm² + 1 (tumour core)")
     ax.set_ylabel("Lesion SUVmax")
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="best")
     source = pairs[["slide_id", "patient_id", "lesion_id", "timepoint", column, "suvmax"]]
     return fig, source

@@ -85,6 +85,27 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     text += "."
     if not from_density_table:
         text += " " + pixel_size_text(slides)
-    if (cohort_dir / "tables" / "ihc_pet_correlation.tsv").is_file():
-        text += " Association with PET uptake of paired lesions is Kendall's tau-b."
+    correlation_path = cohort_dir / "tables" / "ihc_pet_correlation.tsv"
+    if correlation_path.is_file():
+        text += _pet_text(read_result_table(correlation_path), cohort_config)
     return text
+
+
+def _pet_text(correlation, cohort_config: dict) -> str:
+    """The IHC-PET association: per timepoint, irradiated lesions, the clustered interval."""
+    options = cohort_config["ihc"]["pet_correlation"]
+    exclude = cohort_config["pet_analysis"]["exclude_irradiated"]
+    excluded = 0
+    if exclude and "n_irradiated_excluded" in correlation:
+        excluded = int(correlation.drop_duplicates("timepoint")["n_irradiated_excluded"].fillna(0).sum())
+    lesions = (
+        f"non-irradiated biopsied lesions ({excluded} irradiated lesion(s) excluded)"
+        if exclude
+        else "biopsied lesions, irradiated ones included"
+    )
+    return (
+        f" CD8+ density of {lesions} was related to their PET SUVmax by Kendall's tau-b separately at each "
+        "timepoint (baseline and on-treatment pairs of the same lesions not pooled), with a "
+        f"{options['conf_level']:.0%} percentile bootstrap interval resampling patients ({options['bootstrap']} "
+        "resamples), since a patient may contribute several lesions."
+    )

@@ -27,8 +27,10 @@ Log-rank test (:func:`logrank_test`)
     (w'(O - E))^2 / (w' V w) on 1 df (Collett 2015, *Modelling Survival Data in Medical
     Research*, 3rd ed., section 2.6).
 Cox proportional hazards (:func:`cox_model`)
-    lifelines' ``CoxPHFitter`` (Efron's method for ties, as ``coxph``'s default; Wald
-    CIs and p). Continuous covariates are standardized by the sample SD (ddof = 1) of
+    Efron's method for ties (``coxph``'s default): lifelines' ``CoxPHFitter``; Breslow's
+    (the default of SAS PROC PHREG and SPSS): statsmodels' ``PHReg(ties="breslow")``;
+    both with optional strata (a separate baseline hazard per stratum, ``coxph(... +
+    strata(s))``); Wald CIs and p. Continuous covariates are standardized by the sample SD (ddof = 1) of
     the model's complete cases, so the hazard ratio is per SD increase, or per SD
     decrease when the sign is flipped (the CD8-PET study reports per SD decrease).
     Categorical covariates are indicator-coded against their first level.
@@ -326,8 +328,24 @@ class Covariate:
     labels: dict[str, str] = field(default_factory=dict)  # categorical: value -> display label
 
 
-def _cox_efron_pieces(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray):
-    """Per event time: Efron-weighted score residual sum and information (R coxph)."""
+def _cox_pieces(
+    time: np.ndarray,
+    event: np.ndarray,
+    x: np.ndarray,
+    beta: np.ndarray,
+    ties: str = "efron",
+    strata: np.ndarray | None = None,
+):
+    """Per event time (and stratum): score sum and information, Efron or Breslow (R coxph).
+
+    With ``strata`` the risk sets are those of each stratum; the event times of all
+    strata are returned together (a time may repeat, once per stratum).
+    """
+    if strata is not None:
+        pieces = [
+            _cox_pieces(time[strata == k], event[strata == k], x[strata == k], beta, ties) for k in np.unique(strata)
+        ]
+        return tuple(np.concatenate(part) for part in zip(*pieces, strict=True))
     order = np.argsort(time, kind="stable")
     time, event, x = time[order], event[order], x[order]
     w = np.exp(x @ beta)
@@ -346,7 +364,7 @@ def _cox_efron_pieces(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: 
         score = x[dead].sum(axis=0)
         information = np.zeros((x.shape[1], x.shape[1]))
         for j in range(d):
-            f = j / d
+            f = j / d if ties == "efron" else 0.0
             a0, a1, a2 = s0[start] - f * t0, s1[start] - f * t1, s2[start] - f * t2
             mean = a1 / a0
             score = score - mean
@@ -362,13 +380,20 @@ def _exp(value: float) -> float:
 
 
 def cox_zph(
-    time: Sequence[float], event: Sequence[int], x: np.ndarray, beta: np.ndarray, terms: dict[str, list[int]]
+    time: Sequence[float],
+    event: Sequence[int],
+    x: np.ndarray,
+    beta: np.ndarray,
+    terms: dict[str, list[int]],
+    ties: str = "efron",
+    strata: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """R ``cox.zph(fit, transform = "km")`` (survival >= 3.0) score tests of proportional hazards.
 
-    ``x`` is the design matrix the model was fitted on, ``beta`` its Efron estimates,
-    ``terms`` maps each term to its columns of ``x``. Returns ``chisq``, ``df``, ``p``
-    per term and a ``GLOBAL`` row.
+    ``x`` is the design matrix the model was fitted on, ``beta`` its estimates under
+    ``ties``, ``strata`` the stratum code of each row (or None); g(t) is the KM of the
+    whole sample, as R. ``terms`` maps each term to its columns of ``x``. Returns
+    ``chisq``, ``df``, ``p`` per term and a ``GLOBAL`` row.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
@@ -380,7 +405,7 @@ def cox_zph(
     left_surv = np.concatenate([[1.0], curve["surv"].to_numpy()])[position]
     g_subject = 1.0 - left_surv
     g_subject = g_subject - g_subject[event > 0].mean()
-    event_times, scores, informations = _cox_efron_pieces(time, event, x, beta)
+    event_times, scores, informations = _cox_pieces(time, event, x, beta, ties, strata)
     g = np.array([g_subject[(time == t) & (event > 0)][0] for t in event_times])
     u = np.concatenate([np.zeros(p), (g[:, None] * scores).sum(axis=0)])
     a = informations.sum(axis=0)
@@ -448,10 +473,15 @@ def cox_model(
     covariates: Sequence[Covariate],
     conf_level: float = 0.95,
     min_events_per_variable: float = 10.0,
+    *,
+    ties: str = "efron",
+    strata: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Fit one Cox model (Efron ties) on ``frame`` (columns ``time``, ``event`` + covariates).
+    """Fit one Cox model on ``frame`` (columns ``time``, ``event``, covariates and ``strata``).
 
-    ``frame`` must hold complete cases only. Returns one row per design column with
+    ``ties`` is ``"efron"`` (lifelines) or ``"breslow"`` (statsmodels); ``strata`` names
+    columns whose combinations get their own baseline hazard. ``frame`` must hold
+    complete cases only. Returns one row per design column with
     ``term`` (the patients.tsv column), ``scale``, ``hr``, Wald ``ci_low``/``ci_high``
     and ``p``, ``n``, ``events``, ``coef``, ``se``, ``sd``, the term's ``cox.zph`` test
     (``ph_chisq``, ``ph_df``, ``ph_p``), ``ph_global_p``, ``epv`` and ``warning``.
@@ -465,21 +495,35 @@ def cox_model(
     epv = events / design.shape[1]
     if epv < min_events_per_variable:
         notes.append(f"EPV {epv:.1f} < {min_events_per_variable:g} (Peduzzi 1996): the model may be over-fitted")
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
     data = design.assign(time=frame["time"].to_numpy(float), event=frame["event"].to_numpy(float))
-    fitter = CoxPHFitter(alpha=1 - conf_level)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        try:
-            fitter.fit(data, duration_col="time", event_col="event")
-        except ConvergenceError as error:
-            log.warning("Cox model %s did not converge; no rows: %s", "+".join(c.column for c in covariates), error)
-            return pd.DataFrame(columns=COX_MODEL_COLUMNS)
-    for warning in caught:
-        if issubclass(warning.category, ConvergenceWarning):
-            notes.append("convergence: " + str(warning.message).split("\n")[0].strip())
-    summary = fitter.summary
+    stratum = None
+    if strata:
+        stratum = pd.factorize(pd.MultiIndex.from_frame(as_text_frame(frame[list(strata)])), sort=True)[0]
+    if ties == "breslow":
+        summary = _breslow_fit(data, design.columns, stratum, notes)
+    else:
+        fitter = CoxPHFitter(alpha=1 - conf_level)
+        fit_data = data.assign(stratum_=stratum) if stratum is not None else data
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            try:
+                fitter.fit(
+                    fit_data,
+                    duration_col="time",
+                    event_col="event",
+                    strata=["stratum_"] if stratum is not None else None,
+                )
+            except ConvergenceError as error:
+                log.warning("Cox model %s did not converge; no rows: %s", "+".join(c.column for c in covariates), error)
+                return pd.DataFrame(columns=COX_MODEL_COLUMNS)
+        for warning in caught:
+            if issubclass(warning.category, ConvergenceWarning):
+                notes.append("convergence: " + str(warning.message).split("\n")[0].strip())
+        summary = fitter.summary
     beta = summary["coef"].reindex(design.columns).to_numpy(float)
-    zph = cox_zph(data["time"], data["event"], design.to_numpy(float), beta, terms)
+    zph = cox_zph(data["time"], data["event"], design.to_numpy(float), beta, terms, ties, stratum)
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     rows = []
     column_term = {design.columns[j]: term for term, columns in terms.items() for j in columns}
@@ -512,3 +556,28 @@ def cox_model(
     for note in notes:
         log.warning("Cox model %s: %s", "+".join(c.column for c in covariates), note)
     return pd.DataFrame(rows)
+
+
+def as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`as_text` of every column."""
+    return frame.apply(as_text)
+
+
+def _breslow_fit(data: pd.DataFrame, columns, stratum: np.ndarray | None, notes: list[str]) -> pd.DataFrame:
+    """statsmodels ``PHReg(ties="breslow")``: ``coef`` and ``se(coef)`` per design column."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    model = PHReg(
+        data["time"].to_numpy(float),
+        data[list(columns)].to_numpy(float),
+        status=data["event"].to_numpy(float),
+        strata=stratum,
+        ties="breslow",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = model.fit(gtol=1e-10)
+    for warning in caught:
+        if "converge" in str(warning.message).lower():
+            notes.append("convergence: " + str(warning.message).split("\n")[0].strip())
+    return pd.DataFrame({"coef": result.params, "se(coef)": result.bse}, index=list(columns))

@@ -9,6 +9,21 @@ the cohort median); covariates are continuous (standardized) when numeric with m
 than two values, else categorical (:func:`covariate_for`). Columns that are absent, all
 missing or constant are skipped with a log line.
 
+Guarantee-time bias. A grouping known only after follow-up starts (best overall response,
+responder, resistance, on-treatment PET or IHC, a change per week, irAEs) cannot be
+compared from time zero: a patient must survive long enough to become a responder, so
+the responders' early follow-up is "immortal" (Anderson, Cain & Gelber, J Clin Oncol
+1983;1:710; Dafni, Circ Cardiovasc Qual Outcomes 2011;4:363). Such a column
+(:func:`is_post_baseline`) is analysed by landmark: only patients still in follow-up
+after the landmark (time > ``landmark_weeks``; an event or censoring at or before it
+excludes the patient), with times counted from the landmark, as R's
+``survfit(Surv(time - L, event) ~ g, data = subset(d, time > L))``. Every table row of
+such an analysis carries ``landmark_weeks``; without a landmark (``landmark_weeks:
+null``) the configuration is refused, naming the column (:func:`post_baseline_problems`).
+The column's value is the one in patients.tsv (for example the best response over all
+follow-up); classifying by the status reached by the landmark needs response dates and
+is not done here.
+
 The estimators themselves (Kaplan-Meier with R's pointwise CIs and median CI,
 ``survdiff``, ``coxph`` with Efron ties, ``cox.zph``, reverse-KM follow-up, events per
 variable) are in :mod:`contexture.stats.survival`, with their formulas and references.
@@ -23,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from contexture.errors import ConfigError
+from contexture.response import FEATURE_COLUMNS as RESPONSE_FEATURES
 from contexture.stats.survival import (
     COX_MODEL_COLUMNS,
     Covariate,
@@ -38,10 +55,27 @@ from contexture.stats.survival import (
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ("pfs", "os")
+DAYS_PER_MONTH = 30.4375  # months = days / 30.4375 (the clinical stage's convention)
+
+# patients.tsv columns observed after the start of follow-up: the response stage's
+# features, on-treatment imaging, toxicity and the treatment end. Further columns are
+# declared with ``survival.post_baseline_columns``; any column whose name says it is
+# on-treatment or a change is post-baseline too (POST_BASELINE_MARKERS).
+POST_BASELINE_COLUMNS = (
+    *[c for c in RESPONSE_FEATURES if c != "patient_id"],
+    "irae_grade_max",
+    "treatment_end_day",
+    "progression_date",
+    "death_date",
+)
+POST_BASELINE_MARKERS = ("on_treatment", "change", "per_week")
+# Continuous Cox covariates are per SD increase unless configured; baseline PET uptake is
+# per SD decrease, as the CD8-PET study reported it (schema default of cox.scales).
+DEFAULT_SCALES = {"pet_geomean_suvmax_baseline": "sd_decrease"}
 
 KM_COLUMNS = ["endpoint", "stratifier", "group", "n", "events", "median_months", "ci_low", "ci_high", "conf_type"]
-LOGRANK_COLUMNS = ["endpoint", "stratifier", "test", "statistic", "df", "p", "groups", "n", "events"]
-COX_COLUMNS = ["endpoint", "model", *COX_MODEL_COLUMNS]
+LOGRANK_COLUMNS = ["endpoint", "stratifier", "test", "statistic", "df", "p", "groups", "n", "events", "landmark_weeks"]
+COX_COLUMNS = ["endpoint", "model", *COX_MODEL_COLUMNS, "ties", "strata", "landmark_weeks"]
 FOLLOWUP_COLUMNS = ["endpoint", "n", "censored", "median_months", "ci_low", "ci_high", "conf_type", "method"]
 
 
@@ -144,9 +178,13 @@ class SurvivalOptions:
     stratifiers: list[Stratifier] = field(default_factory=list)
     univariable: list[str] = field(default_factory=list)
     models: dict[str, list[str]] = field(default_factory=dict)
-    scale: str = "sd_decrease"
-    scales: dict[str, str] = field(default_factory=dict)
+    scale: str = "sd_increase"
+    scales: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SCALES))
     min_events_per_variable: float = 10.0
+    ties: str = "efron"
+    strata: list[str] = field(default_factory=list)
+    landmark_weeks: float | None = 12.0
+    post_baseline_columns: list[str] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, section: dict) -> SurvivalOptions:
@@ -167,10 +205,67 @@ class SurvivalOptions:
             ],
             univariable=list(cox.get("univariable", [])),
             models={m["name"]: list(m["terms"]) for m in cox.get("models", [])},
-            scale=cox.get("scale", "sd_decrease"),
-            scales=dict(cox.get("scales", {})),
+            scale=cox.get("scale", "sd_increase"),
+            scales=dict(cox.get("scales", DEFAULT_SCALES)),
             min_events_per_variable=float(cox.get("min_events_per_variable", 10)),
+            ties=cox.get("ties", "efron"),
+            strata=list(cox.get("strata", [])),
+            landmark_weeks=None
+            if section.get("landmark_weeks", 12) is None
+            else float(section.get("landmark_weeks", 12)),
+            post_baseline_columns=list(section.get("post_baseline_columns", [])),
         )
+
+    def landmark_months(self, columns: list[str]) -> float | None:
+        """The landmark (months) for an analysis of ``columns``; None when all are baseline.
+
+        Raises :class:`ConfigError` naming the first post-baseline column when no landmark is set.
+        """
+        late = [c for c in columns if is_post_baseline(c, self.post_baseline_columns)]
+        if not late:
+            return None
+        if self.landmark_weeks is None:
+            raise ConfigError(_refusal(late[0]))
+        return self.landmark_weeks * 7 / DAYS_PER_MONTH
+
+
+def is_post_baseline(column: str, declared: list[str] = ()) -> bool:
+    """True for a column observed after the start of follow-up (module docstring)."""
+    return (
+        column in POST_BASELINE_COLUMNS
+        or column in declared
+        or any(marker in column for marker in POST_BASELINE_MARKERS)
+    )
+
+
+def _refusal(column: str) -> str:
+    return (
+        f"survival: '{column}' is known only after follow-up starts (response, on-treatment or change "
+        "measurements), so comparing survival by it from time zero has guarantee-time (immortal-time) bias; "
+        "set survival.landmark_weeks (for example 12) to analyse it from a landmark, or remove it"
+    )
+
+
+def post_baseline_problems(section: dict) -> list[str]:
+    """Why a cohort's ``survival`` section is refused: post-baseline columns without a landmark."""
+    options = SurvivalOptions.from_config(section)
+    if options.landmark_weeks is not None:
+        return []
+    used = [s.column for s in options.stratifiers] + options.univariable + options.strata
+    used += [term for terms in options.models.values() for term in terms]
+    late = [c for c in dict.fromkeys(used) if is_post_baseline(c, options.post_baseline_columns)]
+    return [_refusal(column) for column in late]
+
+
+def at_landmark(data: pd.DataFrame, landmark: float | None) -> tuple[pd.DataFrame, int]:
+    """Patients in follow-up after ``landmark`` months with times from it, and how many were not.
+
+    ``data`` has ``time`` and ``event``; None returns it unchanged (and 0).
+    """
+    if landmark is None:
+        return data, 0
+    after = data["time"] > landmark
+    return data[after].assign(time=data.loc[after, "time"] - landmark), int((~after).sum())
 
 
 def covariate_for(patients: pd.DataFrame, column: str, options: SurvivalOptions) -> Covariate:
@@ -241,8 +336,20 @@ def analyse(patients: pd.DataFrame, options: SurvivalOptions) -> dict[str, pd.Da
         for stratifier in options.stratifiers:
             if not usable_column(patients, stratifier.column, f"{endpoint} stratifier"):
                 continue
+            landmark = options.landmark_months([stratifier.column])
+            base, before = at_landmark(data, landmark)
+            weeks = options.landmark_weeks if landmark is not None else math.nan
+            if landmark is not None:
+                log.info(
+                    "%s stratifier '%s' is post-baseline: landmark at %g weeks, %d patient(s) with an event or "
+                    "censored before it excluded",
+                    endpoint,
+                    stratifier.column,
+                    weeks,
+                    before,
+                )
             groups, order = stratifier_groups(patients, stratifier)
-            groups = groups[complete]
+            groups = groups[complete].loc[base.index]
             has_group = groups.notna()
             levels = _group_order(groups[has_group], order)
             if len(levels) < 2:
@@ -253,16 +360,21 @@ def analyse(patients: pd.DataFrame, options: SurvivalOptions) -> dict[str, pd.Da
             for level in levels:
                 members = has_group & (groups == level)
                 row, curve = _km_row(
-                    data.loc[members, "time"],
-                    data.loc[members, "event"],
+                    base.loc[members, "time"],
+                    base.loc[members, "event"],
                     options.conf_type,
                     options.conf_level,
                     landmarks,
                 )
                 km_rows.append({"endpoint": endpoint, "stratifier": stratifier.column, "group": level, **row})
-                km_rows[-1].update(n_missing_survival=missing_survival, n_missing_group=int((~has_group).sum()))
+                km_rows[-1].update(
+                    n_missing_survival=missing_survival,
+                    n_missing_group=int((~has_group).sum()),
+                    landmark_weeks=weeks,
+                    n_before_landmark=before if landmark is not None else math.nan,
+                )
                 curves.append(curve.assign(endpoint=endpoint, stratifier=stratifier.column, group=level))
-            subset = data[has_group]
+            subset = base[has_group]
             if subset["event"].sum() == 0:
                 log.info("%s stratifier '%s': no events; no log-rank test", endpoint, stratifier.column)
                 continue
@@ -273,6 +385,7 @@ def analyse(patients: pd.DataFrame, options: SurvivalOptions) -> dict[str, pd.Da
                 "groups": ";".join(levels),
                 "n": len(subset),
                 "events": int(subset["event"].sum()),
+                "landmark_weeks": weeks,
             }
             logrank_rows.append({**common, "test": "log-rank", "statistic": test.statistic, "df": test.df, "p": test.p})
             if order is not None and len(levels) >= 3 and not math.isnan(test.trend_statistic):
@@ -281,6 +394,7 @@ def analyse(patients: pd.DataFrame, options: SurvivalOptions) -> dict[str, pd.Da
                 )
         # Cox models.
         models = [("univariable", [c]) for c in options.univariable] + list(options.models.items())
+        strata_usable = [c for c in options.strata if usable_column(patients, c, f"{endpoint} Cox stratum")]
         for name, columns in models:
             what = f"{endpoint} Cox model '{name}'" + (f" of {columns[0]}" if name == "univariable" else "")
             usable = [c for c in columns if usable_column(patients, c, f"{what}: term")]
@@ -288,8 +402,18 @@ def analyse(patients: pd.DataFrame, options: SurvivalOptions) -> dict[str, pd.Da
                 if len(columns) > 1:
                     log.info("%s: skipped (a term is unusable)", what)
                 continue
-            frame = data.join(patients[columns])
-            frame = frame[frame[columns].notna().all(axis=1)]
+            strata = [c for c in strata_usable if c not in columns]
+            landmark = options.landmark_months(columns + strata)
+            base, before = at_landmark(data, landmark)
+            if landmark is not None:
+                log.info(
+                    "%s: a term is post-baseline; landmark at %g weeks (%d patient(s) excluded before it)",
+                    what,
+                    options.landmark_weeks,
+                    before,
+                )
+            frame = base.join(patients[columns + strata])
+            frame = frame[frame[columns + strata].notna().all(axis=1)]
             if frame["event"].sum() == 0 or len(frame) < 2:
                 log.info("%s: no events among complete cases; skipped", what)
                 continue
@@ -301,10 +425,34 @@ def analyse(patients: pd.DataFrame, options: SurvivalOptions) -> dict[str, pd.Da
                 log.info("%s: a factor has one level among complete cases; skipped", what)
                 continue
             log.info("%s: %d patients, %d events", what, len(frame), frame["event"].sum())
-            table = cox_model(frame, covariates, options.conf_level, options.min_events_per_variable)
+            table = cox_model(
+                frame,
+                covariates,
+                options.conf_level,
+                options.min_events_per_variable,
+                ties=options.ties,
+                strata=strata,
+            )
             if len(table):
-                cox_tables.append(table.assign(endpoint=endpoint, model=name))
-    km_columns = KM_COLUMNS + landmark_columns + ["n_missing_survival", "n_missing_group"]
+                cox_tables.append(
+                    table.assign(
+                        endpoint=endpoint,
+                        model=name,
+                        ties=options.ties,
+                        strata="+".join(strata),
+                        landmark_weeks=options.landmark_weeks if landmark is not None else math.nan,
+                    )
+                )
+    km_columns = (
+        KM_COLUMNS
+        + landmark_columns
+        + [
+            "n_missing_survival",
+            "n_missing_group",
+            "landmark_weeks",
+            "n_before_landmark",
+        ]
+    )
     km = pd.DataFrame(km_rows, columns=km_columns)
     km["conf_type"] = options.conf_type
     cox = pd.concat(cox_tables, ignore_index=True) if cox_tables else pd.DataFrame(columns=COX_COLUMNS)

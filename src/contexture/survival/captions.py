@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from contexture.captioning import Cohort, Facts, format_p, matching_row, number
+
+
+def _landmark(row) -> str:
+    """', landmark at 12 weeks' for a landmark row, else ''."""
+    weeks = row.get("landmark_weeks")
+    return "" if weeks is None or pd.isna(weeks) else f", landmark at {float(weeks):g} weeks"
 
 
 def _km(endpoint: str) -> Facts:
@@ -15,7 +23,10 @@ def _km(endpoint: str) -> Facts:
             return title, "n = 0 patients with follow-up"
         text = f"n = {int(everyone['n'])} patients, {int(everyone['events'])} events"
         rows = logrank[(logrank["endpoint"] == endpoint) & (logrank["test"] == "log-rank")] if len(logrank) else logrank
-        tests = [f"{row['stratifier']} (n = {int(row['n'])}) {format_p(row['p'])}" for _, row in rows.iterrows()]
+        tests = [
+            f"{row['stratifier']} (n = {int(row['n'])}{_landmark(row)}) {format_p(row['p'])}"
+            for _, row in rows.iterrows()
+        ]
         if tests:
             text += "; log-rank test: " + "; ".join(tests)
         return title, text
@@ -29,7 +40,7 @@ def _forest(c: Cohort, name: str) -> tuple[str, str]:
     if cox.empty:
         return title, "n = 0 patients; no model fitted"
     rows = [
-        f"{row['endpoint']} {row['term']} ({row['scale']}) HR {number(row['hr'])}, {format_p(row['p'])}"
+        f"{row['endpoint']} {row['term']} ({row['scale']}{_landmark(row)}) HR {number(row['hr'])}, {format_p(row['p'])}"
         for _, row in cox[cox["model"] == "univariable"].iterrows()
     ]
     return (

@@ -98,14 +98,17 @@ def km_figure(curves: pd.DataFrame, km: pd.DataFrame, logrank: pd.DataFrame, end
         curve_ax.set_xlim(0, ticks[-1] * 1.03 if ticks[-1] > 0 else 1)
         curve_ax.set_xticks(ticks)
         curve_ax.set_ylabel(f"{ENDPOINT_NAMES.get(endpoint, endpoint)}")
-        curve_ax.set_title(stratifier if stratifier != "all" else "All patients", loc="left")
+        weeks = km.loc[(km["endpoint"] == endpoint) & (km["stratifier"] == stratifier), "landmark_weeks"]
+        weeks = float(weeks.iloc[0]) if "landmark_weeks" in km and len(weeks) else math.nan
+        title = stratifier if stratifier != "all" else "All patients"
+        curve_ax.set_title(title + ("" if math.isnan(weeks) else f" (landmark at {weeks:g} weeks)"), loc="left")
         curve_ax.legend(loc="upper right", frameon=False)
         risk_ax.set_xlim(curve_ax.get_xlim())
         risk_ax.set_xticks(ticks)
         risk_ax.set_ylim(-0.6, len(groups) - 0.4)
         risk_ax.set_yticks(range(len(groups)))
         risk_ax.set_yticklabels(list(reversed(groups)))
-        curve_ax.set_xlabel("Months since treatment start")
+        curve_ax.set_xlabel("Months since treatment start" if math.isnan(weeks) else "Months since the landmark")
         risk_ax.set_title("Number at risk", loc="left", fontsize=6)
         for spine in ("left", "top", "right", "bottom"):
             risk_ax.spines[spine].set_visible(False)
@@ -130,6 +133,7 @@ def forest_figure(cox: pd.DataFrame):
     y = np.arange(len(rows))[::-1]
     labels = [
         f"{r.endpoint.upper()} | {r.model} | {r.term} ({r.scale})"
+        + (f" [landmark {r.landmark_weeks:g} wk]" if pd.notna(getattr(r, "landmark_weeks", math.nan)) else "")
         + (" *" if isinstance(r.warning, str) and r.warning else "")
         for r in rows.itertuples()
     ]
@@ -151,4 +155,5 @@ def forest_figure(cox: pd.DataFrame):
             fontsize=5.5,
         )
     ax.set_title("Cox proportional hazards (* = see warning column)", loc="left")
-    return fig, rows[["endpoint", "model", "term", "scale", "hr", "ci_low", "ci_high", "p", "n", "events", "warning"]]
+    columns = ["endpoint", "model", "term", "scale", "hr", "ci_low", "ci_high", "p", "n", "events", "warning"]
+    return fig, rows[columns + [c for c in ("landmark_weeks",) if c in rows]]

@@ -12,7 +12,14 @@ from scipy import stats
 from contexture.errors import InputError
 from contexture.ihc.densities import immune_phenotype
 from contexture.ihc.immunoscore import FIVE_GROUPS, THREE_GROUPS, categorize, immunoscore, percentile_rank
-from contexture.ihc.pet import kendall_tau_b, pair_with_lesions, paired_change, pet_correlation
+from contexture.ihc.pet import (
+    cluster_bootstrap_tau,
+    kendall_tau_b,
+    pair_with_lesions,
+    paired_change,
+    pet_correlation,
+    tau_b_rows,
+)
 from contexture.ihc.slides import (
     options_with_defaults,
     patient_features,
@@ -292,9 +299,83 @@ def test_pairing_slides_with_pet_lesions():
     pairs = pair_with_lesions(slides, lesions)
     assert list(pairs["slide_id"]) == ["S1", "S2", "S4"]
     assert list(pairs["suvmax"]) == [3.0, 8.0, 5.0]
-    table = pet_correlation(pairs, ["cd8_density_tumor"])
-    overall = table[table["timepoint"] == "all"].iloc[0]
-    assert overall["n"] == 3 and overall["tau"] == pytest.approx(1.0)
+    assert not pairs["irradiated"].any()  # lesions.tsv without the column: none irradiated
+    table = pet_correlation(pairs, ["cd8_density_tumor"], bootstrap=50)
+    # Per timepoint only: baseline and on-treatment pairs of the same lesion are never pooled.
+    assert table["timepoint"].tolist() == ["baseline", "on_treatment"]
+    assert table["n"].tolist() == [2, 1] and table["tau"].isna().all()  # fewer than 3 pairs: no tau
+
+
+def _pairs(n_patients=10, lesions_per_patient=3, seed=0, irradiated=0):
+    rng = np.random.default_rng(seed)
+    patient = np.repeat([f"P{k:02d}" for k in range(n_patients)], lesions_per_patient)
+    shared = np.repeat(rng.normal(size=n_patients), lesions_per_patient)
+    frame = pd.DataFrame(
+        {
+            "slide_id": [f"S{k:03d}" for k in range(patient.size)],
+            "patient_id": patient,
+            "timepoint": "baseline",
+            "cd8_density_tumor": np.exp(shared + rng.normal(size=patient.size)),
+            "suvmax": np.exp(0.5 * shared + 0.5 * rng.normal(size=patient.size)),
+            "irradiated": False,
+        }
+    )
+    frame.loc[: irradiated - 1, "irradiated"] = True
+    return frame
+
+
+def test_tau_b_rows_equal_scipy_with_ties_and_padding():
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=(4, 12)), 0)  # many ties
+    y = np.round(x + rng.normal(size=(4, 12)), 0)
+    x[1, 9:] = y[1, 9:] = np.nan  # a shorter row, padded
+    rows = tau_b_rows(x, y)
+    for row in range(4):
+        keep = ~np.isnan(x[row])
+        assert rows[row] == pytest.approx(stats.kendalltau(x[row, keep], y[row, keep], variant="b").statistic)
+
+
+def test_pet_correlation_excludes_irradiated_and_notes_clustering():
+    pairs = _pairs(irradiated=2)
+    table = pet_correlation(pairs, ["cd8_density_tumor"], bootstrap=200, seed=4)
+    row = table.iloc[0]
+    kept = pairs[~pairs["irradiated"]]
+    expected = stats.kendalltau(kept["cd8_density_tumor"], kept["suvmax"], variant="b")
+    assert (row["n"], row["n_patients"], row["n_irradiated_excluded"]) == (28, 10, 2)
+    assert row["tau"] == pytest.approx(expected.statistic) and row["p"] == pytest.approx(expected.pvalue)
+    assert row["ci_low"] < row["tau"] < row["ci_high"]
+    assert row["note"].startswith("28 lesions from 10 patients: the p-value assumes independent lesions")
+    assert "bootstrap of patients (200 resamples)" in row["method"]
+    again = pet_correlation(pairs, ["cd8_density_tumor"], bootstrap=200, seed=4)
+    pd.testing.assert_frame_equal(table, again)
+    kept_all = pet_correlation(pairs, ["cd8_density_tumor"], bootstrap=0, exclude_irradiated=False).iloc[0]
+    assert (kept_all["n"], kept_all["n_irradiated_excluded"]) == (30, 0) and np.isnan(kept_all["ci_low"])
+
+
+def test_patient_bootstrap_interval_covers_the_population_tau():
+    # Lesions share a patient effect in both density and uptake (within-patient clustering).
+    # Population tau-b of this design, from 400 cohorts of 200 patients: 0.33. Measured
+    # coverage: 0.93 resampling patients, 0.90 resampling lesions as if independent.
+    population = np.mean(
+        [
+            stats.kendalltau(p["cd8_density_tumor"], p["suvmax"]).statistic
+            for p in (_pairs(200, 3, seed=10_000 + k) for k in range(400))
+        ]
+    )
+    covered = []
+    for seed in range(150):
+        pairs = _pairs(12, 3, seed=seed)
+        low, high = cluster_bootstrap_tau(
+            pairs["cd8_density_tumor"].to_numpy(),
+            pairs["suvmax"].to_numpy(),
+            pairs["patient_id"].to_numpy(),
+            resamples=400,
+            conf_level=0.95,
+            seed=seed,
+        )
+        covered.append(low <= population <= high)
+    # Nominal 95 %; 150 cohorts give a Monte Carlo SE of about 1.8 points.
+    assert np.mean(covered) >= 0.89
 
 
 def test_paired_change_and_wilcoxon():

@@ -26,10 +26,20 @@ def test_counts_groups_and_qupath_sentences(tmp_path, cohort_config):
     assert "(desert / stromal / inflamed; inflamed 2, desert 1; tumour core vs max(stroma, margin); Hegde" in text
     assert "(Low 0–25%, Intermediate 25–70%, High 70–100%; Galon et al., Science 2006; Pagès" in text
     assert "(k-d tree)." in text and "Kendall" not in text
-    (tmp_path / "tables/ihc_pet_correlation.tsv").write_text("x\n")
-    assert methods.methods_paragraph(tmp_path, cohort_config()).endswith(
-        "Association with PET uptake of paired lesions is Kendall's tau-b."
+    (tmp_path / "tables/ihc_pet_correlation.tsv").write_text(
+        "timepoint\tdensity\tn_irradiated_excluded\nbaseline\ta\t2\nbaseline\tb\t2\non_treatment\ta\t1\n"
     )
+    assert methods.methods_paragraph(tmp_path, cohort_config()).endswith(
+        "CD8+ density of non-irradiated biopsied lesions (3 irradiated lesion(s) excluded) was related to their "
+        "PET SUVmax by Kendall's tau-b separately at each timepoint (baseline and on-treatment pairs of the same "
+        "lesions not pooled), with a 95% percentile bootstrap interval resampling patients (2000 resamples), "
+        "since a patient may contribute several lesions."
+    )
+    config = cohort_config({"ihc": {"pet_correlation": {"bootstrap": 500, "conf_level": 0.9}},
+                            "pet_analysis": {"exclude_irradiated": False}})  # fmt: skip
+    text = methods.methods_paragraph(tmp_path, config)
+    assert "of biopsied lesions, irradiated ones included" in text and "90% percentile" in text
+    assert "(500 resamples)" in text
 
 
 def test_region_classes_phenotype_regions_and_pixel_size(tmp_path, cohort_config):

@@ -48,3 +48,17 @@ def test_irecist_window_and_sitc_definition_reach_the_text(tmp_path, cohort_conf
     assert "≥ 21 days after it (recommended within 63 days" in text
     assert "with ≥ 180 days of exposure (Kluger et al. 2020)" in text
     assert "converted to millimetres" in text
+
+
+def test_classifier_scheme_reaches_the_text(tmp_path, cohort_config):
+    from contexture.response.classifier import evaluate_classifier
+    from tests.unit.response.test_classifier import cohort
+
+    _write_rates(tmp_path)
+    table, _ = evaluate_classifier(cohort(30, 1.0, 1), ["f0", "f1"], repeats=3, permutations=4, bootstrap=5)
+    table.to_csv(tmp_path / "tables/classifier.tsv", sep="\t", index=False)
+    config = cohort_config({"response": {"classifier": {"repeats": 3, "permutations": 4, "bootstrap": 5}}})
+    text = methods_paragraph(tmp_path, config)
+    assert "validated by 3 repeats of stratified 5-fold cross-validation; the AUC is the mean" in text
+    assert "95% confidence interval the mean ± z × the SD of that mean over 5 stratified bootstrap" in text
+    assert "from 4 permutations of the outcome" in text and "(C = 1;" in text

@@ -209,3 +209,53 @@ def test_low_events_per_variable_is_flagged():
     events = int(frame["event"].sum())
     assert table["epv"].iloc[0] == pytest.approx(events / 7) and events / 7 < 10
     assert table["warning"].str.contains("Peduzzi").all()
+
+
+# R 4.2 / survival 3.5-3 on lifelines' Rossi (read.csv of load_rossi()), options(digits = 15):
+#   f1 <- coxph(Surv(week, arrest) ~ fin + age + prio, data = d, ties = "breslow"); cox.zph(f1)$table
+#   f2 <- coxph(Surv(week, arrest) ~ fin + age + prio + strata(wexp), data = d); cox.zph(f2)$table
+#   f3 <- coxph(Surv(week, arrest) ~ fin + age + prio + strata(wexp, mar), data = d, ties = "breslow")
+# term: (coef, se(coef), cox.zph chisq); then the GLOBAL cox.zph p.
+ROSSI_TIES_STRATA_R = {
+    ("breslow", ()): (
+        {
+            "fin": (-0.3464440240537333, 0.1902356522803006, 0.0622559371238008),
+            "age": (-0.0669207692959878, 0.0208397300814342, 6.2898440905640838),
+            "prio": (0.0965282765724660, 0.0272412110308656, 0.5096944946694929),
+        },
+        0.0690183001363328,
+    ),
+    ("efron", ("wexp",)): (
+        {
+            "fin": (-0.3508034440822992, 0.1902621800092095, 0.0556688161031574),
+            "age": (-0.0600149996102659, 0.0220117880357365, 11.4289325593164470),
+            "prio": (0.0878762105309266, 0.0283170348380650, 0.0569918698543512),
+        },
+        0.00953845389930077,
+    ),
+    ("breslow", ("wexp", "mar")): (
+        {
+            "fin": (-0.3554235801904282, 0.1906380834553654, 0.0402606583302863),
+            "age": (-0.0538213330179197, 0.0216665864559714, 10.6119007473573426),
+            "prio": (0.0913814602287929, 0.0285753702767053, 0.0109133138419324),
+        },
+        0.01401902839417576,
+    ),
+}
+
+
+@pytest.mark.parametrize(("ties", "strata"), list(ROSSI_TIES_STRATA_R))
+def test_breslow_ties_and_strata_match_r_coxph_and_cox_zph(ties, strata):
+    covariates = [sv.Covariate(term, "continuous", scale="unit") for term in ("fin", "age", "prio")]
+    table = sv.cox_model(_rossi_frame(), covariates, ties=ties, strata=list(strata)).set_index("term")
+    expected, global_p = ROSSI_TIES_STRATA_R[(ties, strata)]
+    for term, (coef, se, zph) in expected.items():
+        assert table.loc[term, "coef"] == pytest.approx(coef, abs=1e-6)
+        assert table.loc[term, "se"] == pytest.approx(se, abs=1e-6)
+        assert table.loc[term, "ph_chisq"] == pytest.approx(zph, abs=1e-5)
+    assert table["ph_global_p"].iloc[0] == pytest.approx(global_p, abs=1e-6)
+    # summary(f1)$coefficients[, 5] (Wald p of the Breslow fit)
+    if (ties, strata) == ("breslow", ()):
+        assert table["p"].tolist() == pytest.approx(
+            [0.068586961661995724, 0.001321768708704441, 0.000394905794847922], abs=1e-7
+        )

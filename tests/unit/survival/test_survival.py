@@ -120,3 +120,98 @@ def test_single_group_and_no_event_group():
     assert math.isnan(km.loc["true", "median_months"]) and math.isnan(km.loc["true", "ci_low"])
     assert km.loc["true", "events"] == 0
     assert km.loc["false", "surv_6m"] == 0.0  # the curve reached 0 and stays there
+
+
+# ----------------------------------------------------------------- landmark analysis
+
+
+def _rossi_patients():
+    """lifelines' Rossi as a patients table: weeks read as months, ``responder`` = fin."""
+    from lifelines.datasets import load_rossi
+
+    rossi = load_rossi()
+    return pd.DataFrame(
+        {
+            "patient_id": [f"R{i:03d}" for i in range(len(rossi))],
+            "os_months": rossi["week"].astype(float),
+            "os_event": rossi["arrest"],
+            "responder": rossi["fin"] == 1,
+            "age": rossi["age"].astype(float),
+        }
+    )
+
+
+def _landmark_options(landmark_weeks=87):
+    return {
+        "endpoints": ["os"],
+        "landmark_weeks": landmark_weeks,
+        "landmarks_months": [6, 12],
+        "stratifiers": [{"column": "responder"}],
+        "cox": {
+            "univariable": ["responder"],
+            "models": [{"name": "with_age", "terms": ["responder", "age"]}],
+            "scales": {"age": "unit"},
+        },
+    }
+
+
+def test_landmark_analysis_of_a_response_variable_matches_r():
+    # R 4.2 / survival 3.5-3 on read.csv of lifelines' load_rossi(), weeks read as months:
+    #   d$responder <- d$fin == 1; L <- 87 * 7 / 30.4375   # 87 weeks = 20.008 months
+    #   s <- subset(d, week > L); s$t <- s$week - L         # n 392, 40 excluded, 74 events
+    #   fit <- survfit(Surv(t, arrest) ~ responder, data = s); summary(fit, times = c(6, 12))
+    #   survdiff(Surv(t, arrest) ~ responder, data = s)
+    #   coxph(Surv(t, arrest) ~ responder, data = s); coxph(Surv(t, arrest) ~ responder + age, data = s)
+    tables = sv.analyse(_rossi_patients(), sv.SurvivalOptions.from_config(_landmark_options()))
+    km = tables["km"].set_index(["stratifier", "group"])
+    everyone = km.loc[("all", "all")]
+    assert everyone["n"] == 432 and math.isnan(everyone["landmark_weeks"])  # the overall curve: no landmark
+    false, true = km.loc[("responder", "false")], km.loc[("responder", "true")]
+    assert false["n"] + true["n"] == 392 and false["n_before_landmark"] == 40 and true["landmark_weeks"] == 87
+    assert false["events"] + true["events"] == 74
+    assert [false["surv_6m"], false["surv_12m"], true["surv_6m"], true["surv_12m"]] == pytest.approx(
+        [0.943589743589744, 0.907692307692308, 0.984771573604061, 0.974619289340101], abs=1e-12
+    )
+    assert [false["surv_12m_ci_low"], true["surv_12m_ci_high"]] == pytest.approx(
+        [0.867960711104556, 0.996831249101955], abs=1e-12
+    )
+    logrank = tables["logrank"].iloc[0]
+    assert logrank["statistic"] == pytest.approx(4.67297039284723, abs=1e-10)
+    assert logrank["p"] == pytest.approx(0.0306408883583724, abs=1e-10)
+    assert (logrank["n"], logrank["events"], logrank["landmark_weeks"]) == (392, 74, 87)
+    cox = tables["cox"].set_index(["model", "term"])
+    single = cox.loc[("univariable", "responder")]
+    assert single["coef"] == pytest.approx(-0.508942302133145, abs=1e-5)
+    assert single["se"] == pytest.approx(0.238146712074664, abs=1e-5)
+    assert single["p"] == pytest.approx(0.0325902128026591, abs=1e-5)
+    assert [single["ci_low"], single["ci_high"]] == pytest.approx([0.376927928523017, 0.958694013386834], abs=1e-5)
+    assert (single["n"], single["events"], single["landmark_weeks"]) == (392, 74, 87)
+    both = cox.loc["with_age"]
+    assert both.loc["responder", "coef"] == pytest.approx(-0.4572470418022965, abs=1e-5)
+    assert both.loc["age", "coef"] == pytest.approx(-0.0965223158972967, abs=1e-5)
+    assert both.loc["age", "se"] == pytest.approx(0.0285270984469595, abs=1e-5)
+    assert (both["landmark_weeks"] == 87).all()
+
+
+def test_a_response_variable_without_landmark_is_refused_by_name():
+    from contexture.config import validate_config
+    from contexture.errors import ConfigError
+
+    options = sv.SurvivalOptions.from_config(_landmark_options(landmark_weeks=None))
+    with pytest.raises(ConfigError, match=r"'responder' is known only after follow-up starts.*guarantee-time"):
+        sv.analyse(_rossi_patients(), options)
+    config = {"cohorts": {"c": {"clinical": "c.tsv", "survival": _landmark_options(landmark_weeks=None)}}}
+    with pytest.raises(ConfigError, match=r"cohorts\.c: survival: 'responder' is known only after"):
+        validate_config(config)
+    # Baseline variables need no landmark; columns named on-treatment or declared are post-baseline.
+    assert sv.post_baseline_problems({"landmark_weeks": None, "stratifiers": [{"column": "dmmr"}]}) == []
+    assert sv.is_post_baseline("pet_geomean_suvmax_on_treatment") and sv.is_post_baseline("bor")
+    assert sv.is_post_baseline("ctdna_clearance", ["ctdna_clearance"]) and not sv.is_post_baseline("age")
+
+
+def test_scale_is_per_sd_decrease_only_for_baseline_pet_uptake_by_default():
+    options = sv.SurvivalOptions.from_config({})
+    patients = _cohort().assign(tumor_burden=np.linspace(1, 9, 80), immunosign_score=np.linspace(-1, 1, 80))
+    assert sv.covariate_for(patients, "pet_geomean_suvmax_baseline", options).scale == "sd_decrease"
+    assert sv.covariate_for(patients, "tumor_burden", options).scale == "sd_increase"
+    assert sv.covariate_for(patients, "immunosign_score", options).scale == "sd_increase"
