@@ -18,7 +18,7 @@ import math
 import pytest
 
 from tests.conftest import run_snakemake
-from tests.unit.nanostring.test_nanostring_rcc import rcc_text
+from tests.unit.nanostring.test_nanostring_rcc import CODE_LINES, rcc_text
 
 pytestmark = pytest.mark.workflow
 
@@ -72,7 +72,9 @@ def build_cohort(folder):
     rcc.mkdir()
     sheet = []
     for i, (sample, patient) in enumerate(zip(SAMPLES, PATIENTS, strict=True), start=1):
-        (rcc / f"lane{i}.RCC").write_text(rcc_text(sample_id=sample, lane=str(i)))
+        # Each lane its own counts (identical count vectors are refused as copied files).
+        lines = [f"{line.rsplit(',', 1)[0]},{int(line.rsplit(',', 1)[1]) + i}" for line in CODE_LINES]
+        (rcc / f"lane{i}.RCC").write_text(rcc_text(lines, sample_id=sample, lane=str(i)))
         sheet.append((f"rcc/lane{i}.RCC", sample, patient, "baseline"))
     _tsv(folder / "samples.tsv", ["file", "sample_id", "patient_id", "timepoint"], sheet)
     return {
