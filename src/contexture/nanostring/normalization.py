@@ -468,6 +468,32 @@ def process(
     return NanostringResult(raw, qc, normalized, hk_names, warnings)
 
 
+def at_or_below_detection_limit(raw_counts: pd.DataFrame, lanes: pd.DataFrame, samples: list[str]) -> pd.DataFrame:
+    """Genes x ``samples``: True where the gene's raw count is at or below its lane's limit of detection.
+
+    The limit is the lane's ``lod_threshold`` in lanes.tsv: mean + k SD (n - 1) of its
+    negative controls, k = ``nanostring.qc.lod_sd_multiplier`` (2; MAN-C0011 "Limit of
+    detection"), the background threshold NanoTube's ``remove_background`` also uses
+    (Class et al., Bioinformatics 2023). Raw counts are compared because the nSolver
+    factors scale a lane's genes and negatives alike, so the comparison is the same after
+    positive or housekeeping scaling (NanoTube makes it on positive-scaled counts), and
+    it does not depend on background correction or RUVg. ``raw_counts`` and ``lanes`` as
+    the nanostring rule writes them; rows are the non-control genes named as in
+    normalized.tsv (``name``, or ``name|accession`` when a name repeats). A lane without
+    a threshold (fewer than 2 negative controls) has every cell False.
+    """
+    genes = ~raw_counts["code_class"].astype(str).str.startswith(("Positive", "Negative")).to_numpy()
+    probes = raw_counts.loc[genes, ["name", "accession"]].reset_index(drop=True)
+    threshold = lanes.set_index(lanes["sample_id"].astype(str))["lod_threshold"].astype(float)
+    missing = [s for s in samples if s not in threshold.index or s not in raw_counts.columns]
+    if missing:
+        raise InputError(f"samples {missing[:20]} are not in both raw_counts.tsv and lanes.tsv")
+    counts = raw_counts.loc[genes, list(samples)].to_numpy(dtype=float)
+    below = counts <= threshold.loc[list(samples)].to_numpy()[None, :]
+    frame = _expression_frame(probes, np.arange(len(probes)), below, list(samples))
+    return frame.set_index("name")
+
+
 def log2_raw_counts(raw_counts: pd.DataFrame, samples: list[str]) -> pd.DataFrame:
     """log2 raw counts, floored at 1 count, of the non-control genes for ``samples`` (RLE "before").
 

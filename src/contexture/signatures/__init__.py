@@ -61,11 +61,17 @@ def score_cohort(
     low_quantile: float,
     log_base: float,
     allow_partial_weighted: bool = False,
+    below_lod: pd.DataFrame | None = None,
+    below_lod_warn_fraction: float = 0.3,
+    exclude_below_lod: bool = False,
+    exclude_below_lod_fraction: float = 0.5,
 ) -> Scores:
     """Score every signature on every analysed sample; cut high/low; patient Immunosign columns.
 
     ``immunosign`` names the signature behind ``immunosign_score``/``immunosign_high`` and
     must be among ``signatures`` (a :class:`~contexture.errors.ConfigError` otherwise).
+    ``below_lod`` (genes x samples at or below the lane's limit of detection) and the
+    three background options: :func:`contexture.signatures.scores.score_signatures`.
     The coverage table records ``low_quantile`` and each signature's cut
     (:func:`contexture.signatures.scores.assign_groups`).
     """
@@ -80,6 +86,10 @@ def score_cohort(
         on_insufficient=on_insufficient,
         log_base=log_base,
         allow_partial_weighted=allow_partial_weighted,
+        below_lod=below_lod,
+        below_lod_warn_fraction=below_lod_warn_fraction,
+        exclude_below_lod=exclude_below_lod,
+        exclude_below_lod_fraction=exclude_below_lod_fraction,
     )
     scores, cuts = assign_groups(scores, low_quantile)
     coverage["low_quantile"] = low_quantile
