@@ -16,6 +16,7 @@ figures: :mod:`contexture.signatures.figures`.
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import pandas as pd
@@ -30,6 +31,8 @@ from contexture.signatures.expression import (
 )
 from contexture.signatures.figures import baseline_heatmap_figure, correlation_figure, paired_scores_figure
 from contexture.signatures.scores import Signature, assign_groups, patient_features, score_signatures, sort_scores
+
+log = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ["signature", "patient_id", "response", "baseline", "on_treatment"]
 
@@ -94,7 +97,22 @@ def score_cohort(
     scores, cuts = assign_groups(scores, low_quantile)
     coverage["low_quantile"] = low_quantile
     coverage["low_cut"] = coverage["signature"].map(cuts)
-    features = patient_features(scores, immunosign, low_quantile, patients=sorted(set(samples["patient_id"])))
+    known = samples["patient_id"].notna()
+    if not known.all():
+        log.warning(
+            "%d of %d samples have no patient (a run without a NanoString sample sheet, or rows without "
+            "patient_id): their scores stand alone under their sample IDs and are left out of the patient-level "
+            "features (immunosign_score, immunosign_high), the high/low cut and the paired changes; give a sample "
+            "sheet with patient_id and timepoint for those",
+            int((~known).sum()),
+            len(samples),
+        )
+    features = patient_features(
+        scores[scores["patient_id"].notna()],
+        immunosign,
+        low_quantile,
+        patients=sorted(set(samples.loc[known, "patient_id"].astype(str))),
+    )
     return Scores(sort_scores(scores, names), coverage, features)
 
 

@@ -513,6 +513,11 @@ def score_signatures(
         raise ConfigError(f"signatures.use names signature(s) {duplicated} more than once")
     samples = samples.set_index("sample_id", drop=False).loc[list(expression.columns)]
     baseline = list(samples.index[samples["timepoint"] == BASELINE])
+    if len(samples) and samples["timepoint"].isna().all():
+        log.warning(
+            "no sample has a timepoint (a run without a NanoString sample sheet): signatures standardized on "
+            "baseline samples (mean_z) cannot be scored and no high/low groups are cut"
+        )
     frames, coverage_rows = [], []
     for signature in signatures:
         excluded = (
@@ -633,7 +638,8 @@ def patient_features(
     """
     per_patient = baseline_patient_scores(scores)
     chosen = per_patient[per_patient["signature"] == immunosign]
-    ids = sorted(set(scores["patient_id"].astype(str)) | set(map(str, patients if patients is not None else [])))
+    named = scores["patient_id"].dropna().astype(str)  # a sample without a patient feeds no patient row
+    ids = sorted(set(named) | set(map(str, patients if patients is not None else [])))
     table = pd.DataFrame({"patient_id": ids})
     values = chosen.set_index(chosen["patient_id"].astype(str))["score"]
     table["immunosign_score"] = table["patient_id"].map(values)

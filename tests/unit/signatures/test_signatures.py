@@ -397,3 +397,18 @@ def test_exclusion_needs_lane_limits():
     samples = pd.DataFrame({"sample_id": ["S1", "S2"], "patient_id": ["A", "B"], "timepoint": "baseline"})
     with pytest.raises(ConfigError, match="exclude_below_lod needs the lanes' limits"):
         score_signatures(expression, samples, [_five_gene_signature()], exclude_below_lod=True)
+
+
+def test_samples_without_a_patient_feed_no_patient_row():
+    # A run without a sample sheet: patient and timepoint empty; no "nan" patient appears.
+    scores = pd.DataFrame(
+        {"sample_id": ["S1", "S2"], "patient_id": [None, np.nan], "timepoint": [None, None], "signature": "cyt",
+         "score": [1.0, 2.0]}
+    )  # fmt: skip
+    table = patient_features(scores, "cyt", patients=[])
+    assert table.empty and list(table.columns) == [
+        "patient_id",
+        "immunosign_score",
+        "immunosign_high",
+        "immunosign_signature",
+    ]
