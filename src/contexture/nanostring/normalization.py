@@ -20,7 +20,9 @@ nSolver 4.0 User Manual MAN-C0019, "QC settings"; each is a config key):
 * limit of detection: POS_E (0.5 fM) <= mean + 2 SD of the negative controls fails
   (SD with n - 1, R's ``sd``);
 * housekeeping genes: raw geometric mean < 32 fails, < 100 is flagged borderline
-  (borderline lanes are kept);
+  (borderline lanes are kept). These two levels are this project's defaults, not a
+  published NanoString rule: we could not find them in MAN-C0011 or MAN-C0019, where
+  nSolver flags the housekeeping (content) factor outside 0.1-10 instead (below);
 * positive normalization factor outside 0.3-3 and housekeeping factor outside 0.1-10
   fail (the ranges nSolver flags).
 
@@ -96,7 +98,9 @@ class QCThresholds:
     positive_linearity_min_r2: float = 0.95
     # MAN-C0011 "Limit of detection": POS_E > mean + 2 SD of negative controls.
     lod_sd_multiplier: float = 2.0
-    # nSolver 4.0 (MAN-C0019) housekeeping QC: geometric mean < 32 fail, < 100 borderline.
+    # Housekeeping level: geometric mean < 32 fail, < 100 borderline. Project defaults, not found in
+    # MAN-C0011/MAN-C0019 (nSolver's housekeeping rule is the factor range below); kept as a guard
+    # against lanes with almost no RNA, configurable.
     housekeeping_geomean_fail: float = 32.0
     housekeeping_geomean_borderline: float = 100.0
     # nSolver 4.0 (MAN-C0019) normalization flags: positive factor 0.3-3, content factor 0.1-10.

@@ -52,6 +52,15 @@ def skip_reason(row, min_fraction: float) -> str:
     return "; ".join(reasons)
 
 
+def _responders(cohort_config: dict) -> str:
+    """`` (responders: best overall response CR or PR)`` from ``response.responder``."""
+    responses = (cohort_config.get("response") or {}).get("responder")
+    if not responses:
+        return ""
+    listed = ", ".join(responses[:-1]) + (" or " if len(responses) > 1 else "") + responses[-1]
+    return f" (responders: best overall response {listed})"
+
+
 def background_sentences(coverage, cohort_config: dict) -> list[str]:
     """What the run did with genes at or below the lanes' limit of detection (none without the columns)."""
     if "fraction_below_lod" not in coverage.columns or coverage["fraction_below_lod"].isna().all():  # no lane limits
@@ -132,7 +141,9 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         f"High and low groups were cut at the {options['low_quantile']:.0%} quantile (R type 7) of baseline patient "
         f"scores (Scholler et al. 2022). Paired changes from {_timepoint(options['pre_timepoint'])} to "
         f"{_timepoint(options['post_timepoint'])} were tested with the "
-        "Wilcoxon signed-rank test within responders and non-responders and compared between them "
+        "Wilcoxon signed-rank test within responders and non-responders"
+        + _responders(cohort_config)
+        + " and compared between them "
         "with the Mann-Whitney test; chemokine and cytokine genes were correlated with T-cell genes "
         "at baseline by Spearman's rho. P-values were adjusted by Benjamini-Hochberg."
     )

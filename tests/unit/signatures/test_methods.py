@@ -79,6 +79,7 @@ def test_names_skipped_and_partial_signatures_and_the_proxy(tmp_path, cohort_con
     assert "at least 80% of their genes" in text
     assert "weighted signatures (the gene expression profile) only with all their weighted genes" in text
     assert "25% quantile (R type 7)" in text and "from baseline to on-treatment" in text
+    assert "(responders: best overall response CR, PR, SD or NON-CR/NON-PD)" in text  # response.responder
 
 
 def test_changed_options_reach_the_text(tmp_path, cohort_config):
@@ -91,6 +92,8 @@ def test_changed_options_reach_the_text(tmp_path, cohort_config):
     assert "40% quantile (R type 7)" in text and "at least 60% of their genes" in text
     assert "from on-treatment to relapse" in text and "25%" not in text
     assert "weighted signatures were also scored with weighted genes missing" in text
+    text = methods_paragraph(tmp_path, cohort_config({"response": {"responder": ["CR", "PR"]}}))
+    assert "(responders: best overall response CR or PR)" in text
 
 
 def test_no_analysis_claimed_when_nothing_was_scored(tmp_path, cohort_config):
