@@ -65,15 +65,29 @@ def _real_cohort(tmp_path, files):
 
 def test_real_cohort_without_sample_sheet(tmp_path):
     lines = CODE_LINES[:1]
+    cyt = ["Endogenous,GZMA,NM_006144.2,400", "Endogenous,PRF1,NM_005041.3,1600"]
     files = {
-        f"lane{i}.RCC": rcc_text([lines[0].replace(",812", f",{800 + i}"), *CODE_LINES[1:]], lane=str(i))
+        f"lane{i}.RCC": rcc_text([lines[0].replace(",812", f",{800 + i}"), *cyt, *CODE_LINES[1:]], lane=str(i))
         for i in range(1, 4)
     }  # distinct counts: identical files are refused as copies of one lane
     config, _ = _real_cohort(tmp_path, files)
+    config["cohorts"]["trial"]["signatures"] = {"use": ["cyt"], "immunosign": "cyt"}
     run_snakemake(tmp_path, config)
-    samples = pd.read_csv(tmp_path / "results/trial/nanostring/samples.tsv", sep="\t")
+    out = tmp_path / "results/trial"
+    samples = pd.read_csv(out / "nanostring/samples.tsv", sep="\t", keep_default_na=False, na_values=[""])
     assert samples["sample_id"].tolist() == ["lane1", "lane2", "lane3"]
-    assert samples["included"].all()
+    assert samples["included"].all() and samples["patient_id"].isna().all()
+    # Sample IDs stand alone: scores per sample, no patient, and no "nan" patient anywhere.
+    scores = pd.read_csv(out / "tables/signature_scores.tsv", sep="\t", keep_default_na=False, na_values=[""])
+    assert scores["sample_id"].tolist() == ["lane1", "lane2", "lane3"] and scores["patient_id"].isna().all()
+    assert scores["group"].isna().all()  # no baseline: no high/low cut
+    features = pd.read_csv(out / "signatures/patient_features.tsv", sep="\t", keep_default_na=False)
+    assert features.empty and "immunosign_score" in features.columns
+    for table in ("tables/patients.tsv", "signatures/patient_features.tsv", "tables/signature_scores.tsv"):
+        assert "nan" not in (out / table).read_text().split(), table
+    log = (out / "logs/signature_scores.log").read_text()
+    assert "3 of 3 samples have no patient" in log and "left out of the patient-level features" in log
+    assert "no sample has a timepoint" in log
 
 
 def test_truncated_rcc_stops_the_run_and_writes_nothing(tmp_path):

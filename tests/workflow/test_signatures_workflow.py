@@ -23,7 +23,19 @@ def read(path):
 
 def test_scores_table_follows_the_contract_and_the_25th_percentile_cut(results):
     scores = read(results / "tables/signature_scores.tsv")
-    assert list(scores.columns) == ["sample_id", "patient_id", "timepoint", "signature", "score", "group"]
+    assert list(scores.columns) == [
+        "sample_id",
+        "patient_id",
+        "timepoint",
+        "signature",
+        "score",
+        "fraction_below_lod",
+        "flag_below_lod",
+        "group",
+    ]
+    # Every score knows its share of genes at background; flagged above the default 30 %.
+    assert scores["fraction_below_lod"].between(0, 1).all()
+    assert (scores["flag_below_lod"] == (scores["fraction_below_lod"] > 0.3)).all()
     assert {"immunosign21_proxy", "cyt"} <= set(scores["signature"])
     coverage = read(results / "tables/signature_coverage.tsv").set_index("signature")
     for signature, rows in scores.groupby("signature"):

@@ -11,6 +11,8 @@ rule signature_scores:
     input:
         expression="results/{cohort}/nanostring/normalized.tsv",
         samples="results/{cohort}/nanostring/samples.tsv",
+        raw_counts="results/{cohort}/nanostring/raw_counts.tsv",
+        lanes="results/{cohort}/nanostring/lanes.tsv",
         signatures=lambda wc: signature_files(wc.cohort),
     output:
         scores=report(
@@ -39,6 +41,13 @@ rule signature_scores:
         log_base=lambda wc: signatures_config(wc.cohort)["log_base"],
         allow_partial_weighted=lambda wc: signatures_config(wc.cohort)[
             "allow_partial_weighted"
+        ],
+        below_lod_warn_fraction=lambda wc: signatures_config(wc.cohort)[
+            "below_lod_warn_fraction"
+        ],
+        exclude_below_lod=lambda wc: signatures_config(wc.cohort)["exclude_below_lod"],
+        exclude_below_lod_fraction=lambda wc: signatures_config(wc.cohort)[
+            "exclude_below_lod_fraction"
         ],
     script:
         "../scripts/signatures_scores.py"

@@ -1,7 +1,8 @@
 """Score gene signatures per sample; coverage table; patient-level Immunosign columns (contexture.signatures.score_cohort)."""
 
 from contexture import signatures
-from contexture.io import write_table
+from contexture.io import read_table, write_table
+from contexture.nanostring.normalization import at_or_below_detection_limit
 from contexture.runner import run
 from contexture.signatures.expression import read_analysis_expression
 from contexture.signatures.scores import read_signature
@@ -11,6 +12,11 @@ def main(smk):
     expression, samples = read_analysis_expression(smk.input.expression, smk.input.samples)
     files = [read_signature(path) for path in smk.input.signatures]
     p = smk.params
+    below_lod = at_or_below_detection_limit(
+        read_table(smk.input.raw_counts, "results/nanostring/raw_counts"),
+        read_table(smk.input.lanes, "results/nanostring/lanes"),
+        list(expression.columns),
+    )
     result = signatures.score_cohort(
         expression,
         samples,
@@ -21,6 +27,10 @@ def main(smk):
         low_quantile=p.low_quantile,
         log_base=p.log_base,
         allow_partial_weighted=p.allow_partial_weighted,
+        below_lod=below_lod,
+        below_lod_warn_fraction=p.below_lod_warn_fraction,
+        exclude_below_lod=p.exclude_below_lod,
+        exclude_below_lod_fraction=p.exclude_below_lod_fraction,
     )
     write_table(result.scores, smk.output.scores)
     write_table(result.coverage, smk.output.coverage)

@@ -20,7 +20,9 @@ nSolver 4.0 User Manual MAN-C0019, "QC settings"; each is a config key):
 * limit of detection: POS_E (0.5 fM) <= mean + 2 SD of the negative controls fails
   (SD with n - 1, R's ``sd``);
 * housekeeping genes: raw geometric mean < 32 fails, < 100 is flagged borderline
-  (borderline lanes are kept);
+  (borderline lanes are kept). These two levels are this project's defaults, not a
+  published NanoString rule: we could not find them in MAN-C0011 or MAN-C0019, where
+  nSolver flags the housekeeping (content) factor outside 0.1-10 instead (below);
 * positive normalization factor outside 0.3-3 and housekeeping factor outside 0.1-10
   fail (the ranges nSolver flags).
 
@@ -96,7 +98,9 @@ class QCThresholds:
     positive_linearity_min_r2: float = 0.95
     # MAN-C0011 "Limit of detection": POS_E > mean + 2 SD of negative controls.
     lod_sd_multiplier: float = 2.0
-    # nSolver 4.0 (MAN-C0019) housekeeping QC: geometric mean < 32 fail, < 100 borderline.
+    # Housekeeping level: geometric mean < 32 fail, < 100 borderline. Project defaults, not found in
+    # MAN-C0011/MAN-C0019 (nSolver's housekeeping rule is the factor range below); kept as a guard
+    # against lanes with almost no RNA, configurable.
     housekeeping_geomean_fail: float = 32.0
     housekeeping_geomean_borderline: float = 100.0
     # nSolver 4.0 (MAN-C0019) normalization flags: positive factor 0.3-3, content factor 0.1-10.
@@ -466,6 +470,32 @@ def process(
     raw = probes[["code_class", "name", "accession"]].copy()
     raw = pd.concat([raw, pd.DataFrame(counts, columns=samples, index=raw.index)], axis=1)
     return NanostringResult(raw, qc, normalized, hk_names, warnings)
+
+
+def at_or_below_detection_limit(raw_counts: pd.DataFrame, lanes: pd.DataFrame, samples: list[str]) -> pd.DataFrame:
+    """Genes x ``samples``: True where the gene's raw count is at or below its lane's limit of detection.
+
+    The limit is the lane's ``lod_threshold`` in lanes.tsv: mean + k SD (n - 1) of its
+    negative controls, k = ``nanostring.qc.lod_sd_multiplier`` (2; MAN-C0011 "Limit of
+    detection"), the background threshold NanoTube's ``remove_background`` also uses
+    (Class et al., Bioinformatics 2023). Raw counts are compared because the nSolver
+    factors scale a lane's genes and negatives alike, so the comparison is the same after
+    positive or housekeeping scaling (NanoTube makes it on positive-scaled counts), and
+    it does not depend on background correction or RUVg. ``raw_counts`` and ``lanes`` as
+    the nanostring rule writes them; rows are the non-control genes named as in
+    normalized.tsv (``name``, or ``name|accession`` when a name repeats). A lane without
+    a threshold (fewer than 2 negative controls) has every cell False.
+    """
+    genes = ~raw_counts["code_class"].astype(str).str.startswith(("Positive", "Negative")).to_numpy()
+    probes = raw_counts.loc[genes, ["name", "accession"]].reset_index(drop=True)
+    threshold = lanes.set_index(lanes["sample_id"].astype(str))["lod_threshold"].astype(float)
+    missing = [s for s in samples if s not in threshold.index or s not in raw_counts.columns]
+    if missing:
+        raise InputError(f"samples {missing[:20]} are not in both raw_counts.tsv and lanes.tsv")
+    counts = raw_counts.loc[genes, list(samples)].to_numpy(dtype=float)
+    below = counts <= threshold.loc[list(samples)].to_numpy()[None, :]
+    frame = _expression_frame(probes, np.arange(len(probes)), below, list(samples))
+    return frame.set_index("name")
 
 
 def log2_raw_counts(raw_counts: pd.DataFrame, samples: list[str]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ figures: :mod:`contexture.signatures.figures`.
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import pandas as pd
@@ -30,6 +31,8 @@ from contexture.signatures.expression import (
 )
 from contexture.signatures.figures import baseline_heatmap_figure, correlation_figure, paired_scores_figure
 from contexture.signatures.scores import Signature, assign_groups, patient_features, score_signatures, sort_scores
+
+log = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ["signature", "patient_id", "response", "baseline", "on_treatment"]
 
@@ -61,11 +64,17 @@ def score_cohort(
     low_quantile: float,
     log_base: float,
     allow_partial_weighted: bool = False,
+    below_lod: pd.DataFrame | None = None,
+    below_lod_warn_fraction: float = 0.3,
+    exclude_below_lod: bool = False,
+    exclude_below_lod_fraction: float = 0.5,
 ) -> Scores:
     """Score every signature on every analysed sample; cut high/low; patient Immunosign columns.
 
     ``immunosign`` names the signature behind ``immunosign_score``/``immunosign_high`` and
     must be among ``signatures`` (a :class:`~contexture.errors.ConfigError` otherwise).
+    ``below_lod`` (genes x samples at or below the lane's limit of detection) and the
+    three background options: :func:`contexture.signatures.scores.score_signatures`.
     The coverage table records ``low_quantile`` and each signature's cut
     (:func:`contexture.signatures.scores.assign_groups`).
     """
@@ -80,11 +89,30 @@ def score_cohort(
         on_insufficient=on_insufficient,
         log_base=log_base,
         allow_partial_weighted=allow_partial_weighted,
+        below_lod=below_lod,
+        below_lod_warn_fraction=below_lod_warn_fraction,
+        exclude_below_lod=exclude_below_lod,
+        exclude_below_lod_fraction=exclude_below_lod_fraction,
     )
     scores, cuts = assign_groups(scores, low_quantile)
     coverage["low_quantile"] = low_quantile
     coverage["low_cut"] = coverage["signature"].map(cuts)
-    features = patient_features(scores, immunosign, low_quantile, patients=sorted(set(samples["patient_id"])))
+    known = samples["patient_id"].notna()
+    if not known.all():
+        log.warning(
+            "%d of %d samples have no patient (a run without a NanoString sample sheet, or rows without "
+            "patient_id): their scores stand alone under their sample IDs and are left out of the patient-level "
+            "features (immunosign_score, immunosign_high), the high/low cut and the paired changes; give a sample "
+            "sheet with patient_id and timepoint for those",
+            int((~known).sum()),
+            len(samples),
+        )
+    features = patient_features(
+        scores[scores["patient_id"].notna()],
+        immunosign,
+        low_quantile,
+        patients=sorted(set(samples.loc[known, "patient_id"].astype(str))),
+    )
     return Scores(sort_scores(scores, names), coverage, features)
 
 

@@ -90,7 +90,7 @@ def analysis_samples(samples: pd.DataFrame, matrix_columns, *, file: str = "samp
     """The samples to analyse: ``included`` ones (all when the column is absent), in matrix order.
 
     Returns ``sample_id``, ``patient_id``, ``timepoint`` for the matrix columns that are
-    included. A matrix column absent from the sample table, or an included sample
+    included; a missing patient or timepoint (no sample sheet) stays missing. A matrix column absent from the sample table, or an included sample
     absent from the matrix, is an error.
     """
     required = ["sample_id", "patient_id", "timepoint"]
@@ -98,8 +98,9 @@ def analysis_samples(samples: pd.DataFrame, matrix_columns, *, file: str = "samp
     if missing:
         raise InputError(f"{file}: missing column(s) {missing}; found {list(samples.columns)}")
     samples = samples.copy()
-    for column in required:
-        samples[column] = samples[column].astype(str)
+    samples["sample_id"] = samples["sample_id"].astype(str)
+    for column in ("patient_id", "timepoint"):  # empty without a sample sheet: kept empty, never "nan"
+        samples[column] = samples[column].astype(object).map(lambda value: None if pd.isna(value) else str(value))
     matrix_columns = [str(c) for c in matrix_columns]
     unknown = sorted(set(matrix_columns) - set(samples["sample_id"]))
     if unknown:

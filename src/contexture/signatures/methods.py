@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from contexture.io import read_result_table
+from contexture.nanostring.normalization import QCThresholds
 from contexture.signatures.scores import minimum_present
 
 
@@ -47,6 +50,48 @@ def skip_reason(row, min_fraction: float) -> str:
             re.sub(r"^signature '[^']*'(?: \(method [^)]*\))?(?: cannot be scored)?:?\s*", "", str(row.message or ""))
         )
     return "; ".join(reasons)
+
+
+def _responders(cohort_config: dict) -> str:
+    """`` (responders: best overall response CR or PR)`` from ``response.responder``."""
+    responses = (cohort_config.get("response") or {}).get("responder")
+    if not responses:
+        return ""
+    listed = ", ".join(responses[:-1]) + (" or " if len(responses) > 1 else "") + responses[-1]
+    return f" (responders: best overall response {listed})"
+
+
+def background_sentences(coverage, cohort_config: dict) -> list[str]:
+    """What the run did with genes at or below the lanes' limit of detection (none without the columns)."""
+    if "fraction_below_lod" not in coverage.columns or coverage["fraction_below_lod"].isna().all():  # no lane limits
+        return []
+    options = cohort_config["signatures"]
+    qc = (cohort_config.get("nanostring") or {}).get("qc") or {}
+    k = qc.get("lod_sd_multiplier", QCThresholds().lod_sd_multiplier)
+    text = []
+    if options["exclude_below_lod"]:
+        excluded = [
+            f"{row.signature} ({_genes(row.excluded_below_lod)})"
+            for row in coverage.itertuples(index=False)
+            if pd.notna(row.excluded_below_lod) and str(row.excluded_below_lod)
+        ]
+        text.append(
+            "Genes whose raw count was at or below their lane's limit of detection (mean + "
+            f"{k:g} SD of the negative controls) in more than {options['exclude_below_lod_fraction']:.0%} of the "
+            "samples were left out of the scores, as in NanoTube's background filter (Class et al. 2023)"
+            + (f": {'; '.join(excluded)}." if excluded else "; no signature gene was.")
+        )
+    flagged = [
+        f"{row.signature} {int(row.n_samples_flagged_below_lod)} of {int(row.n_samples)}"
+        for row in coverage.itertuples(index=False)
+        if row.status != "skipped" and pd.notna(row.n_samples_flagged_below_lod) and row.n_samples_flagged_below_lod > 0
+    ]
+    text.append(
+        f"Scores with more than {options['below_lod_warn_fraction']:.0%} of their genes at or below the lane's limit "
+        f"of detection (raw count at most mean + {k:g} SD of the negative controls) were flagged"
+        + (f" ({'; '.join(flagged)} samples)." if flagged else "; none was.")
+    )
+    return text
 
 
 def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
@@ -88,6 +133,7 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
                 f"{row.signature} was scored from {row.n_present} of {row.n_genes} genes "
                 f"(missing {str(row.missing_genes).replace(',', ', ') or 'none'})."
             )
+    text.extend(background_sentences(coverage, cohort_config))
     if not (coverage["status"] != "skipped").any():
         text.append("No signature could be scored, so no high/low groups, changes or correlations were analysed.")
         return " ".join(text)
@@ -95,7 +141,9 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         f"High and low groups were cut at the {options['low_quantile']:.0%} quantile (R type 7) of baseline patient "
         f"scores (Scholler et al. 2022). Paired changes from {_timepoint(options['pre_timepoint'])} to "
         f"{_timepoint(options['post_timepoint'])} were tested with the "
-        "Wilcoxon signed-rank test within responders and non-responders and compared between them "
+        "Wilcoxon signed-rank test within responders and non-responders"
+        + _responders(cohort_config)
+        + " and compared between them "
         "with the Mann-Whitney test; chemokine and cytokine genes were correlated with T-cell genes "
         "at baseline by Spearman's rho. P-values were adjusted by Benjamini-Hochberg."
     )

@@ -32,6 +32,17 @@ then the weights of the present genes are used as published (not rescaled) and
 :class:`UnscorableSignatureError` names the signature and the missing genes; the
 workflow by default records that in ``signature_coverage.tsv`` and goes on.
 
+Background: with the lanes' limits of detection (mean + 2 SD of the negative controls,
+:func:`contexture.nanostring.normalization.at_or_below_detection_limit`), each score
+records the fraction of the genes it was computed from whose raw count is at or below
+that limit in its lane (``fraction_below_lod``), and is flagged (``flag_below_lod``) when
+that fraction exceeds ``below_lod_warn_fraction`` (0.3): a gene at background carries
+noise, yet weighs in a mean as much as an informative gene. Optionally
+(``exclude_below_lod``) genes at or below the limit in more than half the analysed
+samples are left out of the score before scoring, as NanoTube's background filter does
+(``remove_background``, proportionReq 0.5; Class et al., Bioinformatics 2023); they then
+count as absent for ``min_fraction`` and the locked weighted rule.
+
 Groups: high/low cut at the 25th percentile of the *baseline* scores (one per patient:
 the mean of a patient's baseline samples), with the quantile of R's default type 7
 (``numpy.quantile(method="linear")``), following Scholler et al. (Nat Med 2022) for
@@ -61,6 +72,10 @@ RESOURCE_DIR = REPOSITORY_DIR / "resources" / "signatures"
 METHODS = ("mean", "mean_z", "weighted_normalized")
 DEFAULT_MIN_FRACTION = 0.8
 DEFAULT_LOW_QUANTILE = 0.25
+DEFAULT_BELOW_LOD_WARN_FRACTION = 0.3
+# NanoTube's processNanostringData default bgProportion: a gene is kept when above background in
+# at least half the samples, so it is left out when at or below it in more than half.
+DEFAULT_EXCLUDE_BELOW_LOD_FRACTION = 0.5
 BASELINE = "baseline"
 COVERAGE_COLUMNS = (
     "signature",
@@ -76,8 +91,14 @@ COVERAGE_COLUMNS = (
     "missing_normalizers",
     "weight_sum",
     "weight_sum_used",
+    "n_samples",
+    "genes_below_lod",
+    "fraction_below_lod",
+    "n_samples_flagged_below_lod",
+    "excluded_below_lod",
     "message",
 )
+SCORE_COLUMNS = ("sample_id", "patient_id", "timepoint", "signature", "score", "fraction_below_lod", "flag_below_lod")
 
 
 class UnscorableSignatureError(QCError):
@@ -203,10 +224,11 @@ class Coverage:
     missing_normalizers: tuple[str, ...]
     n_genes: int
     n_normalizers: int
+    excluded: tuple[str, ...] = ()  # in the matrix but left out at or below the limit of detection
 
     @property
     def partial(self) -> bool:
-        return bool(self.missing or self.missing_normalizers)
+        return bool(self.missing or self.excluded or self.missing_normalizers)
 
 
 def _match(genes: tuple[str, ...], available: set[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -229,15 +251,23 @@ def minimum_present(n: int, min_fraction: float) -> int:
     return math.ceil(min_fraction * n - 1e-9)
 
 
-def match_coverage(signature: Signature, available) -> Coverage:
-    """Match the signature's genes (and aliases) to the matrix rows, without judging coverage."""
+def match_coverage(signature: Signature, available, excluded_rows=()) -> Coverage:
+    """Match the signature's genes (and aliases) to the matrix rows, without judging coverage.
+
+    Genes whose matrix row is in ``excluded_rows`` (at or below the limit of detection in
+    most samples) are recorded in ``excluded`` and left out of ``rows``; normalizer genes
+    are never excluded.
+    """
     available = set(available)
-    rows = _match(signature.genes, available, signature.aliases)
+    excluded_rows = set(excluded_rows)
+    matched = _match(signature.genes, available, signature.aliases)
+    rows = {g: r for g, r in matched.items() if r not in excluded_rows}
     normalizer_rows = _match(signature.normalizer_genes, available, signature.aliases)
     return Coverage(
         signature=signature.name,
         rows=rows,
-        missing=tuple(g for g in signature.genes if g not in rows),
+        excluded=tuple(g for g in signature.genes if g in matched and g not in rows),
+        missing=tuple(g for g in signature.genes if g not in matched),
         normalizer_rows=normalizer_rows,
         missing_normalizers=tuple(g for g in signature.normalizer_genes if g not in normalizer_rows),
         n_genes=len(signature.genes),
@@ -245,7 +275,9 @@ def match_coverage(signature: Signature, available) -> Coverage:
     )
 
 
-def gene_coverage(signature: Signature, available, min_fraction: float = DEFAULT_MIN_FRACTION) -> Coverage:
+def gene_coverage(
+    signature: Signature, available, min_fraction: float = DEFAULT_MIN_FRACTION, excluded_rows=()
+) -> Coverage:
     """Match the signature's genes (and aliases) to the matrix; raise if below ``min_fraction``.
 
     Raises :class:`UnscorableSignatureError` naming the signature and every missing gene
@@ -254,14 +286,16 @@ def gene_coverage(signature: Signature, available, min_fraction: float = DEFAULT
     """
     if not 0 < min_fraction <= 1:
         raise ConfigError(f"signatures.min_gene_fraction must be in (0, 1]; got {min_fraction}")
-    coverage = match_coverage(signature, available)
+    coverage = match_coverage(signature, available, excluded_rows)
     rows, normalizer_rows = coverage.rows, coverage.normalizer_rows
     reasons = []
     if len(rows) < minimum_present(coverage.n_genes, min_fraction):
         reasons.append(
-            f"{len(rows)} of its {coverage.n_genes} genes are in the expression matrix "
-            f"(needs at least {minimum_present(coverage.n_genes, min_fraction)}, {min_fraction:.0%}); "
-            f"missing: {', '.join(coverage.missing)}"
+            f"{len(rows)} of its {coverage.n_genes} genes are in the expression matrix"
+            + (" above background" if coverage.excluded else "")
+            + f" (needs at least {minimum_present(coverage.n_genes, min_fraction)}, {min_fraction:.0%}); "
+            f"missing: {', '.join(coverage.missing) or 'none'}"
+            + (f"; excluded below the limit of detection: {', '.join(coverage.excluded)}" if coverage.excluded else "")
         )
     if coverage.n_normalizers and len(normalizer_rows) < minimum_present(coverage.n_normalizers, min_fraction):
         reasons.append(
@@ -273,11 +307,12 @@ def gene_coverage(signature: Signature, available, min_fraction: float = DEFAULT
         raise UnscorableSignatureError(f"signature '{signature.name}' cannot be scored: " + "; ".join(reasons))
     if coverage.partial:
         log.warning(
-            "signature '%s' scored from %d of %d genes (missing: %s)%s",
+            "signature '%s' scored from %d of %d genes (missing: %s)%s%s",
             signature.name,
             len(rows),
             coverage.n_genes,
             ", ".join(coverage.missing) or "none",
+            f"; excluded below the limit of detection: {', '.join(coverage.excluded)}" if coverage.excluded else "",
             f"; normalizers missing: {', '.join(coverage.missing_normalizers)}" if coverage.missing_normalizers else "",
         )
     return coverage
@@ -294,21 +329,25 @@ def score_signature(
     min_fraction: float = DEFAULT_MIN_FRACTION,
     log_base: float | None = None,
     allow_partial_weighted: bool = False,
+    excluded_rows=(),
 ) -> tuple[pd.Series, Coverage]:
     """Score every sample (column) of ``expression`` (log2, genes x samples) with ``signature``.
 
     ``baseline_samples`` (columns) are the reference of method ``mean_z``; ``log_base``
     overrides the file's base for ``weighted_normalized``. Returns the scores (indexed
     by sample, named after the signature) and the gene coverage. A weighted signature with
-    a weighted gene missing raises :class:`UnscorableSignatureError` unless
-    ``allow_partial_weighted``.
+    a weighted gene missing (or in ``excluded_rows``, left out below the limit of detection)
+    raises :class:`UnscorableSignatureError` unless ``allow_partial_weighted``.
     """
-    coverage = gene_coverage(signature, expression.index, min_fraction)
-    if signature.method == "weighted_normalized" and coverage.missing and not allow_partial_weighted:
+    coverage = gene_coverage(signature, expression.index, min_fraction, excluded_rows)
+    absent = coverage.missing + coverage.excluded
+    if signature.method == "weighted_normalized" and absent and not allow_partial_weighted:
         used = sum(signature.weights[g] for g in coverage.rows)
         raise UnscorableSignatureError(
-            f"signature '{signature.name}' is a locked weighted score and {len(coverage.missing)} of its weighted "
-            f"genes are missing ({', '.join(coverage.missing)}): the remaining weights sum to {used:.6g} of "
+            f"signature '{signature.name}' is a locked weighted score and {len(absent)} of its weighted "
+            f"genes are missing ({', '.join(coverage.missing) or 'none'}"
+            + (f"; excluded below the limit of detection: {', '.join(coverage.excluded)}" if coverage.excluded else "")
+            + f"): the remaining weights sum to {used:.6g} of "
             f"{signature.weight_sum:.6g}, a different score. Set signatures.allow_partial_weighted: true to score "
             "it anyway."
         )
@@ -353,8 +392,14 @@ def score_signature(
     return pd.Series(scores, index=expression.columns, name=signature.name), coverage
 
 
-def coverage_row(signature: Signature, coverage: Coverage | None, status: str, message: str = "") -> dict:
-    """One row of ``signature_coverage.tsv`` (``weight_sum_used``: the weights of the genes scored)."""
+def coverage_row(
+    signature: Signature, coverage: Coverage | None, status: str, message: str = "", background: dict | None = None
+) -> dict:
+    """One row of ``signature_coverage.tsv`` (``weight_sum_used``: the weights of the genes scored).
+
+    ``background`` holds the limit-of-detection columns (:func:`background_summary`);
+    without it they are empty.
+    """
     scored = status != "skipped"
     present = len(coverage.rows) if coverage else None
     return {
@@ -373,7 +418,53 @@ def coverage_row(signature: Signature, coverage: Coverage | None, status: str, m
         "weight_sum_used": (
             sum(signature.weights[g] for g in coverage.rows) if signature.weights and coverage and scored else None
         ),
+        "n_samples": None,
+        "genes_below_lod": "",
+        "fraction_below_lod": None,
+        "n_samples_flagged_below_lod": None,
+        "excluded_below_lod": ",".join(coverage.excluded) if coverage else "",
+        **(background or {}),
         "message": message,
+    }
+
+
+def genes_below_lod(signature: Signature, below_lod: pd.DataFrame, threshold: float) -> list[str]:
+    """Matrix rows of the signature's genes at or below the limit of detection in more than ``threshold`` of samples.
+
+    ``below_lod`` is genes x samples (True at or below the lane's limit). The rule of
+    NanoTube's ``remove_background`` (mode threshold): a gene is kept when above the
+    limit in at least ``1 - threshold`` of the samples (proportionReq; 0.5 by default).
+    """
+    rows = _match(signature.genes, set(below_lod.index), signature.aliases)
+    fraction = below_lod.loc[list(rows.values())].mean(axis=1)
+    return [row for row in rows.values() if fraction[row] > threshold]
+
+
+def background_summary(
+    signature: Signature, coverage: Coverage, below_lod: pd.DataFrame, per_sample: pd.Series | None, warn: float
+) -> dict:
+    """The limit-of-detection columns of a signature's coverage row.
+
+    ``n_samples``: the analysed samples; ``genes_below_lod``: each of its genes in the matrix (excluded ones too) at or below
+    the limit in at least one sample, as ``GENE:k/n`` (k of the n analysed samples), most
+    often first; ``fraction_below_lod``: the fraction of (gene, sample) cells at or below
+    the limit over the genes scored (of a skipped signature: over its genes in the
+    matrix), which equals the mean of the scores' per-sample fractions;
+    ``n_samples_flagged_below_lod``: samples whose fraction exceeds ``warn``.
+    """
+    rows = _match(signature.genes, set(below_lod.index), signature.aliases)
+    counts = below_lod.loc[list(rows.values())].sum(axis=1) if rows else pd.Series(dtype=int)
+    n = below_lod.shape[1]
+    listed = sorted(
+        ((gene, int(counts[row])) for gene, row in rows.items() if counts[row] > 0), key=lambda item: -item[1]
+    )
+    scored = list(coverage.rows.values()) or list(rows.values())
+    cells = below_lod.loc[scored].to_numpy(dtype=bool) if scored else np.zeros((0, n), dtype=bool)
+    return {
+        "n_samples": n,
+        "genes_below_lod": ",".join(f"{gene}:{k}/{n}" for gene, k in listed),
+        "fraction_below_lod": float(cells.mean()) if cells.size else None,
+        "n_samples_flagged_below_lod": int((per_sample > warn).sum()) if per_sample is not None else None,
     }
 
 
@@ -386,6 +477,10 @@ def score_signatures(
     on_insufficient: str = "skip",
     log_base: float | None = None,
     allow_partial_weighted: bool = False,
+    below_lod: pd.DataFrame | None = None,
+    below_lod_warn_fraction: float = DEFAULT_BELOW_LOD_WARN_FRACTION,
+    exclude_below_lod: bool = False,
+    exclude_below_lod_fraction: float = DEFAULT_EXCLUDE_BELOW_LOD_FRACTION,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every signature on every sample; return (long scores, coverage table).
 
@@ -393,17 +488,43 @@ def score_signatures(
     ``expression``. With ``on_insufficient="skip"`` a signature that cannot be scored is
     logged (naming the missing genes) and recorded with status ``skipped``; with
     ``"error"`` its :class:`UnscorableSignatureError` propagates.
+
+    ``below_lod`` (genes x the same samples, True where the raw count is at or below the
+    lane's limit of detection; :func:`contexture.nanostring.normalization.at_or_below_detection_limit`)
+    gives each score ``fraction_below_lod`` (of the genes it was computed from) and
+    ``flag_below_lod`` (that fraction > ``below_lod_warn_fraction``; logged), and the
+    coverage table its background columns (:func:`background_summary`). With
+    ``exclude_below_lod`` genes at or below the limit in more than
+    ``exclude_below_lod_fraction`` of the samples are left out first
+    (:func:`genes_below_lod`). Without ``below_lod`` those columns are empty.
     """
     if on_insufficient not in ("skip", "error"):
         raise ConfigError(f"signatures.on_insufficient must be 'skip' or 'error'; got {on_insufficient!r}")
+    if below_lod is not None:
+        missing = [s for s in expression.columns if s not in below_lod.columns]
+        if missing:
+            raise InputError(f"no limit of detection for samples {missing[:20]}")
+        below_lod = below_lod[list(expression.columns)].astype(bool)
+    elif exclude_below_lod:
+        raise ConfigError("signatures.exclude_below_lod needs the lanes' limits of detection (raw counts and lanes)")
     names = [s.name for s in signatures]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ConfigError(f"signatures.use names signature(s) {duplicated} more than once")
     samples = samples.set_index("sample_id", drop=False).loc[list(expression.columns)]
     baseline = list(samples.index[samples["timepoint"] == BASELINE])
+    if len(samples) and samples["timepoint"].isna().all():
+        log.warning(
+            "no sample has a timepoint (a run without a NanoString sample sheet): signatures standardized on "
+            "baseline samples (mean_z) cannot be scored and no high/low groups are cut"
+        )
     frames, coverage_rows = [], []
     for signature in signatures:
+        excluded = (
+            genes_below_lod(signature, below_lod, exclude_below_lod_fraction)
+            if exclude_below_lod and below_lod is not None
+            else []
+        )
         try:
             scores, coverage = score_signature(
                 expression,
@@ -412,16 +533,42 @@ def score_signatures(
                 min_fraction=min_fraction,
                 log_base=log_base,
                 allow_partial_weighted=allow_partial_weighted,
+                excluded_rows=excluded,
             )
         except UnscorableSignatureError as error:
             if on_insufficient == "error":
                 raise
             log.warning("skipping: %s", error)
-            coverage = match_coverage(signature, expression.index)
-            coverage_rows.append(coverage_row(signature, coverage, "skipped", str(error)))
+            coverage = match_coverage(signature, expression.index, excluded)
+            background = (
+                background_summary(signature, coverage, below_lod, None, below_lod_warn_fraction)
+                if below_lod is not None
+                else None
+            )
+            coverage_rows.append(coverage_row(signature, coverage, "skipped", str(error), background))
             continue
         status = "partial" if coverage.partial else "complete"
-        coverage_rows.append(coverage_row(signature, coverage, status))
+        if below_lod is not None:
+            per_sample = below_lod.loc[list(coverage.rows.values())].mean(axis=0)
+            flagged = per_sample > below_lod_warn_fraction
+            background = background_summary(signature, coverage, below_lod, per_sample, below_lod_warn_fraction)
+            if flagged.any():
+                log.warning(
+                    "signature '%s': %d of %d samples have more than %g%% of its %d scored genes at or below the "
+                    "lane's limit of detection (flag_below_lod); genes at background: %s",
+                    signature.name,
+                    int(flagged.sum()),
+                    len(flagged),
+                    100 * below_lod_warn_fraction,
+                    len(coverage.rows),
+                    background["genes_below_lod"],
+                )
+            fraction, flag = per_sample.to_numpy(dtype=float), flagged.to_numpy(dtype=bool)
+        else:
+            background = None
+            fraction = np.full(len(scores), np.nan)
+            flag = pd.array([pd.NA] * len(scores), dtype="boolean")
+        coverage_rows.append(coverage_row(signature, coverage, status, background=background))
         frames.append(
             pd.DataFrame(
                 {
@@ -430,11 +577,12 @@ def score_signatures(
                     "timepoint": samples["timepoint"].to_numpy(),
                     "signature": signature.name,
                     "score": scores.to_numpy(),
+                    "fraction_below_lod": fraction,
+                    "flag_below_lod": flag,
                 }
             )
         )
-    columns = ["sample_id", "patient_id", "timepoint", "signature", "score"]
-    long = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    long = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(SCORE_COLUMNS))
     return long, pd.DataFrame(coverage_rows, columns=list(COVERAGE_COLUMNS))
 
 
@@ -490,7 +638,8 @@ def patient_features(
     """
     per_patient = baseline_patient_scores(scores)
     chosen = per_patient[per_patient["signature"] == immunosign]
-    ids = sorted(set(scores["patient_id"].astype(str)) | set(map(str, patients if patients is not None else [])))
+    named = scores["patient_id"].dropna().astype(str)  # a sample without a patient feeds no patient row
+    ids = sorted(set(named) | set(map(str, patients if patients is not None else [])))
     table = pd.DataFrame({"patient_id": ids})
     values = chosen.set_index(chosen["patient_id"].astype(str))["score"]
     table["immunosign_score"] = table["patient_id"].map(values)

@@ -11,6 +11,7 @@ from contexture.errors import ConfigError, InputError
 from contexture.nanostring.normalization import (
     QCThresholds,
     apply_background,
+    at_or_below_detection_limit,
     background_per_lane,
     geometric_mean_floored,
     housekeeping_factors,
@@ -190,6 +191,24 @@ def test_limit_of_detection_fails_when_pos_e_equals_mean_plus_2sd():
     qc = lane_qc(probes, counts, make_lanes(2), t)
     assert qc["lod_threshold"].iloc[1] == pytest.approx(13)
     assert qc["flag_limit_of_detection"].iloc[1] == bool(qc["pos_e_count"].iloc[1] <= qc["lod_threshold"].iloc[1])
+
+
+def test_genes_at_or_below_the_lane_limit_of_detection():
+    probes = make_probes()
+    counts = make_counts(2)
+    counts[probes["name"] == "GZMB"] = [[12, 13]]  # lane limit 7 + 2 sqrt(20/3) = 12.16: 12 at background, 13 not
+    counts[probes["name"] == "HK0", 1] = 5
+    result = process(probes, counts, make_lanes(2))
+    below = at_or_below_detection_limit(result.raw_counts, result.lanes, ["S1", "S0"])
+    assert list(below.columns) == ["S1", "S0"]
+    assert list(below.index) == ["CD8A", "GZMB", "HK0", "HK1", "HK2"]  # the rows of normalized.tsv
+    assert below.loc["GZMB"].tolist() == [False, True] and below.loc["HK0"].tolist() == [True, False]
+    assert not below.loc[["CD8A", "HK1", "HK2"]].to_numpy().any()
+    # A count exactly at the limit is at background.
+    lanes = result.lanes.assign(lod_threshold=[12.0, 13.0])
+    assert at_or_below_detection_limit(result.raw_counts, lanes, ["S0", "S1"]).loc["GZMB"].tolist() == [True, True]
+    with pytest.raises(InputError, match="not in both raw_counts.tsv and lanes.tsv"):
+        at_or_below_detection_limit(result.raw_counts, result.lanes, ["S9"])
 
 
 def test_housekeeping_geomean_fail_and_borderline_at_32_and_100():

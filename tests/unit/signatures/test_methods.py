@@ -7,6 +7,10 @@ import pandas as pd
 from contexture.signatures.methods import methods_paragraph
 from contexture.signatures.scores import COVERAGE_COLUMNS
 
+BACKGROUND = ("n_samples", "genes_below_lod", "fraction_below_lod", "n_samples_flagged_below_lod", "excluded_below_lod")
+# The rows below list every column but the limit-of-detection ones (a run without lane limits).
+COLUMNS = [c for c in COVERAGE_COLUMNS if c not in BACKGROUND]
+
 
 def _write_coverage(tmp_path):
     rows = [
@@ -49,7 +53,7 @@ def _write_coverage(tmp_path):
         ],
     ]
     (tmp_path / "tables").mkdir()
-    pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)).to_csv(
+    pd.DataFrame(rows, columns=COLUMNS).reindex(columns=list(COVERAGE_COLUMNS)).to_csv(
         tmp_path / "tables/signature_coverage.tsv", sep="\t", index=False
     )
 
@@ -75,6 +79,7 @@ def test_names_skipped_and_partial_signatures_and_the_proxy(tmp_path, cohort_con
     assert "at least 80% of their genes" in text
     assert "weighted signatures (the gene expression profile) only with all their weighted genes" in text
     assert "25% quantile (R type 7)" in text and "from baseline to on-treatment" in text
+    assert "(responders: best overall response CR, PR, SD or NON-CR/NON-PD)" in text  # response.responder
 
 
 def test_changed_options_reach_the_text(tmp_path, cohort_config):
@@ -87,15 +92,47 @@ def test_changed_options_reach_the_text(tmp_path, cohort_config):
     assert "40% quantile (R type 7)" in text and "at least 60% of their genes" in text
     assert "from on-treatment to relapse" in text and "25%" not in text
     assert "weighted signatures were also scored with weighted genes missing" in text
+    text = methods_paragraph(tmp_path, cohort_config({"response": {"responder": ["CR", "PR"]}}))
+    assert "(responders: best overall response CR or PR)" in text
 
 
 def test_no_analysis_claimed_when_nothing_was_scored(tmp_path, cohort_config):
     (tmp_path / "tables").mkdir()
     row = ["cyt", "mean", False, "skipped", 2, 0, 0.0, "GZMA,PRF1", 0, 0, "", None, None, "x"]
-    pd.DataFrame([row], columns=list(COVERAGE_COLUMNS)).to_csv(
+    pd.DataFrame([row], columns=COLUMNS).reindex(columns=list(COVERAGE_COLUMNS)).to_csv(
         tmp_path / "tables/signature_coverage.tsv", sep="\t", index=False
     )
     text = methods_paragraph(tmp_path, cohort_config())
     assert "cyt was not scored (0 of its 2 genes measured, at least 2 needed; missing GZMA, PRF1)." in text
     assert text.endswith("No signature could be scored, so no high/low groups, changes or correlations were analysed.")
     assert "quantile" not in text and "Wilcoxon" not in text
+
+
+def test_background_flags_and_exclusions_reach_the_text(tmp_path, cohort_config):
+    _write_coverage(tmp_path)
+    path = tmp_path / "tables/signature_coverage.tsv"
+    table = pd.read_csv(path, sep="\t")
+    table["n_samples"] = 42
+    table["fraction_below_lod"] = 0.1
+    table["n_samples_flagged_below_lod"] = [3, None, 0, None, None]
+    table["excluded_below_lod"] = ["CXCL9,CXCL13", "", "", "", ""]
+    table.to_csv(path, sep="\t", index=False)
+    options = {
+        "nanostring": {"rcc": "rcc/", "qc": {"lod_sd_multiplier": 3}},
+        "signatures": {"below_lod_warn_fraction": 0.25, "exclude_below_lod": True, "exclude_below_lod_fraction": 0.6},
+    }
+    text = methods_paragraph(tmp_path, cohort_config(options))
+    assert (
+        "Genes whose raw count was at or below their lane's limit of detection (mean + 3 SD of the negative "
+        "controls) in more than 60% of the samples were left out of the scores, as in NanoTube's background filter "
+        "(Class et al. 2023): immunosign21_proxy (CXCL9, CXCL13)." in text
+    )
+    assert (
+        "Scores with more than 25% of their genes at or below the lane's limit of detection (raw count at most "
+        "mean + 3 SD of the negative controls) were flagged (immunosign21_proxy 3 of 42 samples)." in text
+    )
+
+
+def test_no_background_sentence_without_lane_limits(tmp_path, cohort_config):
+    _write_coverage(tmp_path)
+    assert "limit of detection" not in methods_paragraph(tmp_path, cohort_config())

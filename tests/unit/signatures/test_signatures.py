@@ -332,3 +332,83 @@ def test_a_locked_weighted_score_with_a_weighted_gene_missing_is_not_scored_unle
     assert coverage["status"].tolist() == ["partial"]
     # CD276 is the one negative weight (-0.0239): the genes present sum to 1.142788 + 0.0239 = 1.166688
     assert coverage["weight_sum_used"].iloc[0] == pytest.approx(1.166688, abs=1e-12)
+
+
+# --- genes at or below the lane's limit of detection (issue 19) ----------------------------
+
+
+def _five_gene_signature():
+    return signature_from_dict(
+        {"name": "five", "title": "t", "citation": "c", "method": "mean", "provenance": "p",
+         "genes": ["G1", "G2", "G3", "G4", "G5"]}
+    )  # fmt: skip
+
+
+def test_each_score_records_its_fraction_below_the_limit_and_is_flagged_above_the_rule(caplog):
+    expression = matrix({g: [5.0, 6.0, 7.0] for g in ("G1", "G2", "G3", "G4", "G5")})
+    samples = pd.DataFrame({"sample_id": ["S1", "S2", "S3"], "patient_id": ["P1", "P2", "P3"], "timepoint": "baseline"})
+    # S1: 1 of 5 genes at background (20 %), S2: 2 of 5 (40 %), S3: none.
+    below = pd.DataFrame(False, index=expression.index, columns=expression.columns)
+    below.loc["G1", ["S1", "S2"]] = True
+    below.loc["G2", "S2"] = True
+    with caplog.at_level(logging.WARNING):
+        long, coverage = score_signatures(expression, samples, [_five_gene_signature()], below_lod=below)
+    assert long["fraction_below_lod"].tolist() == [0.2, 0.4, 0.0]
+    assert long["flag_below_lod"].tolist() == [False, True, False]  # above 30 %
+    row = coverage.iloc[0]
+    assert row["genes_below_lod"] == "G1:2/3,G2:1/3" and row["n_samples"] == 3
+    assert row["fraction_below_lod"] == pytest.approx(3 / 15, abs=1e-15)
+    assert row["n_samples_flagged_below_lod"] == 1 and row["excluded_below_lod"] == ""
+    assert "1 of 3 samples have more than 30% of its 5 scored genes" in caplog.text
+    # The rule is "above": 40 % is not flagged at a 40 % rule.
+    long, _ = score_signatures(
+        expression, samples, [_five_gene_signature()], below_lod=below, below_lod_warn_fraction=0.4
+    )
+    assert not long["flag_below_lod"].any()
+    # Without lane limits the columns are empty.
+    long, coverage = score_signatures(expression, samples, [_five_gene_signature()])
+    assert long["fraction_below_lod"].isna().all() and long["flag_below_lod"].isna().all()
+    assert pd.isna(coverage["fraction_below_lod"].iloc[0])
+
+
+def test_exclusion_leaves_out_genes_at_background_in_more_than_half_the_samples():
+    expression = matrix({g: [5.0, 6.0, 7.0, 8.0] for g in ("G1", "G2", "G3", "G4", "G5")})
+    expression.loc["G1"] = [1.0, 1.0, 1.0, 9.0]
+    samples = pd.DataFrame({"sample_id": ["S1", "S2", "S3", "S4"], "patient_id": list("ABCD"), "timepoint": "baseline"})
+    below = pd.DataFrame(False, index=expression.index, columns=expression.columns)
+    below.loc["G1", ["S1", "S2", "S3"]] = True  # 3 of 4: left out
+    below.loc["G2", ["S1", "S2"]] = True  # exactly half: kept (NanoTube keeps a gene above background in half)
+    long, coverage = score_signatures(
+        expression, samples, [_five_gene_signature()], below_lod=below, exclude_below_lod=True
+    )
+    assert coverage["excluded_below_lod"].iloc[0] == "G1" and coverage["status"].iloc[0] == "partial"
+    assert coverage["n_present"].iloc[0] == 4 and coverage["missing_genes"].iloc[0] == ""
+    assert long["score"].tolist() == [5.0, 6.0, 7.0, 8.0]  # the mean of G2-G5
+    assert long["fraction_below_lod"].tolist() == [0.25, 0.25, 0.0, 0.0]  # G2 of the 4 scored genes
+    # Excluded genes count as absent for min_gene_fraction: 4 of 5 = 80 % passes, at 0.9 it is skipped.
+    long, coverage = score_signatures(
+        expression, samples, [_five_gene_signature()], below_lod=below, exclude_below_lod=True, min_fraction=0.9
+    )
+    assert long.empty and "excluded below the limit of detection: G1" in coverage["message"].iloc[0]
+
+
+def test_exclusion_needs_lane_limits():
+    expression = matrix({"G1": [1.0, 2.0]})
+    samples = pd.DataFrame({"sample_id": ["S1", "S2"], "patient_id": ["A", "B"], "timepoint": "baseline"})
+    with pytest.raises(ConfigError, match="exclude_below_lod needs the lanes' limits"):
+        score_signatures(expression, samples, [_five_gene_signature()], exclude_below_lod=True)
+
+
+def test_samples_without_a_patient_feed_no_patient_row():
+    # A run without a sample sheet: patient and timepoint empty; no "nan" patient appears.
+    scores = pd.DataFrame(
+        {"sample_id": ["S1", "S2"], "patient_id": [None, np.nan], "timepoint": [None, None], "signature": "cyt",
+         "score": [1.0, 2.0]}
+    )  # fmt: skip
+    table = patient_features(scores, "cyt", patients=[])
+    assert table.empty and list(table.columns) == [
+        "patient_id",
+        "immunosign_score",
+        "immunosign_high",
+        "immunosign_signature",
+    ]
