@@ -33,12 +33,15 @@ def availability_table(clinical_ids: list[str] | None, modalities: dict[str, pd.
         tables = {"clinical": modality_timepoints("clinical", pd.DataFrame({"patient_id": clinical_ids})), **tables}
     frames = []
     for modality, table in tables.items():
+        # Items assigned to no patient (NanoString lanes without a sample sheet) belong to
+        # no row of a per-patient overview; IDs are text already (typed tables).
+        table = table[table["patient_id"].notna()]
         frames.append(
             pd.DataFrame(
                 {
-                    "patient_id": table["patient_id"].astype(str),
+                    "patient_id": table["patient_id"],
                     "modality": modality,
-                    "timepoint": table["timepoint"].astype(str),
+                    "timepoint": table["timepoint"].fillna("unknown"),
                 }
             )
         )
@@ -65,7 +68,7 @@ def check_patients_known(
     known = set(map(str, clinical_ids))
     messages = []
     for modality, table in modalities.items():
-        unknown = sorted(set(table["patient_id"].astype(str)) - known)
+        unknown = sorted(set(table["patient_id"].dropna()) - known)
         if unknown:
             shown = ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else "")
             messages.append(f"{modality}: {len(unknown)} patient(s) not in the clinical table: {shown}")
