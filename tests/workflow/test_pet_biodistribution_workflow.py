@@ -53,6 +53,8 @@ def test_dose_finding_cohort_gives_biodistribution_and_dose_comparison(tmp_path)
     adjusted = table[table["method"].str.startswith("model") & table["dose_mg"].isna()]
     assert len(adjusted) == 7 * 4 * 2 and (adjusted["n_patients"] == 8).all()
     assert ((adjusted["ci_low"] < adjusted["estimate"]) & (adjusted["estimate"] < adjusted["ci_high"])).all()
+    # Satterthwaite t intervals: df between the patients' (8 - 2) and the scans' residual df.
+    assert adjusted["df"].between(6, 8 * 4).all() and adjusted["method"].str.contains("Satterthwaite t").all()
     blood = adjusted[(adjusted["tissue"] == "blood_pool") & (adjusted["statistic"] == "suvmean")]
     assert blood["estimate"].is_monotonic_decreasing  # blood pool clears over days
 
@@ -60,6 +62,8 @@ def test_dose_finding_cohort_gives_biodistribution_and_dose_comparison(tmp_path)
     assert set(comparison["tissue"]) == {"blood_pool", "spleen"}
     spleen = comparison[(comparison["tissue"] == "spleen") & comparison["day"].notna()]
     assert (spleen["ratio"] < 1).all()  # spleen higher at the lower dose (antigen sink)
+    assert comparison["method"].str.contains("Satterthwaite").all() and comparison["df"].notna().all()
+    assert not comparison["method"].str.contains("likelihood-ratio").any()
     overall = comparison[
         comparison["day"].isna() & comparison["ratio"].notna() & (comparison["statistic"] == "suvmean")
     ]

@@ -21,24 +21,30 @@ reference-region table of the pet stage (one row per scan and region, with
     scans of a patient). Dose is coded in deviations from its mean over the K levels,
     so exp(mu_d) is the geometric mean averaged with equal weight over the doses (the
     estimated marginal mean of ``emmeans``; R: ``emmeans(lmer(log(suv) ~ day + dose +
-    (1 | patient)), ~ day)``); Wald ``ci_level`` interval (the band of the figure).
+    (1 | patient)), ~ day, lmer.df = "satterthwaite")``); ``ci_level`` t interval with Satterthwaite df (``df``
+    column; the band of the figure).
   - ``model`` rows per dose: exp(mu_d + beta_j - mean(beta)), the same model's geometric
-    mean at each dose (parallel on the log scale).
+    mean at each dose (parallel on the log scale), with its Satterthwaite t interval.
   - ``descriptive`` rows per dose: arithmetic mean, SD and t interval of the mean over
-    patients.
+    patients (``df`` = patients - 1).
 
 * a dose comparison per tissue (``comparison_tissues``) and day: the ratio of geometric
   means (dose j / lowest dose) from the cell-means model ``ln SUV ~ 0 + day:dose +
-  (1 | patient)`` (REML, Wald CI), its likelihood-ratio test (ML fits with and without the
-  dose contrast at that day; 1 df per dose level), and over all days the ratio of the
-  main-effects model above with the LRT of ``day + dose`` against ``day`` (ML) and the
-  LRT of the day-by-dose interaction.
+  (1 | patient)`` (REML) with its Satterthwaite t interval and t-test; over all days the
+  ratio of the main-effects model above with its t interval and t-test, an F test of
+  dose with Satterthwaite denominator df when there are 3 or more dose levels, and the F
+  test of the day-by-dose interaction (Satterthwaite denominator df).
 
-Mixed models are fitted by :func:`contexture.stats.mixed.fit_random_intercepts` (the
-profiled REML/ML of lme4, checked against ``statsmodels.MixedLM``). Wald intervals use
-the normal quantile, as in ``contexture.pet.models``; with the few patients of a
-dose-finding part they are narrower than Kenward-Roger or Satterthwaite t intervals
-(lmerTest), which is stated in the ``method`` column.
+Inference on the fixed effects is small-sample, as lmerTest (Kuznetsova, Brockhoff &
+Christensen 2017, J Stat Softw 82(13)) and as the lesion models of
+:mod:`contexture.pet.models`: :meth:`contexture.stats.mixed.MixedFit.t_test` (t with
+Satterthwaite df; R: ``lmerTest::contest1D(fit, L, confint = TRUE)``) and
+:meth:`~contexture.stats.mixed.MixedFit.f_test` (R: ``anova(fit)``, type III, on the
+treatment-coded model). A dose-finding part has a handful of patients, so normal-quantile
+(Wald) intervals would be too narrow; one test per contrast (no likelihood-ratio test
+beside the t-test). Mixed models are fitted by
+:func:`contexture.stats.mixed.fit_random_intercepts` (the profiled REML of lme4, checked
+against ``statsmodels.MixedLM``).
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ import pandas as pd
 from scipy import stats
 
 from contexture.errors import InputError
-from contexture.stats.mixed import MixedFit, fit_random_intercepts
+from contexture.pet.models import T_METHOD
+from contexture.stats.mixed import FTest, MixedFit, fit_random_intercepts
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +88,7 @@ TABLE_COLUMNS = [
     "estimate",
     "ci_low",
     "ci_high",
+    "df",
     "sd",
     "n_patients",
     "method",
@@ -163,10 +171,6 @@ def prepare_reference_regions(references: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _z(ci_level: float) -> float:
-    return float(stats.norm.ppf(0.5 + ci_level / 2))
-
-
 def _day_label(day: float) -> str:
     return f"{day:g}"
 
@@ -191,28 +195,57 @@ def _cell_design(days: np.ndarray, doses: np.ndarray, cells: list[tuple[float, f
     )
 
 
-def _fit(y, design: pd.DataFrame, groups, reml: bool = True) -> MixedFit | None:
+def _fit(y, design: pd.DataFrame, groups) -> MixedFit | None:
     try:
-        return fit_random_intercepts(y, design, groups, reml=reml)
+        return fit_random_intercepts(y, design, groups)
     except (ValueError, np.linalg.LinAlgError) as error:
         log.info("model %s not fitted: %s", list(design.columns), error)
         return None
 
 
-def _wald(fit: MixedFit, weights: dict, z: float) -> tuple[float, float, float]:
-    estimate, se = fit.contrast(weights)
-    return math.exp(estimate), math.exp(estimate - z * se), math.exp(estimate + z * se)
+def _t(fit: MixedFit, weights: dict, ci_level: float) -> tuple[float, float, float, float, float, float]:
+    """exp(estimate), exp(CI), Satterthwaite df, t and two-sided p of a log-scale contrast
+    (R: ``lmerTest::contest1D(fit, L, confint = TRUE)``)."""
+    test = fit.t_test(weights)
+    low, high = test.interval(ci_level)
+    return math.exp(test.estimate), math.exp(low), math.exp(high), test.df, test.t, test.p
 
 
-def _lrt(full: MixedFit | None, null: MixedFit | None, df: int) -> tuple[float, float]:
-    if full is None or null is None or df <= 0:
-        return math.nan, math.nan
-    statistic = max(2.0 * (full.loglike - null.loglike), 0.0)
-    return statistic, float(stats.chi2.sf(statistic, df))
+def interaction_contrasts(days: np.ndarray, doses: np.ndarray, cells: list[tuple[float, float]]) -> np.ndarray | None:
+    """Rows over the cell means (columns in ``cells`` order) testing the day-by-dose interaction.
+
+    The basis is the one ``anova(lmerTest::lmer(ln SUV ~ day * dose + (1 | patient)))``
+    (type III) tests: the interaction coefficients of the treatment-coded design X_T
+    (first day and lowest dose the references; columns of absent cells dropped), mapped to
+    the cell means as beta_T = X_T^+ X_cell mu (lmerTest's ``ginv(X) %*% Xorig``). The
+    Satterthwaite denominator df depend on this basis, the F statistic does not. None when
+    the design has no interaction degrees of freedom or X_T does not span the cell means.
+    """
+    day_levels = sorted(set(days))
+    dose_levels = sorted(set(doses))
+    columns = [np.ones(days.size)]
+    columns += [(days == d).astype(float) for d in day_levels[1:]]
+    columns += [(doses == j).astype(float) for j in dose_levels[1:]]
+    main = len(columns)
+    columns += [
+        ((days == d) & (doses == j)).astype(float)
+        for d in day_levels[1:]
+        for j in dose_levels[1:]
+        if (d, j) in set(cells)
+    ]
+    treatment = np.column_stack(columns)
+    cell = _cell_design(days, doses, cells).to_numpy()
+    full_rank = np.linalg.matrix_rank(treatment) == treatment.shape[1] == len(cells)
+    if treatment.shape[1] == main or not full_rank:
+        return None
+    rows = (np.linalg.pinv(treatment) @ cell)[main:]
+    rows[np.abs(rows) < 1e-10] = 0.0
+    return rows
 
 
-def _row(tissue, day, dose, statistic, estimate, low, high, sd, n, method) -> dict:
-    return dict(zip(TABLE_COLUMNS, (tissue, day, dose, statistic, estimate, low, high, sd, n, method), strict=True))
+def _row(tissue, day, dose, statistic, estimate, low, high, df, sd, n, method) -> dict:
+    values = (tissue, day, dose, statistic, estimate, low, high, df, sd, n, method)
+    return dict(zip(TABLE_COLUMNS, values, strict=True))
 
 
 def descriptive_rows(data: pd.DataFrame, ci_level: float) -> list[dict]:
@@ -227,7 +260,8 @@ def descriptive_rows(data: pd.DataFrame, ci_level: float) -> list[dict]:
             sd = float(values.std(ddof=1)) if n > 1 else math.nan
             half = float(stats.t.ppf(0.5 + ci_level / 2, n - 1)) * sd / math.sqrt(n) if n > 1 else math.nan
             rows.append(
-                _row(tissue, day, dose, statistic, mean, mean - half, mean + half, sd, part["patient_id"].nunique(),
+                _row(tissue, day, dose, statistic, mean, mean - half, mean + half, n - 1 if n > 1 else math.nan, sd,
+                     part["patient_id"].nunique(),
                      f"descriptive: arithmetic mean and SD over patients; t {ci_level:.0%} CI of the mean")
             )  # fmt: skip
     return rows
@@ -251,7 +285,6 @@ def model_rows(data: pd.DataFrame, tissue: str, statistic: str, ci_level: float)
     fit = _fit(np.log(frame[statistic].to_numpy(dtype=float)), design, frame["patient_id"].to_numpy())
     if fit is None:
         return []
-    z = _z(ci_level)
     pct = f"{ci_level:.0%}"
     adjusted = "adjusted for protein dose (equal-weight average over doses, as emmeans), " if use_dose else ""
     formula = "ln SUV ~ day + dose + (1 | patient)" if use_dose else "ln SUV ~ day + (1 | patient)"
@@ -259,11 +292,11 @@ def model_rows(data: pd.DataFrame, tissue: str, statistic: str, ci_level: float)
     for day in day_levels:
         on_day = frame["day"] == day
         name = f"day={_day_label(day)}"
-        estimate, low, high = _wald(fit, {name: 1.0}, z)
+        estimate, low, high, df, _, _ = _t(fit, {name: 1.0}, ci_level)
         rows.append(
-            _row(tissue, day, math.nan, statistic, estimate, low, high, math.nan,
+            _row(tissue, day, math.nan, statistic, estimate, low, high, df, math.nan,
                  frame.loc[on_day, "patient_id"].nunique(),
-                 f"model: geometric mean, REML LMM {formula}, {adjusted}Wald {pct} CI (normal quantile)")
+                 f"model: geometric mean, REML LMM {formula}, {adjusted}{pct} CI: {T_METHOD}")
         )  # fmt: skip
         if not use_dose:
             continue
@@ -273,12 +306,12 @@ def model_rows(data: pd.DataFrame, tissue: str, statistic: str, ci_level: float)
             weights = {name: 1.0}
             for level in dose_levels[1:]:
                 weights[f"dose={_dose_label(level)}"] = float(level == dose) - 1.0 / k
-            estimate, low, high = _wald(fit, weights, z)
+            estimate, low, high, df, _, _ = _t(fit, weights, ci_level)
             rows.append(
-                _row(tissue, day, dose, statistic, estimate, low, high, math.nan,
+                _row(tissue, day, dose, statistic, estimate, low, high, df, math.nan,
                      frame.loc[on_day & (frame["dose_mg"] == dose), "patient_id"].nunique(),
                      f"model: geometric mean at this dose, REML LMM {formula} (dose effect constant over days, "
-                     f"{k} dose levels), Wald {pct} CI (normal quantile)")
+                     f"{k} dose levels), {pct} CI: {T_METHOD}")
             )  # fmt: skip
     return rows
 
@@ -313,15 +346,16 @@ def dose_comparison(references: pd.DataFrame, options: dict | None = None) -> pd
 
     For each tissue of ``comparison_tissues`` and statistic: per day the ratio dose j /
     lowest dose from the REML cell-means model ``ln SUV ~ 0 + day:dose + (1 | patient)``
-    (Wald CI) with the LRT (ML) of the dose contrast at that day; over all days
-    (``day`` empty) the ratio of the main-effects model ``day + dose`` (REML, Wald CI),
-    the LRT (ML) of dose and, as a separate row, of the day-by-dose interaction.
+    with its Satterthwaite t interval and t-test; over all days (``day`` empty) the ratio
+    of the main-effects model ``day + dose`` (REML) with its t interval and t-test, with 3
+    or more doses an F test of dose, and as a separate row the F test of the day-by-dose
+    interaction (:func:`interaction_contrasts`), both with Satterthwaite denominator df.
+    ``test_statistic`` is t or F; ``df`` the t df or the F denominator df (numerator in
+    ``method``).
     """
     options = {**DEFAULT_OPTIONS, **(options or {})}
     data = prepare_reference_regions(references)
     data = data[data["dose_mg"].notna()]
-    z = _z(options["ci_level"])
-    pct = f"{options['ci_level']:.0%}"
     rows = []
     for tissue in [tissue_name(t) for t in options["comparison_tissues"]]:
         part = data[data["tissue"] == tissue]
@@ -330,25 +364,32 @@ def dose_comparison(references: pd.DataFrame, options: dict | None = None) -> pd
             log.info("dose comparison of %s skipped: %d protein dose level(s)", tissue, len(dose_levels))
             continue
         for statistic in STATISTICS:
-            rows += _compare(part[part[statistic].notna()], tissue, statistic, dose_levels, z, pct)
+            rows += _compare(part[part[statistic].notna()], tissue, statistic, dose_levels, options["ci_level"])
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def _compare(frame: pd.DataFrame, tissue: str, statistic: str, dose_levels, z: float, pct: str) -> list[dict]:
+def _f_text(test: FTest) -> str:
+    return f"F({test.df_num}, {test.df_den:.1f}); df = denominator df"
+
+
+def _compare(frame: pd.DataFrame, tissue: str, statistic: str, dose_levels, ci_level: float) -> list[dict]:
     reference = dose_levels[0]
+    pct = f"{ci_level:.0%}"
     y = np.log(frame[statistic].to_numpy(dtype=float))
     days, doses, groups = frame["day"].to_numpy(), frame["dose_mg"].to_numpy(), frame["patient_id"].to_numpy()
     day_levels = sorted(frame["day"].unique())
     cells = [(d, j) for d in day_levels for j in dose_levels if ((days == d) & (doses == j)).any()]
     cell_design = _cell_design(days, doses, cells)
     cell_fit = _fit(y, cell_design, groups)
-    cell_ml = _fit(y, cell_design, groups, reml=False)
 
     def patients(day, dose):
         mask = frame["dose_mg"] == dose
         if day is not None:
             mask &= frame["day"] == day
         return int(frame.loc[mask, "patient_id"].nunique())
+
+    def row(*values) -> dict:
+        return dict(zip(COMPARISON_COLUMNS, values, strict=True))
 
     rows = []
     for day in day_levels:
@@ -359,46 +400,43 @@ def _compare(frame: pd.DataFrame, tissue: str, statistic: str, dose_levels, z: f
             cell = f"day={_day_label(day)}:dose={_dose_label(dose)}"
             if cell not in cell_design.columns:
                 continue
-            ratio, low, high = _wald(cell_fit, {cell: 1.0, ref_cell: -1.0}, z)
-            # Null: the two cells of this day share one mean (merge their columns).
-            merged = cell_design.drop(columns=[cell]).copy()
-            merged[ref_cell] = cell_design[ref_cell] + cell_design[cell]
-            statistic_lrt, p = _lrt(cell_ml, _fit(y, merged, groups, reml=False), 1)
-            rows.append(
-                dict(zip(COMPARISON_COLUMNS, (
-                    tissue, day, statistic, dose, reference,
-                    _wald(cell_fit, {cell: 1.0}, z)[0], _wald(cell_fit, {ref_cell: 1.0}, z)[0],
-                    ratio, low, high, p, statistic_lrt, 1, patients(day, dose), patients(day, reference),
-                    f"ratio of geometric means at this day, REML LMM ln SUV ~ 0 + day:dose + (1 | patient), Wald {pct} "
-                    "CI; p: likelihood-ratio test (ML) of the dose contrast at this day, 1 df",
-                ), strict=True))
-            )  # fmt: skip
+            ratio, low, high, df, t, p = _t(cell_fit, {cell: 1.0, ref_cell: -1.0}, ci_level)
+            rows.append(row(
+                tissue, day, statistic, dose, reference,
+                math.exp(cell_fit.params[cell]), math.exp(cell_fit.params[ref_cell]),
+                ratio, low, high, p, t, df, patients(day, dose), patients(day, reference),
+                f"ratio of geometric means at this day, REML LMM ln SUV ~ 0 + day:dose + (1 | patient); {pct} CI "
+                f"and t-test p: {T_METHOD}",
+            ))  # fmt: skip
     # Over all days: main effects (dose constant over days), and the interaction test.
     main = _main_effects_design(days, doses, day_levels, dose_levels)
     main_fit = _fit(y, main, groups)
-    main_ml = _fit(y, main, groups, reml=False)
-    day_only_ml = _fit(y, main[[c for c in main.columns if c.startswith("day=")]], groups, reml=False)
-    dose_stat, dose_p = _lrt(main_ml, day_only_ml, len(dose_levels) - 1)
-    inter_df = len(cells) - main.shape[1]
-    inter_stat, inter_p = _lrt(cell_ml, main_ml, inter_df)
     if main_fit is not None:
         for dose in dose_levels[1:]:
-            ratio, low, high = _wald(main_fit, {f"dose={_dose_label(dose)}": 1.0}, z)
-            rows.append(
-                dict(zip(COMPARISON_COLUMNS, (
-                    tissue, math.nan, statistic, dose, reference, math.nan, math.nan, ratio, low, high, dose_p,
-                    dose_stat, len(dose_levels) - 1, patients(None, dose), patients(None, reference),
-                    f"ratio of geometric means over all days, REML LMM ln SUV ~ day + dose + (1 | patient), Wald {pct} "
-                    f"CI; p: likelihood-ratio test (ML) of dose, {len(dose_levels) - 1} df",
-                ), strict=True))
-            )  # fmt: skip
-        if inter_df > 0:
-            rows.append(
-                dict(zip(COMPARISON_COLUMNS, (
-                    tissue, math.nan, statistic, math.nan, reference, math.nan, math.nan, math.nan, math.nan,
-                    math.nan, inter_p, inter_stat, inter_df, math.nan, math.nan,
-                    f"test of day-by-dose interaction (dose ratio differs between days): likelihood-ratio test (ML) "
-                    f"of day:dose cell means vs day + dose, {inter_df} df",
-                ), strict=True))
-            )  # fmt: skip
+            # The dose columns are x_j - 1/K, so beta_j is the log ratio dose j / reference.
+            ratio, low, high, df, t, p = _t(main_fit, {f"dose={_dose_label(dose)}": 1.0}, ci_level)
+            rows.append(row(
+                tissue, math.nan, statistic, dose, reference, math.nan, math.nan, ratio, low, high, p, t, df,
+                patients(None, dose), patients(None, reference),
+                f"ratio of geometric means over all days, REML LMM ln SUV ~ day + dose + (1 | patient); {pct} CI "
+                f"and t-test p: {T_METHOD}",
+            ))  # fmt: skip
+        if len(dose_levels) >= 3:
+            names = [f"dose={_dose_label(dose)}" for dose in dose_levels[1:]]
+            test = main_fit.f_test(np.array([(main.columns == name).astype(float) for name in names]))
+            rows.append(row(
+                tissue, math.nan, statistic, math.nan, reference, math.nan, math.nan, math.nan, math.nan, math.nan,
+                test.p, test.statistic, test.df_den, math.nan, math.nan,
+                f"test of dose (equal geometric means at all {len(dose_levels)} doses): Satterthwaite F test (REML) "
+                f"in ln SUV ~ day + dose + (1 | patient), {_f_text(test)}",
+            ))  # fmt: skip
+    contrasts = interaction_contrasts(days, doses, cells) if cell_fit is not None else None
+    if contrasts is not None:
+        test = cell_fit.f_test(contrasts)
+        rows.append(row(
+            tissue, math.nan, statistic, math.nan, reference, math.nan, math.nan, math.nan, math.nan, math.nan,
+            test.p, test.statistic, test.df_den, math.nan, math.nan,
+            f"test of day-by-dose interaction (dose ratio differs between days): Satterthwaite F test (REML) in "
+            f"ln SUV ~ day * dose + (1 | patient), {_f_text(test)}",
+        ))  # fmt: skip
     return rows

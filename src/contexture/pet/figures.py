@@ -252,7 +252,7 @@ def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
     """SUVmean per tissue over days: dose-specific model geometric means with CI bands.
 
     One panel per tissue (log SUV axis, as the model); for each dose the model's
-    geometric mean (line) and its Wald interval (band), and each patient's SUVmean
+    geometric mean (line) and its Satterthwaite t interval (band), and each patient's SUVmean
     (points). Without doses, the single model band. Returns ``(figure, source_data)``.
     """
     model = table[(table["statistic"] == "suvmean") & table["method"].str.startswith("model")]

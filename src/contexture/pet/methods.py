@@ -261,24 +261,34 @@ def biodistribution_paragraph(table: pd.DataFrame | None, comparison: pd.DataFra
         f"SUVmean and SUVmax of reference regions ({tissues}) were analysed per tissue with linear mixed models of "
         "log SUV with day after injection as a categorical factor"
         + (", adjusted for protein dose," if len(doses) >= 2 else "")
-        + f" and a random intercept per patient (REML), reporting geometric means with {ci_level:.0%} Wald confidence intervals"
+        + f" and a random intercept per patient (REML), reporting geometric means with {ci_level:.0%} confidence "
+        "intervals from t distributions with Satterthwaite degrees of freedom (as lmerTest)"
     )
     if len(doses) >= 2:
+        versus = f"{doses[-1]:g} vs {doses[0]:g} mg" if len(doses) == 2 else f"each dose vs {doses[0]:g} mg"
         text += (
-            f"; uptake was compared between doses per day as the ratio of geometric means ({doses[-1]:g} vs "
-            f"{doses[0]:g} mg) with likelihood-ratio tests of maximum-likelihood fits"
+            f"; uptake was compared between doses per day and over all days as the ratio of geometric means "
+            f"({versus}) with Satterthwaite t-tests"
         )
+        if len(doses) >= 3:
+            text += ", dose overall with an F test with Satterthwaite denominator degrees of freedom"
+        if comparison is not None and comparison["method"].astype(str).str.contains("interaction").any():
+            text += (
+                ", and a change of the dose ratio over days with an F test of the day-by-dose interaction "
+                "(Satterthwaite denominator degrees of freedom)"
+            )
     text += "."
     if comparison is not None and not comparison.empty:
         overall = comparison[
             comparison["day"].isna() & comparison["ratio"].notna() & (comparison["statistic"] == "suvmean")
         ]
         parts = [
-            f"{r.tissue.replace('_', ' ')} {r.ratio:.2f} ({ci_level:.0%} CI {r.ci_low:.2f}-{r.ci_high:.2f}; p = {r.p:.2g})"
+            f"{r.tissue.replace('_', ' ')}{'' if len(doses) == 2 else f' {r.dose_mg:g} mg'} {r.ratio:.2f} "
+            f"({ci_level:.0%} CI {r.ci_low:.2f}-{r.ci_high:.2f}; p = {r.p:.2g})"
             for r in overall.itertuples()
         ]
         if parts:
-            text += f" SUVmean ratios {doses[-1]:g} vs {doses[0]:g} mg over all days: " + ", ".join(parts) + "."
+            text += f" SUVmean ratios {versus} over all days: " + ", ".join(parts) + "."
     return text
 
 

@@ -44,8 +44,9 @@ Inference (the study's tests, with small-sample intervals as lmerTest):
   ``cor.test(x, as.numeric(bor), method = "kendall", exact = FALSE)``); responders vs
   non-responders: Mann-Whitney U (exact without ties when both groups have < 50
   patients, else normal approximation with continuity correction -- R's
-  ``wilcox.test`` defaults) with the Hodges-Lehmann ratio and its asymptotic
-  order-statistic CI (Hollander & Wolfe 1999, section 4.3), both from
+  ``wilcox.test`` defaults) with the Hodges-Lehmann ratio and R's interval
+  (``wilcox.test(conf.int = TRUE)``: exact order statistics from the null distribution of
+  W, or the continuity-corrected normal inversion with ties), both from
   :mod:`contexture.stats.rank_tests`.
 """
 
@@ -61,7 +62,7 @@ from scipy import stats
 from contexture.errors import InputError
 from contexture.pet.features import geometric_mean_suvmax
 from contexture.stats.mixed import MixedFit, NotEstimable, bootstrap_icc, fit_random_intercepts, sequential_contrasts
-from contexture.stats.rank_tests import hodges_lehmann, rank_sum_test
+from contexture.stats.rank_tests import rank_sum_test
 
 log = logging.getLogger(__name__)
 
@@ -587,13 +588,14 @@ def response_analysis(baseline: pd.DataFrame, covariates: pd.DataFrame, options:
     x = np.log(grouped.loc[grouped["response_group"] == "responder", "geomean_suvmax"].to_numpy())
     y = np.log(grouped.loc[grouped["response_group"] == "non_responder", "geomean_suvmax"].to_numpy())
     if x.size and y.size:
-        test = rank_sum_test(x, y)
-        shift, low, high = hodges_lehmann(x, y, level, interval="normal_order_statistic")
-        rows.append(_row("response_group", "hodges_lehmann_ratio[responder/non_responder]", math.exp(shift),
-                         math.exp(low), math.exp(high), test.p,
-                         method=f"Mann-Whitney U ({'exact' if test.exact else 'normal approximation, continuity corrected'}) "
-                         f"of per-patient baseline geometric mean SUVmax; Hodges-Lehmann ratio, asymptotic "
-                         f"{level:.0%} CI; {x.size} vs {y.size} patients"))  # fmt: skip
+        # R: wilcox.test(log(x), log(y), conf.int = TRUE, conf.level = level): test, shift and interval.
+        test = rank_sum_test(x, y, conf_int=True, conf_level=level)
+        kind = "exact" if test.exact else "normal approximation, continuity corrected"
+        rows.append(_row("response_group", "hodges_lehmann_ratio[responder/non_responder]", math.exp(test.estimate),
+                         math.exp(test.ci_low), math.exp(test.ci_high), test.p,
+                         method=f"Mann-Whitney U ({kind}) of per-patient baseline geometric mean SUVmax; "
+                         f"Hodges-Lehmann ratio with {level:.0%} CI ({kind}), as R wilcox.test(conf.int = TRUE); "
+                         f"{x.size} vs {y.size} patients"))  # fmt: skip
         for name, values in (("responder", x), ("non_responder", y)):
             q1, med, q3 = np.quantile(np.exp(values), [0.25, 0.5, 0.75])
             rows.append(_row("response_group", f"patient_geomean_median[{name}]", float(med), float(q1), float(q3),

@@ -29,7 +29,8 @@ Hodges-Lehmann shift (:func:`hodges_lehmann`), R ``wilcox.test(x, y, conf.int = 
     asymptotic case R's printed ``difference in location`` is also a root search (of the
     statistic at 0) and can differ slightly from the Hodges-Lehmann median reported here.
     ``interval="normal_order_statistic"`` gives instead the large-sample order-statistic
-    interval of Hollander & Wolfe (1999, eq. 4.41), which the PET stage reports.
+    interval of Hollander & Wolfe (1999, eq. 4.41), for comparison with published large-sample
+    intervals (no stage uses it: they report R's interval).
 Fisher exact test (:func:`fisher_test`), R ``fisher.test(matrix(c(a, c, b, d), 2))``
     Two-sided p (scipy ``fisher_exact``); conditional maximum-likelihood odds ratio and
     its exact CI (scipy ``contingency.odds_ratio(kind="conditional")``, which matches R).

@@ -82,8 +82,26 @@ def test_biodistribution_paragraph_states_design_and_ratios():
     table, comparison = bd.biodistribution_table(references), bd.dose_comparison(references)
     text = methods.biodistribution_paragraph(table, comparison, ci_level=0.95)
     assert "8 patients" in text and "0, 2, 4, 7 days" in text and "4 and 10 mg" in text
-    assert "random intercept per patient" in text and "blood pool" in text and "95% Wald" in text
+    assert "random intercept per patient" in text and "blood pool" in text and "Wald" not in text
+    assert "95% confidence intervals from t distributions with Satterthwaite degrees of freedom" in text
+    assert "Satterthwaite t-tests" in text and "day-by-dose interaction" in text and "likelihood" not in text
+    # The headline ratio is the table's, with its t-test p.
+    overall = comparison[
+        comparison["day"].isna() & comparison["ratio"].notna() & (comparison["statistic"] == "suvmean")
+    ]
+    blood = overall[overall["tissue"] == "blood_pool"].iloc[0]
+    assert (
+        f"blood pool {blood['ratio']:.2f} (95% CI {blood['ci_low']:.2f}-{blood['ci_high']:.2f}; p = {blood['p']:.2g})"
+        in text
+    )
     assert methods.biodistribution_paragraph(pd.DataFrame(), None, ci_level=0.95) == ""
+    # Three doses: each dose against the lowest, an F test of dose, each ratio labelled by dose.
+    three = references.assign(
+        protein_dose_mg=references["protein_dose_mg"].where(references["patient_id"] != "P7", 7.0)
+    )
+    table, comparison = bd.biodistribution_table(three), bd.dose_comparison(three)
+    text = methods.biodistribution_paragraph(table, comparison, ci_level=0.95)
+    assert "each dose vs 4 mg" in text and "dose overall with an F test" in text and "blood pool 7 mg" in text
 
 
 def test_biodistribution_follows_the_pet_paragraph_with_the_configured_level(tmp_path, cohort_config):
@@ -94,7 +112,7 @@ def test_biodistribution_follows_the_pet_paragraph_with_the_configured_level(tmp
     text = methods.methods_paragraph(tmp_path, cohort_config({"pet": {"biodistribution": {"ci_level": 0.9}}}))
     uptake, biodistribution = text.split("\n\n", 2)[1:]
     assert uptake.startswith("Uptake was quantified") and biodistribution.startswith("Biodistribution was assessed")
-    assert "90% Wald confidence intervals" in biodistribution and "(90% CI" in biodistribution
+    assert "90% confidence intervals from t distributions" in biodistribution and "(90% CI" in biodistribution
 
 
 def test_models_state_satterthwaite_and_the_phenotype_design(tmp_path, cohort_config):

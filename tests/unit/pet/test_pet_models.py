@@ -160,6 +160,42 @@ def test_response_tests_against_scipy_and_hand_values():
     assert "exact" in hl["method"]
 
 
+def _response_rows(responders: list[float], non_responders: list[float]) -> pd.Series:
+    values = responders + non_responders
+    ids = [f"P{i:02d}" for i in range(len(values))]
+    base = pd.DataFrame({"patient_id": ids, "log_suvmax": np.log(values)})
+    groups = ["responder"] * len(responders) + ["non_responder"] * len(non_responders)
+    covariates = pd.DataFrame({"patient_id": ids, "bor": ["PR"] * len(responders) + ["PD"] * len(non_responders),
+                               "response_group": groups})  # fmt: skip
+    rows = pd.DataFrame(response_analysis(base, covariates, {"ci_level": 0.95, "bor_order": ["PD", "PR"]}))
+    return rows.set_index("term").loc["hodges_lehmann_ratio[responder/non_responder]"]
+
+
+def test_hodges_lehmann_ratio_interval_is_r_wilcox_test():
+    # R 4.2: x <- log(c(6.1, 8.3, 10.2, 5.4, 7.7, 12.9, 4.8, 9.5)); y <- log(c(3.2, 4.1, 5.9, 2.7, 6.6, 3.8, 4.4, 5.1))
+    #   w <- wilcox.test(x, y, conf.int = TRUE); exp(c(w$estimate, w$conf.int)); w$p.value
+    #   1.81976560055 1.25757575758 2.52941176471; p 0.004662004662
+    # (exact: order statistics 14 and 51 of the 64 ratios; the Hollander-Wolfe large-sample
+    # interval used before took 13 and 52: 1.2273-2.5938).
+    responders = [6.1, 8.3, 10.2, 5.4, 7.7, 12.9, 4.8, 9.5]
+    non_responders = [3.2, 4.1, 5.9, 2.7, 6.6, 3.8, 4.4, 5.1]
+    hl = _response_rows(responders, non_responders)
+    assert hl[["estimate", "ci_low", "ci_high"]].tolist() == pytest.approx(
+        [1.81976560055, 1.25757575758, 2.52941176471]
+    )
+    assert hl["p"] == pytest.approx(0.004662004662)
+    assert "exact" in hl["method"] and "wilcox.test(conf.int = TRUE)" in hl["method"]
+    # A tie (4.4 in both groups): normal approximation with continuity correction, R:
+    #   wilcox.test(c(x, log(4.4)), y, conf.int = TRUE): conf.int 1.16661555662 2.48789604037; p 0.0123011450252
+    # (R's uniroot stops at tolerance 1e-4 on the log scale; R's printed estimate is a root
+    # search too, 1.687, where the table reports the Hodges-Lehmann median).
+    hl = _response_rows(responders + [4.4], non_responders)
+    assert math.log(hl["ci_low"]) == pytest.approx(math.log(1.16661555662), abs=1e-4)
+    assert math.log(hl["ci_high"]) == pytest.approx(math.log(2.48789604037), abs=1e-4)
+    assert hl["p"] == pytest.approx(0.0123011450252, rel=1e-9)
+    assert "normal approximation" in hl["method"]
+
+
 def test_run_pet_models_is_deterministic_with_contract_columns(cohort):
     patients, lesions, _ = cohort
     slides = biopsies(patients, lesions)
