@@ -274,14 +274,36 @@ def reconcile_patients(found: Collector, on_unknown: str = "error") -> list[str]
 
 
 # --- the step ----------------------------------------------------------------------------
+# Cohort keys outside the modalities' sections that the validation reads.
+VALIDATION_KEYS = ("limits", "on_unknown_patient")
+
+
+def validation_config(cohort: dict) -> dict:
+    """The part of a cohort's config that input validation reads, and nothing else.
+
+    Each declared modality's inputs and its ``check_options``
+    (:meth:`contexture.modalities.Modality.check_section`), plus :data:`VALIDATION_KEYS`.
+    The rule ``validate_inputs`` takes this as its params, so editing an analysis option
+    (``survival.conf_level``, ``description``) neither reruns the validation nor, through
+    its output, every stage after it.
+    """
+    subset = {key: cohort[key] for key in VALIDATION_KEYS if key in cohort}
+    for modality in MODALITIES:
+        if modality.name in cohort:
+            subset[modality.name] = modality.check_section(cohort)
+    return subset
+
+
 def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
     """Check every input of a real cohort; return the ``inputs.tsv`` table or raise.
 
     Each declared modality whose declared paths all exist is checked by its stage's
     check (:attr:`contexture.modalities.Modality.check`), in the table's order. Raises
     one :class:`InputError` listing every problem of every modality. The table has
-    one row per input file: ``file, modality, kind, rows, sha256, status``.
+    one row per input file: ``file, modality, kind, rows, sha256, status``. Only the keys
+    of :func:`validation_config` are read.
     """
+    cohort = validation_config(cohort)
     found = Collector(cohort.get("limits"))
     missing = _missing_paths(name, cohort)
     for _, problem in missing:
