@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -107,8 +107,14 @@ class Collector:
             return True
         return False
 
-    def table(self, path: str | os.PathLike, schema: str, what: str, modality: str) -> tuple[pd.DataFrame | None, bool]:
-        """Read and schema-check a table: (typed table or None if unreadable, whether it is clean)."""
+    def table(
+        self, path: str | os.PathLike, schema: str, what: str, modality: str, prepare: Callable | None = None
+    ) -> tuple[pd.DataFrame | None, bool]:
+        """Read and schema-check a table: (typed table or None if unreadable, whether it is clean).
+
+        ``prepare(text_table, schema) -> text_table`` runs between reading and the schema
+        check (the VOI table's header mapping, ``pet.columns``); its InputError is a problem.
+        """
         from contexture.io.validation import load_schema, validate_frame
 
         path = Path(path)
@@ -120,6 +126,8 @@ class Collector:
             return None, False
         try:
             text = read_input_table(path, what=what)
+            if prepare is not None:
+                text = prepare(text, load_schema(schema))
         except InputError as error:
             self.add(str(error))
             return None, False

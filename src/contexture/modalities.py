@@ -198,6 +198,7 @@ MODALITIES = (
         availability="tables/lesions.tsv",
         timepoints=Timepoints(items=("patient_id", "timepoint", "scan_day")),
         check="contexture.pet.checks:check_pet_inputs",
+        check_options=("columns",),
     ),
     Modality(
         "nanostring",

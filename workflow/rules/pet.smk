@@ -53,6 +53,7 @@ rule pet_quantify:
         half_life_hours=lambda wc: pet_options(wc.cohort)["half_life_hours"],
         peak_volume_ml=lambda wc: pet_options(wc.cohort)["peak_volume_ml"],
         fov_tolerance_voxels=lambda wc: pet_options(wc.cohort)["fov_tolerance_voxels"],
+        voi_columns=lambda wc: pet_options(wc.cohort).get("columns", {}),
     script:
         "../scripts/pet_quantify.py"
 

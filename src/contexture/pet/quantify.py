@@ -43,8 +43,10 @@ import pandas as pd
 from scipy import ndimage
 
 from contexture.errors import InputError, Problem, raise_problems
+from contexture.io import read_input_table
 from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pet_image
-from contexture.io.validation import read_validated_table
+from contexture.io.validation import load_schema, read_validated_table, validate_frame
+from contexture.io.voi_columns import rename_voi_columns
 from contexture.pet.suv import ZR89_HALF_LIFE_S, bids_suv_factor, dicom_suv_factors
 
 log = logging.getLogger(__name__)
@@ -421,15 +423,17 @@ def finish_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
     return lesions[LESION_COLUMNS + ratios].reset_index(drop=True)
 
 
-def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_voi_table(path: str | os.PathLike, columns: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Lesion and reference-region tables from a per-VOI statistics export.
 
-    Rows with ``kind`` empty or ``lesion`` are lesions (``lesion_id``, ``site`` and
+    ``columns`` is the cohort's ``pet.columns``: the export's headers renamed to ours
+    first (:func:`contexture.io.voi_columns.rename_voi_columns`; LIFEx and 3D Slicer
+    presets). Rows with ``kind`` empty or ``lesion`` are lesions (``lesion_id``, ``site`` and
     ``suvmax`` required); rows with ``kind = reference`` are reference regions
     (``reference_region`` and ``suvmean`` required), carried with ``days_post_injection``
     and ``protein_dose_mg`` into the reference-region table.
     """
-    table = read_validated_table(path, "tables/pet_voi", what="PET VOI table")
+    table = read_voi_export(path, columns)
     for column in ("kind", "lesion_id", "site", "suvmax", "suvmean", "reference_region", *SCAN_DESIGN_COLUMNS):
         if column not in table.columns:
             table[column] = pd.NA
@@ -448,6 +452,16 @@ def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     references = table[is_reference].assign(region=lambda t: t["reference_region"].astype(str), label=pd.NA)
     references = sort_references(references.reindex(columns=REFERENCE_COLUMNS))
     return lesions, references
+
+
+def read_voi_export(path: str | os.PathLike, columns: dict | None = None) -> pd.DataFrame:
+    """The VOI table typed by its schema, after ``pet.columns`` renamed the export's headers."""
+    schema = load_schema("tables/pet_voi")
+    text = read_input_table(path, what="PET VOI table")
+    text = rename_voi_columns(text, columns, file=str(path), known=schema["properties"])
+    typed, problems = validate_frame(text, schema, str(path))
+    raise_problems(problems, f"PET VOI table '{path}'")
+    return typed
 
 
 def voi_scans(lesions: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
