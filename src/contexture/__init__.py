@@ -3,8 +3,10 @@
 The package holds all computation of the Snakemake workflow beside it; every stage is
 one module (``nanostring``, ``signatures``, ``pet``, ``ihc``, ``response``, ``survival``,
 ``report``) that reads and writes plain pandas DataFrames. File formats live only in
-:mod:`contexture.io`.
+:mod:`contexture.io`. The Python API, with examples: docs/api.md.
 """
+
+__all__ = ["DAYS_PER_MONTH", "__version__"]
 
 __version__ = "0.1.0"
 

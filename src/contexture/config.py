@@ -201,21 +201,27 @@ def cohort_modalities(cohort: dict) -> set[str]:
     return declared_inputs(cohort)
 
 
+def _kind(sub: dict) -> str:
+    """A key's type as config/README.md shows it (enum values, list item types, alternatives)."""
+    if "oneOf" in sub or "anyOf" in sub:
+        return " or ".join(_kind(option) for option in sub.get("oneOf", sub.get("anyOf")))
+    if "enum" in sub:
+        return " \\| ".join(str(v) for v in sub["enum"])
+    if sub.get("type") == "array" and "items" in sub:
+        items = sub["items"]
+        return "list of " + (
+            " \\| ".join(map(str, items["enum"])) if "enum" in items else str(items.get("type", "items"))
+        )
+    kind = sub.get("type", "")
+    return " or ".join(kind) if isinstance(kind, list) else str(kind)
+
+
 def _rows(schema: dict, prefix: str) -> list[tuple[str, str, str, str]]:
     """Flatten a schema into (key, type, default, description) rows, depth first."""
     rows = []
     for name, sub in schema.get("properties", {}).items():
         key = f"{prefix}.{name}" if prefix else name
-        kind = sub.get("type", "enum" if "enum" in sub else "")
-        if "enum" in sub:
-            kind = " \\| ".join(str(v) for v in sub["enum"])
-        elif isinstance(kind, list):
-            kind = " or ".join(kind)
-        if sub.get("type") == "array" and "items" in sub:
-            items = sub["items"]
-            kind = "list of " + (
-                " \\| ".join(map(str, items["enum"])) if "enum" in items else str(items.get("type", "items"))
-            )
+        kind = _kind(sub)
         default = sub.get("default", "")
         default = "" if default == {} and sub.get("type") == "object" else f"`{default}`" if default != "" else ""
         description = " ".join(str(sub.get("description", "")).split())
@@ -236,12 +242,51 @@ def schema_markdown(schema_dir: Path = SCHEMA_DIR) -> str:
         description = " ".join(str(sub.get("description", "")).split())
         if description:
             parts.append(description + "\n")
-        rows = _rows(sub, section) if "properties" in sub else [(section, str(sub.get("type", "")), "", "")]
+        default = f"`{sub['default']}`" if "default" in sub else ""
+        rows = _rows(sub, section) if "properties" in sub else [(section, _kind(sub), default, description)]
         parts.append("| key | type | default | meaning |\n|---|---|---|---|")
         parts.extend(f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in rows)
         parts.append("")
     return "\n".join(parts)
 
 
+def _column_type(spec: dict) -> str:
+    """A column's type as config/README.md shows it: the enum's values, else the JSON type."""
+    values = [v for v in spec.get("enum", []) if v is not None]
+    if values:
+        return " \\| ".join(f"`{v}`" for v in values)
+    types = [t for t in ([spec["type"]] if isinstance(spec.get("type"), str) else spec.get("type", ["string"]))]
+    return " or ".join(t for t in types if t != "null")
+
+
+def _column_required(name: str, schema: dict) -> str:
+    if name in schema.get("required", []):
+        return "yes"
+    for group in schema.get("x-required-together", []):
+        if name in group:
+            return "with " + ", ".join(f"`{c}`" for c in group if c != name)
+    return "no"
+
+
+def tables_markdown(schema_dir: Path = SCHEMA_DIR) -> str:
+    """Markdown tables of every input table's columns (``workflow/schemas/tables/``), for config/README.md."""
+    parts = []
+    for path in sorted((schema_dir / "tables").glob("*.schema.yaml")):
+        schema = read_yaml(path)
+        name = path.name.removesuffix(".schema.yaml")
+        parts.append(f"### {schema.get('title', name)} (`tables/{name}`)\n")
+        description = " ".join(str(schema.get("description", "")).split())
+        if description:
+            parts.append(description + "\n")
+        parts.append("| column | type | required | meaning |\n|---|---|---|---|")
+        for column, spec in schema.get("properties", {}).items():
+            meaning = " ".join(str(spec.get("description", "")).split())
+            parts.append(f"| `{column}` | {_column_type(spec)} | {_column_required(column, schema)} | {meaning} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
 if __name__ == "__main__":
-    print(schema_markdown(), end="")
+    import sys
+
+    print(tables_markdown() if sys.argv[1:] == ["tables"] else schema_markdown(), end="")

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -110,12 +110,13 @@ class Collector:
         return False
 
     def table(
-        self, path: str | os.PathLike, schema: str, what: str, modality: str, prepare=None
+        self, path: str | os.PathLike, schema: str, what: str, modality: str, prepare: Callable | None = None
     ) -> tuple[pd.DataFrame | None, bool]:
         """Read and schema-check a table: (typed table or None if unreadable, whether it is clean).
 
-        ``prepare(text) -> (text, problems)`` runs on the table as read, before its schema
-        (e.g. the RECIST unit check and renaming); any problem stops there.
+        ``prepare(text_table, schema) -> (text_table, problems)`` runs between reading and
+        the schema check (the RECIST unit check, the VOI table's header mapping
+        ``pet.columns``); its problems, or an InputError it raises, stop there.
         """
         from contexture.io.validation import load_schema, validate_frame
 
@@ -128,16 +129,17 @@ class Collector:
             return None, False
         try:
             text = read_input_table(path, what=what)
+            problems = []
+            if prepare is not None:
+                text, problems = prepare(text, load_schema(schema))
         except InputError as error:
             self.add(str(error))
             return None, False
         self.record(path, modality, what, len(text))
-        if prepare is not None:
-            text, problems = prepare(text)
-            for problem in problems:
-                self.add(problem)
-            if problems:
-                return None, False
+        for problem in problems:
+            self.add(problem)
+        if problems:
+            return None, False
         typed, problems = validate_frame(text, load_schema(schema), str(path))
         for problem in problems:
             self.add(problem)
@@ -288,14 +290,44 @@ def reconcile_patients(found: Collector, on_unknown: str = "error") -> list[str]
 
 
 # --- the step ----------------------------------------------------------------------------
+# Cohort keys outside the modalities' sections that the validation reads.
+VALIDATION_KEYS = ("limits", "on_unknown_patient")
+
+
+# Options of the `response` section that the RECIST input check reads (units, target selection).
+RECIST_CHECK_OPTIONS = ("units", "strict_selection")
+
+
+def validation_config(cohort: dict) -> dict:
+    """The part of a cohort's config that input validation reads, and nothing else.
+
+    Each declared modality's inputs and its ``check_options``
+    (:meth:`contexture.modalities.Modality.check_section`), plus :data:`VALIDATION_KEYS`.
+    The rule ``validate_inputs`` takes this as its params, so editing an analysis option
+    (``survival.conf_level``, ``description``) neither reruns the validation nor, through
+    its output, every stage after it.
+    """
+    subset = {key: cohort[key] for key in VALIDATION_KEYS if key in cohort}
+    for modality in MODALITIES:
+        if modality.name in cohort:
+            subset[modality.name] = modality.check_section(cohort)
+    # The RECIST table is a path, so the two options its check reads live in `response`.
+    if "recist" in cohort:
+        response = cohort.get("response") or {}
+        subset["response"] = {key: response[key] for key in RECIST_CHECK_OPTIONS if key in response}
+    return subset
+
+
 def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
     """Check every input of a real cohort; return the ``inputs.tsv`` table or raise.
 
     Each declared modality whose declared paths all exist is checked by its stage's
     check (:attr:`contexture.modalities.Modality.check`), in the table's order. Raises
     one :class:`InputError` listing every problem of every modality. The table has
-    one row per input file: ``file, modality, kind, rows, sha256, status``.
+    one row per input file: ``file, modality, kind, rows, sha256, status``. Only the keys
+    of :func:`validation_config` are read.
     """
+    cohort = validation_config(cohort)
     found = Collector(cohort.get("limits"), cohort)
     missing = _missing_paths(name, cohort)
     for _, problem in missing:

@@ -92,6 +92,10 @@ class Modality:
     patient has the modality at which timepoint, counted by ``timepoints``.
     ``check`` (``"module:function"``) checks the raw inputs: it is called with the
     cohort's value of ``name`` (a path or a section) and a :class:`contexture.inputs.Collector`.
+    ``check_options``: the keys of the modality's section, besides its inputs, that the
+    check reads (``ihc.columns``); the check sees the inputs and these keys only
+    (:func:`contexture.inputs.validation_config`), so editing any other option never
+    reruns the validation.
     """
 
     name: str
@@ -100,6 +104,7 @@ class Modality:
     availability: str
     timepoints: Timepoints
     check: str
+    check_options: tuple[str, ...] = ()
 
     @property
     def availability_schema(self) -> str:
@@ -144,6 +149,24 @@ class Modality:
         """The file-naming columns of the input table at ``key`` (``scans``)."""
         return next(entry.path_columns for entry in self.inputs if entry.key == key)
 
+    def check_section(self, cohort: dict) -> object:
+        """The part of the cohort's value of ``name`` that the check reads: the declared
+        inputs and ``check_options`` (a path-valued modality's path as it is)."""
+        value = cohort.get(self.name)
+        if self.path_valued or not isinstance(value, dict):
+            return value
+        section: dict = {}
+        for key in (*(entry.key for entry in self.inputs), *self.check_options):
+            found = _lookup(value, key)
+            if found is None:
+                continue
+            *parents, last = key.split(".")
+            target = section
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[last] = found
+        return section
+
     def check_inputs(self, value: object, found) -> None:
         """Run this modality's raw-input check on the cohort's ``value`` of ``name``."""
         _function(self.check)(value, found)
@@ -175,6 +198,7 @@ MODALITIES = (
         availability="tables/lesions.tsv",
         timepoints=Timepoints(items=("patient_id", "timepoint", "scan_day")),
         check="contexture.pet.checks:check_pet_inputs",
+        check_options=("columns",),
     ),
     Modality(
         "nanostring",
@@ -199,6 +223,7 @@ MODALITIES = (
         availability="tables/ihc_slides.tsv",
         timepoints=Timepoints(),
         check="contexture.ihc.checks:check_ihc_inputs",
+        check_options=("columns", "pixel_size_um"),
     ),
 )
 

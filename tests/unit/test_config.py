@@ -75,6 +75,36 @@ def test_config_readme_lists_every_key():
     assert generated == schema_markdown(), "regenerate with: python -m contexture.config"
 
 
+def _generated(marker):
+    from contexture.io.validation import SCHEMA_DIR
+
+    readme = (SCHEMA_DIR.parents[1] / "config" / "README.md").read_text()
+    return readme.split(f"<!-- BEGIN GENERATED: {marker} -->\n")[1].split("<!-- END GENERATED -->")[0]
+
+
+def test_config_readme_lists_every_input_table_column():
+    """config/README.md's input-table section equals what workflow/schemas/tables/ says now."""
+    from contexture.config import tables_markdown
+    from contexture.io.validation import SCHEMA_DIR, load_schema
+
+    generated = _generated("python -m contexture.config tables")
+    assert generated == tables_markdown(), "regenerate with: python -m contexture.config tables"
+    for path in (SCHEMA_DIR / "tables").glob("*.schema.yaml"):
+        name = path.name.removesuffix(".schema.yaml")
+        for column in load_schema(f"tables/{name}")["properties"]:
+            assert f"| `{column}` |" in generated, (name, column)
+
+
+def test_config_readme_rows_have_a_type_and_a_meaning():
+    import re
+
+    for marker in ("python -m contexture.config", "python -m contexture.config tables"):
+        for line in _generated(marker).splitlines():
+            if line.startswith("| `"):
+                cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+                assert cells[1] and cells[3], line
+
+
 # --- strict reading of config files (issue 15: config strict and bounded) ------------------
 BILLION_LAUGHS = """\
 cohorts:

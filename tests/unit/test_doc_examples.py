@@ -1,4 +1,4 @@
-"""Every config example in the documentation is a valid config (validated like a run's)."""
+"""Every config example in the documentation is a valid config, and every API example runs."""
 
 import re
 from pathlib import Path
@@ -21,3 +21,20 @@ EXAMPLES = [
 @pytest.mark.parametrize("block", EXAMPLES)
 def test_documented_config_is_valid(block):
     validate_config(yaml.safe_load(block))
+
+
+# docs/api.md: every Python block runs as written, in an empty folder (it asserts its own numbers).
+API_EXAMPLES = [
+    pytest.param(block, id=f"docs/api.md#{number}")
+    for number, block in enumerate(re.findall(r"```python\n(.*?)```", (REPO / "docs" / "api.md").read_text(), re.S))
+]
+
+
+def test_api_page_has_its_three_examples():
+    assert len(API_EXAMPLES) == 3
+
+
+@pytest.mark.parametrize("block", API_EXAMPLES)
+def test_api_example_runs(block, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/api.md", "exec"), {"__name__": "__doc_example__"})

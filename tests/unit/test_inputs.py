@@ -77,3 +77,35 @@ def test_no_reconciliation_without_a_clinical_table(tmp_path):
     found = inputs.Collector()
     found.patients[("pet", "PET VOI table", "voi.tsv")] = {"P1": 1}
     assert inputs.reconcile_patients(found) == [] and found.problems == []
+
+
+def test_validation_config_keeps_inputs_and_validation_options_only():
+    cohort = {
+        "description": "trial",
+        "on_unknown_patient": "warning",
+        "limits": {"table_mb": 10},
+        "clinical": "clinical.tsv",
+        "survival": {"conf_level": 0.9},
+        "pet": {"voi_table": "voi.tsv", "half_life_hours": 78.41},
+        "ihc": {
+            "slides": "slides.tsv",
+            "columns": {"Centroid X µm": "x"},
+            "pixel_size_um": 0.5,
+            "immunoscore": {"reference": "ref.tsv", "percentile": 25},
+            "proximity_um": 20,
+        },
+        "nanostring": {"rcc": "rcc/", "samples": "samples.tsv", "qc": {"fov_min": 0.75}},
+    }
+    assert inputs.validation_config(cohort) == {
+        "limits": {"table_mb": 10},
+        "on_unknown_patient": "warning",
+        "clinical": "clinical.tsv",
+        "pet": {"voi_table": "voi.tsv"},
+        "ihc": {
+            "slides": "slides.tsv",
+            "columns": {"Centroid X µm": "x"},
+            "pixel_size_um": 0.5,
+            "immunoscore": {"reference": "ref.tsv"},
+        },
+        "nanostring": {"rcc": "rcc/", "samples": "samples.tsv"},
+    }

@@ -3,6 +3,9 @@
 # `rule all`) and PATIENT_FEATURE_PROVIDERS (tables joined into tables/patients.tsv), so
 # adding a stage never edits another stage's file. Each stage's own input functions live in
 # workflow/rules/functions/<stage>.smk, which its .smk includes before its rules.
+import os
+from pathlib import Path
+
 from contexture.config import (
     check_results_folder,
     cohort_modalities,
@@ -26,6 +29,27 @@ def stop_on_user_error(what, check, *args):
             f"contexture error in {what} ({type(error).__name__}):\n{error}"
         ) from None
 
+
+def conda_jobs_import_this_source():
+    """Under --software-deployment-method conda, put this workflow's own src/ first on the
+    jobs' PYTHONPATH: the envs (envs/*.yaml) hold the third-party dependencies only, and a
+    job then runs the package code this workflow was parsed with, never a stale copy
+    installed into an env (docs: README "Software environments")."""
+    from snakemake.settings.types import DeploymentMethod
+
+    source = Path(str(workflow.current_basedir)).parents[1] / "src"
+    uses_conda = (
+        DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    )
+    if uses_conda and (source / "contexture" / "__init__.py").is_file():
+        # Not an input of the workflow (no `envvars:`): set here for the jobs it starts.
+        environment = os.environ
+        variable = "PYTHONPATH"
+        paths = [str(source), *filter(None, [environment.get(variable)])]
+        environment[variable] = os.pathsep.join(paths)
+
+
+conda_jobs_import_this_source()
 
 CONFIG_FILES = f"the config {' '.join(map(str, workflow.configfiles)) or '(--config)'}"
 stop_on_user_error(CONFIG_FILES, read_config_files, workflow.configfiles)

@@ -56,7 +56,7 @@ rule recist:
         mem_mb=4000,
         runtime=30,
     params:
-        options=lambda wc: response_options(wc.cohort),
+        options=lambda wc: recist_options(wc.cohort),
     script:
         "../scripts/response_recist.py"
 

@@ -1,6 +1,9 @@
 # Central input validation of real cohorts (contexture.inputs; docs/validation.md): every
 # modality's tables and files checked together before any analysis, all problems reported
-# at once. Each stage's first rule takes `validated=validation_marker` as an input.
+# at once. Each stage's first rule takes `validated=validation_marker` as an input, so the
+# params hold only what the checks read (the input paths and the validation options,
+# contexture.inputs.validation_config): an analysis option edited reruns its own stage,
+# not the validation and every stage after it.
 
 
 include: "functions/validate.smk"
@@ -16,7 +19,7 @@ rule validate_inputs:
     conda:
         "../../envs/core.yaml"
     params:
-        cohort=lambda wc: cohort_config(wc.cohort),
+        cohort=lambda wc: validation_config(cohort_config(wc.cohort)),
     script:
         "../scripts/validate_inputs.py"
 

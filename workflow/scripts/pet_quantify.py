@@ -10,6 +10,7 @@ def main(smk):
     result = pet.quantify_cohort(
         scans=smk.input.get("scans"),
         voi_table=smk.input.get("voi_table"),
+        voi_columns=dict(smk.params.voi_columns),
         clinical=clinical,
         peak_volume_ml=smk.params.peak_volume_ml,
         half_life_hours=smk.params.half_life_hours,

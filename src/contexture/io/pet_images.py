@@ -46,6 +46,30 @@ from pydicom.errors import InvalidDicomError
 from contexture.errors import InputError
 from contexture.io import atomic_path
 
+__all__ = [
+    "LPS_TO_RAS",
+    "PET_IMAGE_STORAGE",
+    "ENHANCED_PET_IMAGE_STORAGE",
+    "DICOMDIR_STORAGE",
+    "MAX_IMAGE_VOXELS",
+    "check_image_shape",
+    "nifti_shape",
+    "dicom_series_shape",
+    "PetImage",
+    "LabelMap",
+    "parse_da",
+    "parse_tm",
+    "parse_dt",
+    "combine",
+    "read_dicom_pet",
+    "sidecar_path",
+    "read_nifti_pet",
+    "read_pet_image",
+    "read_label_map",
+    "write_nifti",
+    "write_dicom_pet",
+]
+
 # NIfTI RAS+ = diag(-1, -1, 1) . DICOM LPS
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"

@@ -57,6 +57,26 @@ import pandas as pd
 
 from contexture.errors import InputError
 
+__all__ = [
+    "REQUIRED_SECTIONS",
+    "OPTIONAL_SECTIONS",
+    "CODE_SUMMARY_COLUMNS",
+    "POSITIVE_CONCENTRATIONS",
+    "MAX_RCC_BYTES",
+    "RccFile",
+    "plexset_classes",
+    "parse_rcc",
+    "read_rcc",
+    "is_rcc_name",
+    "rcc_stem",
+    "find_rcc_files",
+    "RccSet",
+    "merge_rcc",
+    "read_rcc_files",
+    "read_rlf_name",
+    "check_rlf",
+]
+
 REQUIRED_SECTIONS = ("Header", "Sample_Attributes", "Lane_Attributes", "Code_Summary")
 OPTIONAL_SECTIONS = ("Messages",)
 CODE_SUMMARY_COLUMNS = ("CodeClass", "Name", "Accession", "Count")

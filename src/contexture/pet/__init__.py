@@ -51,6 +51,7 @@ def quantify_cohort(
     *,
     scans: str | os.PathLike | None = None,
     voi_table: str | os.PathLike | None = None,
+    voi_columns: dict | None = None,
     clinical: pd.DataFrame | None = None,
     peak_volume_ml: float = 1.0,
     half_life_hours: float = ZR89_HALF_LIFE_S / 3600.0,
@@ -62,7 +63,8 @@ def quantify_cohort(
     """Lesions, reference regions, scans and patient features of a cohort's PET.
 
     From a per-VOI statistics table (``voi_table``; its scans table lists the scans the
-    VOIs name, ``format = voi_table``) or else from the images of a scans table
+    VOIs name, ``format = voi_table``; ``voi_columns``, the cohort's ``pet.columns``,
+    maps the export's headers to ours) or else from the images of a scans table
     (``scans``, :func:`contexture.pet.quantify.quantify_scans`). The clinical table's
     ``weight_kg`` (when present) is the body weight of images that lack one.
     ``half_life_hours`` is the half-life used when an image does not state one. The
@@ -74,7 +76,7 @@ def quantify_cohort(
     Patient features: :func:`contexture.pet.features.patient_features`.
     """
     if voi_table is not None:
-        lesions, references = read_voi_table(voi_table)
+        lesions, references = read_voi_table(voi_table, voi_columns)
         scan_table = voi_scans(lesions, references)
     else:
         weights = {}

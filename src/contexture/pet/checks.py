@@ -26,6 +26,7 @@ from contexture.io.pet_images import (
     sidecar_path,
 )
 from contexture.io.pet_masks import dicom_mask_names, mask_file
+from contexture.io.voi_columns import rename_voi_columns
 from contexture.modalities import BY_NAME
 from contexture.pet.quantify import present_labels, read_labels_table
 
@@ -49,7 +50,8 @@ def _check_image_header(path: Path, what: str, found: Collector, column: str, pr
 
 
 def check_pet_inputs(section: dict, found: Collector) -> None:
-    """The VOI table, or the scans table and every image, mask and labels file it names.
+    """The VOI table (its headers mapped by ``pet.columns``), or the scans table and every
+    image, mask and labels file it names.
 
     Every named file exists (paths relative to the scans table's folder); a NIfTI image
     has its BIDS-PET sidecar; image and mask headers are within ``limits.image_voxels``;
@@ -57,7 +59,13 @@ def check_pet_inputs(section: dict, found: Collector) -> None:
     before treatment start (:func:`check_scan_days`).
     """
     if "voi_table" in section:
-        voi, _ = found.table(section["voi_table"], "tables/pet_voi", "PET VOI table", "pet")
+        path = str(section["voi_table"])
+        columns = section.get("columns")
+
+        def rename(text: pd.DataFrame, schema: dict) -> tuple[pd.DataFrame, list]:
+            return rename_voi_columns(text, columns, file=path, known=schema["properties"]), []
+
+        voi, _ = found.table(path, "tables/pet_voi", "PET VOI table", "pet", prepare=rename)
         if voi is not None:
             check_scan_days(voi, section["voi_table"], found)
         return

@@ -60,9 +60,11 @@ import pandas as pd
 from scipy import ndimage
 
 from contexture.errors import InputError, Problem, raise_problems
+from contexture.io import read_input_table
 from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pet_image
 from contexture.io.pet_masks import mask_file, read_segmentation, read_structure_set
-from contexture.io.validation import read_validated_table
+from contexture.io.validation import load_schema, read_validated_table, validate_frame
+from contexture.io.voi_columns import rename_voi_columns
 from contexture.pet.masks import rasterise_structure_set
 from contexture.pet.suv import (
     DEFAULT_UPTAKE_WINDOWS_H,
@@ -691,15 +693,17 @@ def finish_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
     return lesions[LESION_COLUMNS + ratios].reset_index(drop=True)
 
 
-def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_voi_table(path: str | os.PathLike, columns: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Lesion and reference-region tables from a per-VOI statistics export.
 
-    Rows with ``kind`` empty or ``lesion`` are lesions (``lesion_id``, ``site`` and
+    ``columns`` is the cohort's ``pet.columns``: the export's headers renamed to ours
+    first (:func:`contexture.io.voi_columns.rename_voi_columns`; LIFEx and 3D Slicer
+    presets). Rows with ``kind`` empty or ``lesion`` are lesions (``lesion_id``, ``site`` and
     ``suvmax`` required); rows with ``kind = reference`` are reference regions
     (``reference_region`` and ``suvmean`` required), carried with ``days_post_injection``
     and ``protein_dose_mg`` into the reference-region table.
     """
-    table = read_validated_table(path, "tables/pet_voi", what="PET VOI table")
+    table = read_voi_export(path, columns)
     for column in ("kind", "lesion_id", "site", "suvmax", "suvmean", "reference_region", *SCAN_DESIGN_COLUMNS):
         if column not in table.columns:
             table[column] = pd.NA
@@ -723,6 +727,16 @@ def read_voi_table(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
         scan = f"{path} ({' '.join(map(str, key))})"
         lesions.loc[group.index, "qc_flag"] = plausibility_flags(group, own, scan)
     return lesions, references
+
+
+def read_voi_export(path: str | os.PathLike, columns: dict | None = None) -> pd.DataFrame:
+    """The VOI table typed by its schema, after ``pet.columns`` renamed the export's headers."""
+    schema = load_schema("tables/pet_voi")
+    text = read_input_table(path, what="PET VOI table")
+    text = rename_voi_columns(text, columns, file=str(path), known=schema["properties"])
+    typed, problems = validate_frame(text, schema, str(path))
+    raise_problems(problems, f"PET VOI table '{path}'")
+    return typed
 
 
 def voi_scans(lesions: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:

@@ -68,6 +68,23 @@ import pandas as pd
 
 from contexture.errors import InputError
 
+__all__ = [
+    "HALF_LIFE_S",
+    "ZR89_HALF_LIFE_S",
+    "SAME_DAY_MAX_HALF_LIFE_S",
+    "MBQ_THRESHOLD",
+    "decay_constant",
+    "decayed_activity",
+    "body_weight_suv_factor",
+    "frame_average_time",
+    "resolve_weight",
+    "injection_datetime_dicom",
+    "reference_datetime_dicom",
+    "dicom_suv_factors",
+    "nuclide_key",
+    "bids_suv_factor",
+]
+
 log = logging.getLogger(__name__)
 
 # Half-lives in seconds (NNDC NuDat 3.0 evaluated values).

@@ -26,7 +26,7 @@ def check_recist_inputs(path: str, found: Collector) -> None:
     options = found.cohort.get("response") or {}
     units = options.get("units", "mm")
 
-    def prepare(text):
+    def prepare(text, schema):
         return convert_units(text, units), header_unit_problems(text.columns, str(path), units)
 
     typed, clean = found.table(path, "tables/recist", "RECIST table", "recist", prepare=prepare)

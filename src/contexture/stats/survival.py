@@ -62,6 +62,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+__all__ = [
+    "CONF_TYPES",
+    "QUANTILE_TOLERANCE",
+    "SCALE_TEXT",
+    "COX_MODEL_COLUMNS",
+    "kaplan_meier",
+    "survival_quantile",
+    "survival_at",
+    "median_followup",
+    "LogRank",
+    "logrank_test",
+    "as_text",
+    "Covariate",
+    "cox_zph",
+    "design_matrix",
+    "cox_model",
+]
+
 log = logging.getLogger(__name__)
 
 CONF_TYPES = ("log", "log-log", "plain")

@@ -59,9 +59,14 @@ def pet_has_dose_finding(cohort):
         return pet_dose_finding_patients(cohort) > 0
     from contexture.io import read_input_table
 
+    from contexture.io.voi_columns import rename_voi_columns
+
     section = pet_options(cohort)
+    path = section.get("voi_table") or section["scans"]
     try:
-        table = read_input_table(section.get("voi_table") or section["scans"])
+        table = read_input_table(path)
+        if "voi_table" in section:
+            table = rename_voi_columns(table, section.get("columns"), file=path)
     except ContextureError:
         return False  # the pet_quantify rule reports unreadable tables
     column = table.get("days_post_injection")

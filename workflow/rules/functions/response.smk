@@ -17,3 +17,14 @@ def response_inputs(wildcards):
 
 def response_options(cohort):
     return cohort_config(cohort).get("response", {})
+
+
+def recist_options(cohort):
+    """The response options the RECIST assessment reads: the section without the
+    classifier's and the toxicity analysis' own (their rules take those), so editing
+    either does not rerun the assessment."""
+    return {
+        key: value
+        for key, value in response_options(cohort).items()
+        if key not in ("classifier", "toxicity")
+    }

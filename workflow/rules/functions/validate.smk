@@ -1,7 +1,7 @@
 # Input functions and helpers of the validate stage; validate.smk includes this file before its
 # rules (snakemake --lint wants rules and functions in separate files).
 from contexture.errors import InputError
-from contexture.inputs import check_declared_paths, input_files
+from contexture.inputs import check_declared_paths, input_files, validation_config
 
 
 def validation_marker(wildcards):
