@@ -100,6 +100,7 @@ rule ihc_pet_correlation:
         "../../envs/ihc.yaml"
     params:
         densities=["cd8_density_tumor", "cd8_density_overall"],
+        labels=lambda wc: figure_labels(wc.cohort),
     script:
         "../scripts/ihc_pet_correlation.py"
 

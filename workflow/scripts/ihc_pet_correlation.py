@@ -9,7 +9,7 @@ from contexture.runner import run
 def main(smk):
     slides = read_table(smk.input.slides, "results/tables/ihc_slides")
     lesions = read_table(smk.input.lesions, "results/tables/lesions")
-    correlation, (fig, source) = ihc.analyse_pet(slides, lesions, smk.params.densities)
+    correlation, (fig, source) = ihc.analyse_pet(slides, lesions, smk.params.densities, smk.params.labels)
     write_table(correlation, smk.output.table)
     save_figure(fig, smk.output.figure, source)
 

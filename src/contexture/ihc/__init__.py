@@ -113,7 +113,7 @@ def _cell_map(sheet: pd.DataFrame | None, slides: pd.DataFrame, options: dict):
     return figures.cell_map(cells, chosen, phenotype)
 
 
-def analyse_pet(slides: pd.DataFrame, lesions: pd.DataFrame, densities: list[str]):
+def analyse_pet(slides: pd.DataFrame, lesions: pd.DataFrame, densities: list[str], labels: dict | None = None):
     """``(table, (figure, source))``: Kendall's tau-b of each density with the biopsied lesions' SUVmax.
 
     ``slides`` as ``tables/ihc_slides.tsv``, ``lesions`` as ``tables/lesions.tsv``; the
@@ -121,7 +121,7 @@ def analyse_pet(slides: pd.DataFrame, lesions: pd.DataFrame, densities: list[str
     """
     pairs = pair_with_lesions(slides, lesions)
     correlation = pet_correlation(pairs, densities)
-    return correlation, figures.suvmax_vs_density(pairs, correlation, densities[0])
+    return correlation, figures.suvmax_vs_density(pairs, correlation, densities[0], labels)
 
 
 __all__ = [
