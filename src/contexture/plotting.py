@@ -122,3 +122,95 @@ def save_figure(fig: plt.Figure, png_path: str | Path, source_data: pd.DataFrame
         written.append(source_path)
     plt.close(fig)
     return written
+
+
+# Display names of columns, signatures, endpoints and levels in figures (panel titles, axis
+# labels, legends). A cohort's ``labels:`` config entries override these; a name in
+# neither is shown by readable_name().
+DEFAULT_LABELS = {
+    "all": "All patients",
+    "pet_geomean_suvmax_baseline": "Baseline CD8-PET geometric mean SUVmax",
+    "pet_geomean_suvmax_on_treatment": "On-treatment CD8-PET geometric mean SUVmax",
+    "pet_lesion_count_baseline": "Baseline CD8-PET lesion count",
+    "immunosign_score": "Immunosign 21 score",
+    "immunosign_high": "Immunosign 21 high",
+    "immunoscore": "Immunoscore",
+    "ihc_phenotype": "CD8 IHC phenotype",
+    "dmmr": "MMR status",
+    "tumor_burden": "Tumour burden",
+    "bor": "Best overall response",
+    "resistance": "Resistance",
+    "pfs": "Progression-free survival",
+    "os": "Overall survival",
+    "baseline": "Baseline",
+    "on_treatment": "On treatment",
+    "responder": "Responder",
+    "non_responder": "Non-responder",
+    "unknown": "Unknown",
+    "univariable": "univariable",
+    "immunoscore_immunosign_burden": "Immunoscore + Immunosign 21 + tumour burden",
+    "site": "Organ site",
+    "lymph_node": "Lymph node",
+    "cd8_density_tumor": "CD8+ density, tumour core",
+    "cd8_density_stromal": "CD8+ density, stroma",
+    "cyt": "Cytolytic activity (CYT)",
+    "immunosign21": "Immunosign 21",
+    "immunosign21_proxy": "Immunosign 21 (proxy)",
+    "ayers_ifng6": "IFN-γ signature (Ayers, 6 genes)",
+    "ayers_expanded_immune18": "Expanded immune (Ayers, 18 genes)",
+    "ayers_tcell_inflamed_gep18": "T-cell-inflamed GEP (Ayers, 18 genes)",
+    "irae_grade_max": "irAE, highest grade",
+    "immunoscore_percentile": "Immunoscore percentile",
+}
+
+
+def readable_name(name: str) -> str:
+    """A raw name made readable: underscores to spaces, first letter capitalised when
+    the name is all lower case (so ``pMMR`` and ``CD8`` keep their case)."""
+    text = str(name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text.islower() else text
+
+
+def display_label(name: object, labels: dict[str, str] | None = None) -> str:
+    """The display text of a column, signature or level: the cohort's ``labels``, then
+    :data:`DEFAULT_LABELS`, then :func:`readable_name`."""
+    key = str(name)
+    if labels and key in labels:
+        return str(labels[key])
+    if key in DEFAULT_LABELS:
+        return DEFAULT_LABELS[key]
+    return readable_name(key)
+
+
+def panel_letters(axes, start: int = 0) -> None:
+    """Bold panel letters A, B, C, ... at the top left of each visible axis, in order.
+
+    Placed just outside the axis (left of the y tick labels, above the title), as
+    journals ask for multi-panel figures (Nature's figure guide: 8 pt bold, upper case).
+    """
+    import string
+
+    visible = [ax for ax in axes if ax.get_visible()]
+    for index, ax in enumerate(visible, start=start):
+        ax.annotate(
+            string.ascii_uppercase[index % 26],
+            xy=(0.0, 1.0),
+            xycoords="axes fraction",
+            xytext=(-22, 8),
+            textcoords="offset points",
+            fontsize=8,
+            fontweight="bold",
+            ha="left",
+            va="bottom",
+            annotation_clip=False,
+        )
+
+
+def plain_log_ticks(axis) -> None:
+    """Log-axis ticks at 1, 2, 5 x 10^k printed as plain numbers (``5``, ``20``), not
+    ``5×10^0``; no minor labels. ``axis`` is ``ax.xaxis`` or ``ax.yaxis``."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())

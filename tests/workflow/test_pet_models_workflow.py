@@ -47,7 +47,12 @@ def test_pet_models_rule_writes_table_and_figures(tmp_path):
             }
         }
     }
-    run_snakemake(tmp_path, config, "results/trial/tables/pet_models.tsv")
+    run_snakemake(
+        tmp_path,
+        config,
+        "results/trial/tables/pet_models.tsv",
+        *[f"results/trial/figures/{name}.png" for name in FIGURES],
+    )
 
     out = pd.read_csv(tmp_path / "results/trial/tables/pet_models.tsv", sep="\t")
     patients = read_table(tmp_path / "results/trial/tables/patients.tsv", "results/tables/patients")

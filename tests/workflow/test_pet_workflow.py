@@ -92,6 +92,47 @@ def test_voi_table_cohort_gives_lesions_and_patient_features(tmp_path):
     assert len(lesions) == 4 and lesions["suvmean"].isna().all()
 
 
+def test_clinical_and_voi_cohort_makes_no_ihc_recist_or_response_figure(tmp_path):
+    """Only outputs whose inputs exist (issue 20): without IHC or RECIST, no figure grouped
+    by IHC phenotype or best response is made, and the bundle and its legends do not list one."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "clinical.tsv").write_text(
+        "patient_id\tos_days\tos_event\tdmmr\nA\t100\t1\ttrue\nB\t200\t0\tfalse\nC\t300\t1\tfalse\n"
+    )
+    (inputs / "voi.tsv").write_text(
+        "patient_id\tlesion_id\ttimepoint\tscan_day\tsite\tsuvmax\n"
+        "A\tA1\tbaseline\t-3\tliver\t2\nA\tA2\tbaseline\t-3\tlung\t8\nB\tB1\tbaseline\t-1\tliver\t5\n"
+        "C\tC1\tbaseline\t-2\tlung\t4\n"
+    )
+    config = {
+        "cohorts": {"trial": {"clinical": str(inputs / "clinical.tsv"), "pet": {"voi_table": str(inputs / "voi.tsv")}}}
+    }
+    run_snakemake(tmp_path, config)
+    figures = {path.name for path in (tmp_path / "results/trial/figures").glob("*.png")}
+    # PET figures grouped by what the clinical table and the VOI table give are made ...
+    assert {"pet_lesion_overview.png", "pet_suvmax_by_site.png", "pet_suvmax_by_dmmr.png"} <= figures
+    # ... those grouped by IHC phenotype or response, and the IHC/RECIST/response stages' own, are not.
+    absent = {
+        "pet_suvmax_by_ihc_phenotype.png",
+        "pet_change_per_week_by_response.png",
+        "signature_changes_by_response.png",
+        "best_percent_change_waterfall.png",
+        "target_sum_change_spider.png",
+        "response_swimmer.png",
+        "response_classifier_roc.png",
+        "ihc_cd8_density_by_phenotype.png",
+        "ihc_suvmax_vs_cd8_density.png",
+    }
+    assert not figures & absent
+    bundle = tmp_path / "results/trial/bundle"
+    shipped = {path.name for path in bundle.rglob("*.png")}
+    assert "pet_suvmax_by_dmmr.png" in shipped and not shipped & absent
+    legends = (bundle / "LEGENDS.md").read_text()
+    assert "pet_suvmax_by_dmmr" in legends
+    assert not [name for name in absent if name.removesuffix(".png") in legends]
+
+
 def test_nifti_without_sidecar_stops_the_run_naming_the_file(tmp_path):
     inputs = tmp_path / "inputs"
     inputs.mkdir()

@@ -82,6 +82,46 @@ def has_modality(cohort, modality):
     return modality in cohort_modalities(cohort_config(cohort))
 
 
+def figure_labels(cohort):
+    """The cohort's display names for figures (``labels:``; the package adds its defaults)."""
+    return dict(cohort_config(cohort).get("labels") or {})
+
+
+# The stage that gives patients.tsv a column some figures group by, when the clinical
+# table does not have it (a figure whose grouping column no input gives is not made).
+PATIENT_COLUMN_MODALITY = {
+    "bor": "recist",
+    "responder": "recist",
+    "ihc_phenotype": "ihc",
+    "dmmr": None,
+}
+# Grouping columns the simulator's clinical table always has.
+SIMULATED_CLINICAL_COLUMNS = ("dmmr",)
+
+
+def clinical_has_column(cohort, column):
+    """Whether the cohort's clinical table has ``column`` (its header only is read)."""
+    if not has_modality(cohort, "clinical"):
+        return False
+    if is_simulated(cohort):
+        return column in SIMULATED_CLINICAL_COLUMNS
+    from contexture.errors import ContextureError
+    from contexture.io import read_input_table
+
+    try:
+        return column in read_input_table(cohort_config(cohort)["clinical"]).columns
+    except (ContextureError, OSError):
+        return False  # validate_inputs reports an unreadable clinical table
+
+
+def patient_column_available(cohort, column):
+    """Whether some input of the cohort gives patients.tsv the column ``column``."""
+    modality = PATIENT_COLUMN_MODALITY.get(column)
+    if modality is not None and has_modality(cohort, modality):
+        return True
+    return clinical_has_column(cohort, column)
+
+
 def raw_dir(cohort):
     """Where the simulator writes a simulated cohort's raw files."""
     return f"results/{cohort}/raw"

@@ -105,6 +105,7 @@ rule ihc_pet_correlation:
             "exclude_irradiated"
         ],
         seed=lambda wc: cohort_config(wc.cohort).get("simulate", {}).get("seed", 0),
+        labels=lambda wc: figure_labels(wc.cohort),
     script:
         "../scripts/ihc_pet_correlation.py"
 

@@ -93,16 +93,6 @@ rule pet_models:
             subcategory="{cohort}",
             labels=report_labels("pet_models.tsv"),
         ),
-        figures=[
-            report(
-                f"results/{{cohort}}/figures/{name}.png",
-                caption=f"../report/{name}.rst",
-                category="PET",
-                subcategory="{cohort}",
-                labels=report_labels(f"{name}.png"),
-            )
-            for name in PET_MODEL_FIGURES
-        ],
     log:
         "results/{cohort}/logs/pet_models.log",
     benchmark:
@@ -118,12 +108,45 @@ rule pet_models:
         "../scripts/pet_models.py"
 
 
+# One rule per PET figure, so that a figure whose grouping column the cohort lacks (dMMR,
+# IHC phenotype, best response) is neither made nor listed (pet_figures_available).
+# Rule names: <figure>_figure.
+for pet_figure in PET_MODEL_FIGURES:
+
+    rule:
+        name:
+            f"{pet_figure}_figure"
+        input:
+            unpack(pet_models_inputs),
+        output:
+            png=report(
+                f"results/{{cohort}}/figures/{pet_figure}.png",
+                caption=f"../report/{pet_figure}.rst",
+                category="PET",
+                subcategory="{cohort}",
+                labels=report_labels(f"{pet_figure}.png"),
+            ),
+        log:
+            f"results/{{cohort}}/logs/{pet_figure}_figure.log",
+        conda:
+            "../../envs/pet.yaml"
+        params:
+            figure=pet_figure,
+            options=lambda wc: cohort_config(wc.cohort)["pet_analysis"],
+            labels=lambda wc: figure_labels(wc.cohort),
+        script:
+            "../scripts/pet_figure.py"
+
+
 OUTPUT_PROVIDERS.append(
     lambda cohort: when_modality(
         cohort,
         "pet",
         "results/{cohort}/tables/pet_models.tsv",
-        *[f"results/{{cohort}}/figures/{name}.png" for name in PET_MODEL_FIGURES],
+        *[
+            f"results/{{cohort}}/figures/{name}.png"
+            for name in pet_figures_available(cohort)
+        ],
     )
 )
 

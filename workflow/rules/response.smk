@@ -92,6 +92,8 @@ rule response_figures:
         "results/{cohort}/logs/response_figures.log",
     conda:
         "../../envs/response.yaml"
+    params:
+        labels=lambda wc: figure_labels(wc.cohort),
     script:
         "../scripts/response_figures.py"
 

@@ -70,17 +70,6 @@ rule expression_changes:
             subcategory="{cohort}",
             labels=report_labels("expression_changes.tsv"),
         ),
-        paired=[
-            report(
-                "results/{cohort}/figures/signature_changes_by_response.png",
-                caption="../report/signature_changes_by_response.rst",
-                category="Signatures",
-                subcategory="{cohort}",
-                labels=report_labels("signature_changes_by_response.png"),
-            ),
-            "results/{cohort}/figures/signature_changes_by_response.pdf",
-            "results/{cohort}/figures/signature_changes_by_response.source.tsv",
-        ],
         heatmap=[
             report(
                 "results/{cohort}/figures/immune_genes_baseline_heatmap.png",
@@ -107,6 +96,36 @@ rule expression_changes:
         post=lambda wc: signatures_config(wc.cohort)["post_timepoint"],
     script:
         "../scripts/signatures_changes.py"
+
+
+# Paired scores by response: made only when the cohort has responses (RECIST, or a
+# responder column in the clinical table), as its grouping needs them.
+rule signature_changes_figure:
+    input:
+        expression="results/{cohort}/nanostring/normalized.tsv",
+        samples="results/{cohort}/nanostring/samples.tsv",
+        scores="results/{cohort}/tables/signature_scores.tsv",
+        patients="results/{cohort}/tables/patients.tsv",
+    output:
+        png=report(
+            "results/{cohort}/figures/signature_changes_by_response.png",
+            caption="../report/signature_changes_by_response.rst",
+            category="Signatures",
+            subcategory="{cohort}",
+            labels=report_labels("signature_changes_by_response.png"),
+        ),
+        pdf="results/{cohort}/figures/signature_changes_by_response.pdf",
+        source="results/{cohort}/figures/signature_changes_by_response.source.tsv",
+    log:
+        "results/{cohort}/logs/signature_changes_figure.log",
+    conda:
+        "../../envs/signatures.yaml"
+    params:
+        pre=lambda wc: signatures_config(wc.cohort)["pre_timepoint"],
+        post=lambda wc: signatures_config(wc.cohort)["post_timepoint"],
+        labels=lambda wc: figure_labels(wc.cohort),
+    script:
+        "../scripts/signatures_changes_figure.py"
 
 
 rule expression_correlations:
@@ -163,10 +182,11 @@ OUTPUT_PROVIDERS.append(
         + [
             f"results/{cohort}/figures/{name}{ext}"
             for name in (
-                "signature_changes_by_response",
-                "immune_genes_baseline_heatmap",
-                "chemokine_tcell_correlations",
+                ["signature_changes_by_response"]
+                if patient_column_available(cohort, "responder")
+                else []
             )
+            + ["immune_genes_baseline_heatmap", "chemokine_tcell_correlations"]
             for ext in (".png", ".pdf", ".source.tsv")
         ]
         if expression_available(cohort)

@@ -81,6 +81,8 @@ rule survival_figures:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        labels=lambda wc: figure_labels(wc.cohort),
     script:
         "../scripts/survival_figures.py"
 

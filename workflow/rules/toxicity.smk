@@ -34,6 +34,7 @@ rule response_toxicity:
         "../../envs/response.yaml"
     params:
         options=lambda wc: response_options(wc.cohort)["toxicity"],
+        labels=lambda wc: figure_labels(wc.cohort),
     script:
         "../scripts/response_toxicity.py"
 

@@ -16,6 +16,7 @@ def main(smk):
         smk.params.options,
         exclude_irradiated=smk.params.exclude_irradiated,
         seed=smk.params.seed,
+        labels=smk.params.labels,
     )
     write_table(correlation, smk.output.table)
     save_figure(fig, smk.output.figure, source)

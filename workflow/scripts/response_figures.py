@@ -12,7 +12,7 @@ def main(smk):
     for frame in (timepoints, features):
         frame["patient_id"] = frame["patient_id"].astype(str)
     clinical = read_table(smk.input.clinical, "results/clinical/clinical") if "clinical" in smk.input.keys() else None
-    for name, (fig, data) in response.response_figures(timepoints, features, clinical).items():
+    for name, (fig, data) in response.response_figures(timepoints, features, clinical, smk.params.labels).items():
         save_figure(fig, smk.output[name], data)
 
 

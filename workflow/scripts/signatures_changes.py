@@ -1,4 +1,4 @@
-"""Paired pre/post changes of genes and signature scores by response; heat map; paired plot (contexture.signatures.analyse_changes)."""
+"""Paired pre/post changes of genes and signature scores by response; heat map (contexture.signatures.analyse_changes)."""
 
 from contexture import signatures
 from contexture.io import read_table, write_table
@@ -26,8 +26,6 @@ def main(smk):
         immunosign=smk.params.immunosign,
     )
     write_table(result.changes, smk.output.changes)
-    fig, source = result.paired_figure
-    save_figure(fig, smk.output.paired[0], source)
     fig, source = result.heatmap_figure
     save_figure(fig, smk.output.heatmap[0], source)
 

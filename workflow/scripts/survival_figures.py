@@ -11,7 +11,7 @@ def main(smk):
     logrank = read_table(smk.input.logrank, "results/tables/survival_logrank")
     cox = read_table(smk.input.cox, "results/tables/survival_cox")
     curves = read_table(smk.input.curves, "results/survival/km_curves")
-    for name, (fig, source) in survival.survival_figures(km, logrank, cox, curves).items():
+    for name, (fig, source) in survival.survival_figures(km, logrank, cox, curves, smk.params.labels).items():
         save_figure(fig, smk.output[name], source)
 
 

@@ -121,6 +121,7 @@ def analyse_pet(
     *,
     exclude_irradiated: bool = True,
     seed: int = 0,
+    labels: dict | None = None,
 ):
     """``(table, (figure, source))``: Kendall's tau-b of each density with the biopsied lesions' SUVmax.
 
@@ -141,7 +142,7 @@ def analyse_pet(
         seed=seed,
     )
     shown = pairs[~pairs["irradiated"]] if exclude_irradiated else pairs
-    return correlation, figures.suvmax_vs_density(shown, correlation, densities[0])
+    return correlation, figures.suvmax_vs_density(shown, correlation, densities[0], labels)
 
 
 __all__ = [

@@ -7,7 +7,7 @@ import pandas as pd
 
 from contexture.ihc.densities import PHENOTYPES
 from contexture.ihc.immunoscore import THREE_GROUPS
-from contexture.plotting import GROUP_COLOURS, OKABE_ITO, figure
+from contexture.plotting import GROUP_COLOURS, OKABE_ITO, display_label, figure, panel_letters, plain_log_ticks
 
 IMMUNOSCORE_COLOURS = {label: GROUP_COLOURS[label] for label in ("Low", "Intermediate", "High")}
 MAX_MAP_CELLS = 60_000
@@ -46,11 +46,14 @@ def density_by_phenotype(slides: pd.DataFrame, columns: tuple[str, ...] = ("cd8_
                 fontsize=6,
             )
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
         ax.set_xticks(range(len(PHENOTYPES)), PHENOTYPES)
         ax.set_xlim(-0.6, len(PHENOTYPES) - 0.4)
         ax.set_title(titles.get(column.rsplit("_", 1)[-1], column), pad=10)
         ax.set_xlabel("Immune phenotype")
     np.atleast_1d(axes)[0].set_ylabel("CD8+ cells per mm² + 1")
+    if len(columns) > 1:
+        panel_letters(np.atleast_1d(axes))
     return fig, data
 
 
@@ -118,15 +121,22 @@ def no_cells_figure(message: str):
     return fig, pd.DataFrame({"note": [message]})
 
 
-def suvmax_vs_density(pairs: pd.DataFrame, correlation: pd.DataFrame, column: str = "cd8_density_tumor"):
-    """SUVmax of the biopsied lesion against its CD8+ density, with Kendall's tau-b per timepoint."""
+def suvmax_vs_density(
+    pairs: pd.DataFrame, correlation: pd.DataFrame, column: str = "cd8_density_tumor", labels: dict | None = None
+):
+    """SUVmax of the biopsied lesion against its CD8+ density, with Kendall's tau-b per timepoint.
+
+    Log axes with plain tick labels; Kendall's tau-b above the axes and the timepoint
+    legend beside them, so neither covers a point.
+    """
     fig, ax = figure(89, 70)
     for timepoint, marker in (("baseline", "o"), ("on_treatment", "s")):
         group = pairs[pairs["timepoint"] == timepoint]
-        ax.scatter(group[column] + 1.0, group["suvmax"], s=12, marker=marker, label=timepoint, alpha=0.85, linewidths=0)
+        ax.scatter(group[column] + 1.0, group["suvmax"], s=12, marker=marker, label=display_label(timepoint, labels),
+                   alpha=0.85, linewidths=0)  # fmt: skip
     other = pairs[~pairs["timepoint"].isin(["baseline", "on_treatment"])]
     if len(other):
-        ax.scatter(other[column] + 1.0, other["suvmax"], s=12, label="other", alpha=0.85, linewidths=0)
+        ax.scatter(other[column] + 1.0, other["suvmax"], s=12, label="Other", alpha=0.85, linewidths=0)
     rows = correlation[correlation["density"] == column]
     lines = [
         f"{r['timepoint']}: τb {r['tau']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f}), p = {r['p']:.2g}, "
@@ -138,8 +148,10 @@ def suvmax_vs_density(pairs: pd.DataFrame, correlation: pd.DataFrame, column: st
     ax.set_title("\n".join([title, *lines]), loc="left", fontsize=5.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log_ticks(ax.xaxis)
+    plain_log_ticks(ax.yaxis)
     ax.set_xlabel("CD8+ cells per mm² + 1 (tumour core)")
     ax.set_ylabel("Lesion SUVmax")
-    ax.legend(frameon=False, loc="best")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="Biopsy")
     source = pairs[["slide_id", "patient_id", "lesion_id", "timepoint", column, "suvmax"]]
     return fig, source

@@ -4,7 +4,8 @@ Entry points (what ``workflow/scripts/pet_*.py`` call):
 
 * :func:`quantify_cohort` -- scans (or a VOI table) to the lesion, reference-region,
   scans and patient-feature tables (rule ``pet_quantify``);
-* :func:`fit_models` -- every PET model and figure (rule ``pet_models``);
+* :func:`fit_models` -- every PET model (rule ``pet_models``); :func:`model_figure` -- one
+  of their figures (rules ``<name>_figure``);
 * :func:`biodistribution_analysis` -- dose-finding reference-region tables and figure
   (rule ``pet_biodistribution``).
 
@@ -108,19 +109,27 @@ def fit_models(
     patients: pd.DataFrame | None,
     options: dict | None = None,
     slides: pd.DataFrame | None = None,
-):
-    """The PET models table (``tables/pet_models.tsv``) and ``{figure stem: (figure, source)}``.
+) -> pd.DataFrame:
+    """The PET models table (``tables/pet_models.tsv``).
 
     ``options`` is the cohort's ``pet_analysis`` section; ``slides`` the IHC slides table
     (``tables/ihc_slides.tsv``, None without IHC) whose ``lesion_id`` places each biopsy on
-    its PET lesion. Models and figures use the same lesion selection
+    its PET lesion. Models and figures (:func:`model_figure`) use the same lesion selection
     (:func:`contexture.pet.models.prepare_lesions`).
     """
-    options = dict(options or {})
-    return (
-        run_pet_models(lesions, patients, options, slides),
-        pet_model_figures(lesions, patients, options, slides),
-    )
+    return run_pet_models(lesions, patients, dict(options or {}), slides)
+
+
+def model_figure(
+    name: str,
+    lesions: pd.DataFrame,
+    patients: pd.DataFrame | None,
+    options: dict | None = None,
+    slides: pd.DataFrame | None = None,
+    labels: dict | None = None,
+) -> tuple:
+    """``(figure, source)`` of one PET figure (a key of :func:`contexture.pet.figures.pet_model_figures`)."""
+    return pet_model_figures(lesions, patients, dict(options or {}), slides, labels, names=[name])[name]
 
 
 def biodistribution_analysis(references: pd.DataFrame, options: dict | None = None):
@@ -135,4 +144,4 @@ def biodistribution_analysis(references: pd.DataFrame, options: dict | None = No
     return table, comparison, figure
 
 
-__all__ = ["Quantification", "biodistribution_analysis", "fit_models", "quantify_cohort"]
+__all__ = ["Quantification", "biodistribution_analysis", "fit_models", "model_figure", "quantify_cohort"]

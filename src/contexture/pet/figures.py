@@ -27,7 +27,10 @@ from contexture.plotting import (
     SEQUENCE,
     SITE_COLOURS,
     TWO_COLUMN_MM,
+    display_label,
     figure,
+    panel_letters,
+    plain_log_ticks,
 )
 from contexture.plotting import ONE_COLUMN_MM as ONE_COLUMN
 
@@ -44,7 +47,7 @@ def _empty(ax, message: str) -> None:
     ax.set_yticks([])
 
 
-def lesion_overview(baseline: pd.DataFrame):
+def lesion_overview(baseline: pd.DataFrame, labels: dict | None = None):
     """Baseline SUVmax of every lesion per patient, patients ordered by geometric mean.
 
     Points are lesions coloured by organ site; the black bar is the patient's geometric
@@ -60,9 +63,11 @@ def lesion_overview(baseline: pd.DataFrame):
     rank = pd.Series(np.arange(1, len(order) + 1), index=order, name="rank")
     data = baseline.join(rank, on="patient_id").join(geomeans, on="patient_id").sort_values(["rank", "lesion_id"])
     for site, part in data.groupby("site", sort=True):
-        ax.scatter(part["rank"], part["suvmax"], s=6, color=_site_colour(site), label=site, linewidths=0)
+        ax.scatter(part["rank"], part["suvmax"], s=6, color=_site_colour(site), label=display_label(site, labels),
+                   linewidths=0)  # fmt: skip
     ax.hlines(geomeans[order], rank.to_numpy() - 0.35, rank.to_numpy() + 0.35, color=OKABE_ITO["black"], linewidth=1)
     ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)
     ax.set_xticks(rank.to_numpy())
     ax.set_xticklabels(order, rotation=90, fontsize=4 if len(order) > 40 else 5)
     if len(order) > 100:
@@ -75,7 +80,13 @@ def lesion_overview(baseline: pd.DataFrame):
     return fig, source
 
 
-def uptake_violin(baseline: pd.DataFrame, column: str, label: str, colours: dict[str, str] | None = None):
+def uptake_violin(
+    baseline: pd.DataFrame,
+    column: str,
+    label: str,
+    colours: dict[str, str] | None = None,
+    labels: dict | None = None,
+):
     """Violins of baseline lesion SUVmax (log scale) per level of ``column``.
 
     Overlaid dots are per-patient geometric means within the level (for a patient-level
@@ -110,7 +121,7 @@ def uptake_violin(baseline: pd.DataFrame, column: str, label: str, colours: dict
     low, high = frame["log_suvmax"].min(), frame["log_suvmax"].max()
     ax.set_ylim(low - 0.2, high + 0.2)
     counts = frame.groupby(frame[column].astype(str))["patient_id"].nunique()
-    ax.set_xticks(positions, [f"{lvl}\n(n={counts[lvl]})" for lvl in levels])
+    ax.set_xticks(positions, [f"{display_label(lvl, labels)}\n(n={counts[lvl]})" for lvl in levels])
     ax.set_xlabel(label)
     ax.set_ylabel("Baseline SUVmax (log scale)")
     source = pd.DataFrame(
@@ -124,7 +135,9 @@ def uptake_violin(baseline: pd.DataFrame, column: str, label: str, colours: dict
     return fig, source
 
 
-def per_patient_change(lesions: pd.DataFrame, covariates: pd.DataFrame, baseline_time: str = "zero"):
+def per_patient_change(
+    lesions: pd.DataFrame, covariates: pd.DataFrame, baseline_time: str = "zero", labels: dict | None = None
+):
     """Per-patient % change in geometric mean SUVmax per week, grouped by best response.
 
     For lesions measured at both scans: 100 (exp(mean_l [ln SUV_on - ln SUV_base] / weeks)
@@ -159,7 +172,7 @@ def per_patient_change(lesions: pd.DataFrame, covariates: pd.DataFrame, baseline
         ax.hlines(median, i - 0.3, i + 0.3, color=OKABE_ITO["black"], linewidth=1)
     ax.axhline(0, color=OKABE_ITO["grey"], linewidth=0.5, linestyle="--")
     ax.set_xticks(range(len(levels)), levels)
-    ax.set_xlabel("Best overall response")
+    ax.set_xlabel(display_label("bor", labels))
     ax.set_ylabel("SUVmax geometric mean change (%/week)")
     source = per_patient.reset_index()[columns]
     return fig, source
@@ -170,7 +183,7 @@ DMMR_COLOURS = {"dMMR": OKABE_ITO["blue"], "pMMR": OKABE_ITO["vermillion"]}
 PHENOTYPE_COLOURS = GROUP_COLOURS
 
 
-def phenotype_uptake(data: pd.DataFrame, patient_projected: bool):
+def phenotype_uptake(data: pd.DataFrame, patient_projected: bool, labels: dict | None = None):
     """SUVmax by CD8 IHC phenotype, on the lesions the phenotype model uses.
 
     Lesion-level design (:func:`contexture.pet.models.biopsied_lesions`): one point per
@@ -180,7 +193,8 @@ def phenotype_uptake(data: pd.DataFrame, patient_projected: bool):
     geometric means (:func:`uptake_violin`). Source data: one row per point.
     """
     if patient_projected:
-        return uptake_violin(data, "ihc_phenotype", "CD8 IHC phenotype (patient, projected)", PHENOTYPE_COLOURS)
+        name = display_label("ihc_phenotype", labels) + " (patient, projected)"
+        return uptake_violin(data, "ihc_phenotype", name, PHENOTYPE_COLOURS, labels)
     fig, ax = figure(ONE_COLUMN, 65)
     columns = ["patient_id", "lesion_id", "timepoint", "ihc_phenotype", "ihc_phenotype_group", "suvmax"]
     if data.empty:
@@ -202,17 +216,17 @@ def phenotype_uptake(data: pd.DataFrame, patient_projected: bool):
     for timepoint, marker in (("baseline", "o"), ("on_treatment", "^")):
         chosen = (data["timepoint"] == timepoint).to_numpy()
         ax.scatter(x[chosen], data["log_suvmax"].to_numpy()[chosen], s=9, marker=marker, color=OKABE_ITO["black"],
-                   linewidths=0, zorder=3, label=timepoint.replace("_", "-"))  # fmt: skip
+                   linewidths=0, zorder=3, label=display_label(timepoint, labels))  # fmt: skip
     ticks = np.log([1, 2, 5, 10, 20, 50])
     ax.set_yticks(ticks, [f"{v:g}" for v in np.exp(ticks)])
     low, high = data["log_suvmax"].min(), data["log_suvmax"].max()
     ax.set_ylim(low - 0.2, high + 0.2)
-    labels = []
+    ticks = []
     for lvl in levels:
         part = data[data["ihc_phenotype"] == lvl]
         lesions = part.groupby(["patient_id", "lesion_id"]).ngroups
-        labels.append(f"{lvl}\n{lesions} lesions\n{part['patient_id'].nunique()} pts")
-    ax.set_xticks(list(positions.values()), labels)
+        ticks.append(f"{display_label(lvl, labels)}\n{lesions} lesions\n{part['patient_id'].nunique()} pts")
+    ax.set_xticks(list(positions.values()), ticks)
     ax.set_xlabel("CD8 IHC phenotype of the biopsied lesion")
     ax.set_ylabel("SUVmax of the biopsied lesion (log scale)")
     ax.legend(frameon=False, loc="upper left", fontsize=5)
@@ -224,12 +238,16 @@ def pet_model_figures(
     patients: pd.DataFrame | None,
     options: dict | None = None,
     slides: pd.DataFrame | None = None,
+    labels: dict | None = None,
+    names: list[str] | None = None,
 ) -> dict:
-    """Every figure of the PET analyses: ``{file stem: (figure, source data)}``.
+    """The figures of the PET analyses: ``{file stem: (figure, source data)}``.
 
     ``lesions``/``patients``/``slides`` as ``tables/lesions.tsv``/``tables/patients.tsv``/
     ``tables/ihc_slides.tsv``; ``options`` the cohort's ``pet_analysis`` section (same
-    lesion selection as :func:`contexture.pet.models.run_pet_models`).
+    lesion selection as :func:`contexture.pet.models.run_pet_models`); ``labels`` the
+    display names (:func:`contexture.plotting.display_label`); ``names`` the figures to
+    draw (all by default).
     """
     from contexture.pet.models import DEFAULT_OPTIONS, patient_covariates, phenotype_data, prepare_lesions
 
@@ -239,13 +257,22 @@ def pet_model_figures(
     tumour = table[table["site"] != options["lymph_node_sites"]["normal"]]
     baseline = tumour[tumour["timepoint"] == "baseline"].merge(covariates, on="patient_id", how="left")
     phenotype, _ = phenotype_data(tumour, covariates, slides, options["ihc_phenotype_unit"])
-    return {
-        "pet_lesion_overview": lesion_overview(baseline),
-        "pet_suvmax_by_site": uptake_violin(baseline, "site", "Organ site", SITE_PALETTE),
-        "pet_suvmax_by_dmmr": uptake_violin(baseline, "dmmr", "Mismatch repair status", DMMR_COLOURS),
-        "pet_suvmax_by_ihc_phenotype": phenotype_uptake(phenotype, options["ihc_phenotype_unit"] == "patient"),
-        "pet_change_per_week_by_response": per_patient_change(tumour, covariates, options["baseline_time"]),
+    makers = {
+        "pet_lesion_overview": lambda: lesion_overview(baseline, labels),
+        "pet_suvmax_by_site": lambda: uptake_violin(
+            baseline, "site", display_label("site", labels), SITE_PALETTE, labels
+        ),
+        "pet_suvmax_by_dmmr": lambda: uptake_violin(
+            baseline, "dmmr", display_label("dmmr", labels), DMMR_COLOURS, labels
+        ),
+        "pet_suvmax_by_ihc_phenotype": lambda: phenotype_uptake(
+            phenotype, options["ihc_phenotype_unit"] == "patient", labels
+        ),
+        "pet_change_per_week_by_response": lambda: per_patient_change(
+            tumour, covariates, options["baseline_time"], labels
+        ),
     }
+    return {name: makers[name]() for name in (names or makers)}
 
 
 def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
@@ -287,6 +314,8 @@ def biodistribution_figure(table: pd.DataFrame, data: pd.DataFrame):
             ax.set_ylabel("SUVmean")
         if index >= len(tissues) - n_cols:
             ax.set_xlabel("Days after injection")
+    if len(tissues) > 1:
+        panel_letters(axes.ravel()[: len(tissues)])
     if doses:
         handles = [Line2D([], [], color=colours[d], marker="o", markersize=3, label=f"{d:g} mg") for d in doses]
         handles.append(Line2D([], [], color=OKABE_ITO["grey"], linewidth=4, alpha=0.4, label="model CI band"))

@@ -161,16 +161,22 @@ def assess(
     return timepoints, features, response_rates(features), selection
 
 
-def response_figures(timepoints: pd.DataFrame, features: pd.DataFrame, clinical: pd.DataFrame | None = None) -> dict:
+def response_figures(
+    timepoints: pd.DataFrame,
+    features: pd.DataFrame,
+    clinical: pd.DataFrame | None = None,
+    labels: dict | None = None,
+) -> dict:
     """``{"waterfall", "spider", "swimmer": (figure, source)}`` of the RECIST results.
 
     Tables as rule ``response_recist`` writes them; ``clinical`` (optional) gives the
-    swimmer plot's follow-up (:mod:`contexture.response.figures`).
+    swimmer plot's follow-up (:mod:`contexture.response.figures`); ``labels`` the
+    cohort's display names (:func:`contexture.plotting.display_label`).
     """
     return {
-        "waterfall": figures.waterfall(features),
-        "spider": figures.spider(timepoints, features),
-        "swimmer": figures.swimmer(timepoints, features, clinical),
+        "waterfall": figures.waterfall(features, timepoints, labels),
+        "spider": figures.spider(timepoints, features, labels),
+        "swimmer": figures.swimmer(timepoints, features, clinical, labels),
     }
 
 

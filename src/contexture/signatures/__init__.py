@@ -4,8 +4,10 @@ Entry points (what ``workflow/scripts/signatures_*.py`` call):
 
 * :func:`score_cohort` -- signature scores per sample, their coverage, and the patient
   columns ``immunosign_score`` / ``immunosign_high`` (rule ``signature_scores``);
-* :func:`analyse_changes` -- paired pre/post tests of genes and scores, the paired-score
-  figure and the baseline heat map (rule ``expression_changes``);
+* :func:`analyse_changes` -- paired pre/post tests of genes and scores and the baseline
+  heat map (rule ``expression_changes``);
+* :func:`paired_changes_figure` -- the paired scores by response (rule
+  ``signature_changes_figure``, made when the cohort has responses);
 * :func:`analyse_correlations` -- Spearman correlations of chemokine/cytokine genes with
   T-cell genes and their figure (rule ``expression_correlations``).
 
@@ -49,7 +51,6 @@ class Changes(NamedTuple):
     """The table and figures (each ``(figure, source data)``) of rule ``expression_changes``."""
 
     changes: pd.DataFrame
-    paired_figure: tuple
     heatmap_figure: tuple
 
 
@@ -186,18 +187,36 @@ def analyse_changes(
     post: str,
     immunosign: str,
 ) -> Changes:
-    """Paired ``pre`` -> ``post`` tests of every gene and score, the paired figure and the heat map.
+    """Paired ``pre`` -> ``post`` tests of every gene and score, and the heat map.
 
     Response groups come from ``patients``' ``responder`` column
     (:func:`~contexture.signatures.expression.responder_status`; without it only the
     all-patient tests run). Tests: :func:`~contexture.signatures.expression.expression_changes`;
-    figure data: :func:`paired_changes_table` and :func:`baseline_heatmap`.
+    heat map: :func:`baseline_heatmap`. The paired-score figure by response is
+    :func:`paired_changes_figure` (its own rule, made only when the cohort has responses).
     """
     response = responder_status(patients)
     changes = expression_changes(expression, samples, scores, response, pre=pre, post=post)
-    paired = paired_scores_figure(paired_changes_table(scores, samples, response, pre=pre, post=post))
     heatmap = baseline_heatmap(expression, samples, scores, response, heatmap_genes, immunosign=immunosign)
-    return Changes(changes, paired, heatmap)
+    return Changes(changes, heatmap)
+
+
+def paired_changes_figure(
+    scores: pd.DataFrame,
+    samples: pd.DataFrame,
+    patients: pd.DataFrame | None,
+    *,
+    pre: str,
+    post: str,
+    labels: dict | None = None,
+) -> tuple:
+    """``(figure, source)``: each signature's ``pre`` and ``post`` score per patient, by response.
+
+    Response groups as :func:`analyse_changes`; ``labels`` the cohort's display names
+    (:func:`contexture.plotting.display_label`).
+    """
+    response = responder_status(patients)
+    return paired_scores_figure(paired_changes_table(scores, samples, response, pre=pre, post=post), labels)
 
 
 def analyse_correlations(
@@ -223,6 +242,7 @@ __all__ = [
     "Changes",
     "Scores",
     "analyse_changes",
+    "paired_changes_figure",
     "analyse_correlations",
     "baseline_heatmap",
     "paired_changes_table",

@@ -7,11 +7,21 @@ and returns ``(figure, source_data)``; the workflow saves both with
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
-from contexture.plotting import OKABE_ITO, ONE_COLUMN_MM, RESPONSE_COLOURS, TWO_COLUMN_MM, figure
+from contexture.plotting import (
+    OKABE_ITO,
+    ONE_COLUMN_MM,
+    RESPONSE_COLOURS,
+    TWO_COLUMN_MM,
+    display_label,
+    figure,
+    panel_letters,
+)
 
 RESPONSE_LABELS = {"responder": "responder", "non_responder": "non-responder", "unknown": "unknown"}
 
@@ -73,11 +83,12 @@ def baseline_heatmap_figure(
     return fig, source
 
 
-def paired_scores_figure(pairs: pd.DataFrame, titles: dict[str, str] | None = None) -> tuple[object, pd.DataFrame]:
+def paired_scores_figure(pairs: pd.DataFrame, labels: dict[str, str] | None = None) -> tuple[object, pd.DataFrame]:
     """Per-signature baseline vs on-treatment scores, one line per patient, by response.
 
     ``pairs`` has ``signature``, ``patient_id``, ``response``, ``baseline``,
-    ``on_treatment``. One panel per signature, response groups side by side.
+    ``on_treatment``. One panel per signature (titles through ``labels``,
+    :func:`contexture.plotting.display_label`; lettered A, B, ...), response groups side by side.
     """
     signatures = list(dict.fromkeys(pairs["signature"]))
     n = max(len(signatures), 1)
@@ -105,11 +116,18 @@ def paired_scores_figure(pairs: pd.DataFrame, titles: dict[str, str] | None = No
                     linewidth=2,
                 )
         ax.set_xticks(
-            [x for k in range(len(statuses)) for x in (2.5 * k, 2.5 * k + 1)],
-            [f"pre\n{RESPONSE_LABELS[s]}" if i == 0 else "post" for s in statuses for i in (0, 1)],
+            [x for k in range(len(statuses)) for x in (2.5 * k, 2.5 * k + 1)], ["pre", "post"] * len(statuses)
         )
-        ax.set_title((titles or {}).get(signature, signature), fontsize=6)
+
+        ax.set_title(textwrap.fill(display_label(signature, labels), 22), fontsize=6)
         ax.set_ylabel("score")
+    if len(signatures) > 1:
+        panel_letters(axes[0][: len(signatures)])
+    # Pairs of ticks are pre/post per response group, in the legend's order and colours.
+    handles = [Patch(color=_response_colour(s), label=display_label(s, labels)) for s in statuses]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
+                   title="Response (tick pairs left to right)")  # fmt: skip
     return fig, pairs
 
 

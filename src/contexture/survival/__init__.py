@@ -23,10 +23,15 @@ def analyse_cohort(patients: pd.DataFrame, options: dict) -> dict[str, pd.DataFr
     return analyse(patients, SurvivalOptions.from_config(options))
 
 
-def survival_figures(km: pd.DataFrame, logrank: pd.DataFrame, cox: pd.DataFrame, curves: pd.DataFrame) -> dict:
-    """``{"km_pfs", "km_os", "forest": (figure, source)}``: a KM panel per endpoint and the Cox forest plot."""
-    panels = {f"km_{endpoint}": km_figure(curves, km, logrank, endpoint) for endpoint in ENDPOINTS}
-    return {**panels, "forest": forest_figure(cox)}
+def survival_figures(
+    km: pd.DataFrame, logrank: pd.DataFrame, cox: pd.DataFrame, curves: pd.DataFrame, labels: dict | None = None
+) -> dict:
+    """``{"km_pfs", "km_os", "forest": (figure, source)}``: a KM panel per endpoint and the Cox forest plot.
+
+    ``labels``: the cohort's display names (``contexture.plotting.display_label``).
+    """
+    panels = {f"km_{endpoint}": km_figure(curves, km, logrank, endpoint, labels) for endpoint in ENDPOINTS}
+    return {**panels, "forest": forest_figure(cox, labels)}
 
 
 __all__ = ["analyse_cohort", "survival_figures"]

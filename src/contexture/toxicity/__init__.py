@@ -13,7 +13,9 @@ from contexture.toxicity.analysis import toxicity_analysis
 from contexture.toxicity.figures import toxicity_figure
 
 
-def analyse(patients: pd.DataFrame, references: pd.DataFrame | None, options: dict | None = None):
+def analyse(
+    patients: pd.DataFrame, references: pd.DataFrame | None, options: dict | None = None, labels: dict | None = None
+):
     """``(tests, organ_changes, (figure, source))`` for the cohort's ``response.toxicity`` options.
 
     ``patients`` as ``tables/patients.tsv``; ``references`` the PET reference-region
@@ -21,7 +23,7 @@ def analyse(patients: pd.DataFrame, references: pd.DataFrame | None, options: di
     """
     options = dict(options or {})
     table, plot, changes = toxicity_analysis(patients, references, options)
-    return table, changes, toxicity_figure(plot, table, options["severe_grade"])
+    return table, changes, toxicity_figure(plot, table, options["severe_grade"], labels)
 
 
 __all__ = ["analyse"]

@@ -18,17 +18,23 @@ def registered_results() -> set[str]:
     """The file names passed to ``report_labels(...)`` in workflow/rules/*.smk.
 
     Literal names are read as they stand; ``report_labels(f"{name}.png")`` inside
-    ``for name in LIST`` is expanded from ``LIST = [...]`` in the rules. Every call must be
-    one of the two forms, so a new form fails here instead of being skipped.
+    ``for name in LIST`` (a comprehension, or a loop defining one rule per name) is expanded
+    from ``LIST = [...]`` or the keys of ``LIST = {...}`` in the rules. Every call must be
+    one of these forms, so a new form fails here instead of being skipped.
     """
     text = "\n".join(path.read_text() for path in sorted(RULES.rglob("*.smk")))
     calls = re.findall(r"report_labels\((?!name\))", text)
     names = set(re.findall(r'report_labels\("([^"]+)"\)', text))
     resolved = len(re.findall(r'report_labels\("[^"]+"\)', text))
-    for suffix, listname in re.findall(r'report_labels\(f"\{name\}(\.\w+)"\),?\s*\)\s*for name in (\w+)', text):
-        listed = re.search(rf"^{listname} = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
+    loops = re.findall(r'report_labels\(f"\{name\}(\.\w+)"\),?\s*\)\s*for name in (\w+)', text)
+    for variable, listname in re.findall(r"^for (\w+) in (\w+):", text, re.MULTILINE):
+        loops += [(suffix, listname) for suffix in re.findall(rf'report_labels\(f"\{{{variable}\}}(\.\w+)"\)', text)]
+    for suffix, listname in loops:
+        listed = re.search(rf"^{listname} = ([\[{{])(.*?)[\]}}]", text, re.MULTILINE | re.DOTALL)
         assert listed, f"{listname} not found in workflow/rules"
-        names |= {f"{item}{suffix}" for item in re.findall(r'"([^"]+)"', listed.group(1))}
+        key = r'"([^"]+)"\s*:' if listed.group(1) == "{" else r'"([^"]+)"'  # a dict's keys, a list's items
+        items = re.findall(key, listed.group(2))
+        names |= {f"{item}{suffix}" for item in items}
         resolved += 1
     assert resolved == len(calls), "a report_labels(...) call of a form this test cannot read"
     return names

@@ -4,13 +4,23 @@ from contexture.errors import ContextureError
 from contexture.inputs import sheet_files
 from contexture.modalities import BY_NAME
 
-PET_MODEL_FIGURES = [
-    "pet_lesion_overview",
-    "pet_suvmax_by_site",
-    "pet_suvmax_by_dmmr",
-    "pet_suvmax_by_ihc_phenotype",
-    "pet_change_per_week_by_response",
-]
+# The PET models' figures and the patients.tsv column each groups by (None: always made).
+PET_MODEL_FIGURES = {
+    "pet_lesion_overview": None,
+    "pet_suvmax_by_site": None,
+    "pet_suvmax_by_dmmr": "dmmr",
+    "pet_suvmax_by_ihc_phenotype": "ihc_phenotype",
+    "pet_change_per_week_by_response": "bor",
+}
+
+
+def pet_figures_available(cohort):
+    """The PET figures a cohort's inputs allow: those whose grouping column exists."""
+    return [
+        name
+        for name, column in PET_MODEL_FIGURES.items()
+        if column is None or patient_column_available(cohort, column)
+    ]
 
 
 def pet_options(cohort):
