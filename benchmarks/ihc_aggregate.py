@@ -4,15 +4,19 @@ Writes synthetic QuPath detection/annotation exports (``--distinct`` different f
 reused cyclically by the slide sheet so that generating 50 x 1,000,000 cells does not
 dominate the run; every slide is still read and aggregated from disk), then times
 ``contexture.ihc.slides.summarize_slides`` + ``score_slides`` -- exactly what the
-``ihc`` rule does -- and prints rows/second and the peak resident memory.
+``ihc`` rule does -- at each ``--threads`` value (worker processes, one slide each) and
+prints rows/second, whether the tables are byte-identical across thread counts (sha256)
+and the peak resident memory of this process and of the largest worker.
 
     python benchmarks/ihc_aggregate.py                      # 50 slides x 1,000,000 cells
-    python benchmarks/ihc_aggregate.py --slides 5 --cells 200000
+    python benchmarks/ihc_aggregate.py --slides 5 --cells 200000 --threads 1 2
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import resource
 import tempfile
 import time
@@ -65,10 +69,13 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="10 slides x 200,000 cells")
     parser.add_argument("--cells", type=int, default=1_000_000, help="cells per slide")
     parser.add_argument("--distinct", type=int, default=2, help="distinct export files to generate")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="worker counts to time (first = anchor)")
     parser.add_argument("--folder", type=Path, default=None, help="where to write the exports (default: a temp dir)")
     args = parser.parse_args()
     if args.small:
         args.slides, args.cells = 10, 200_000
+        if args.threads == [1]:
+            args.threads = [1, 2]
 
     with tempfile.TemporaryDirectory(prefix="ihc_bench_") as temporary:
         folder = args.folder or Path(temporary)
@@ -87,24 +94,39 @@ def main() -> None:
         )
         write_table(sheet, folder / "slides.tsv")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        started = time.perf_counter()
-        slides = score_slides(summarize_slides(read_slide_sheet(folder / "slides.tsv"), {}), {})
-        elapsed = time.perf_counter() - started
+        times, digests = {}, {}
+        for threads in args.threads:
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            slides = score_slides(summarize_slides(read_slide_sheet(folder / "slides.tsv"), {}, threads), {})
+            times[threads] = time.perf_counter() - started
+            digests[threads] = hashlib.sha256(slides.to_csv(sep="\t", index=False).encode()).hexdigest()
+            print(f"threads {threads}: {times[threads]:.1f} s (load average before: {load:.2f})")
+        elapsed = times[args.threads[0]]
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rows = int(slides["n_cells"].sum())
         print(f"slides: {len(slides)}, cells per slide: {args.cells:,}, total rows: {rows:,}")
         print(f"generation of {len(files)} distinct export(s): {generation:.1f} s")
         print(f"aggregation (read + densities + phenotype + Immunoscore + kd-tree): {elapsed:.1f} s")
         print(f"throughput: {rows / elapsed:,.0f} rows/s")
         print(f"peak resident memory: {peak_mb:,.0f} MB (after generation: {rss_before:,.0f} MB)")
-    write_results(
-        "ihc_aggregate",
-        [
-            ("cell_rows", rows, "rows"),
-            ("rows_per_second", f"{rows / elapsed:.0f}", "rows/s"),
-            ("peak_memory", f"{peak_mb:.0f}", "MB", "<= 24000", "yes" if peak_mb <= 24000 else "no"),
-        ],
-    )
+    results = [
+        ("cell_rows", rows, "rows"),
+        ("rows_per_second", f"{rows / elapsed:.0f}", "rows/s"),
+        ("peak_memory", f"{peak_mb:.0f}", "MB", "<= 24000", "yes" if peak_mb <= 24000 else "no"),
+    ]
+    first, last = args.threads[0], args.threads[-1]
+    if last != first:
+        identical = len(set(digests.values())) == 1
+        print(f"speed-up {last} vs {first} thread(s): {times[first] / times[last]:.2f}x; identical: {identical}")
+        results += [
+            (f"rows_per_second, {last} thread(s)", f"{rows / times[last]:.0f}", "rows/s"),
+            (f"speed-up, {last} vs {first} thread(s)", f"{times[first] / times[last]:.2f}", "x"),
+            ("tables byte-identical across thread counts", "yes" if identical else "no", "", "yes"),
+            ("peak memory of the largest worker", f"{worker_mb:.0f}", "MB"),
+        ]
+    write_results("ihc_aggregate", results)
 
 
 if __name__ == "__main__":

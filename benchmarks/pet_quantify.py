@@ -1,17 +1,24 @@
-"""Benchmark: quantify whole-body-sized PET scans streamed one at a time.
+"""Benchmark: quantify whole-body-sized PET scans, streamed, on 1 and on N worker processes.
 
-    python benchmarks/pet_quantify.py [--scans 200] [--distinct 4] [--lesions 10]
+    python benchmarks/pet_quantify.py [--scans 200] [--distinct 4] [--lesions 10] [--threads 1 2]
 
 Writes ``--distinct`` NIfTI scans of 200 x 200 x 300 voxels (4 mm, float32, ~48 MB
 each; BIDS-PET sidecars, label masks with lesions and reference regions) to a temporary
 folder, lists them ``--scans`` times in a scans table (different patients), runs
-:func:`contexture.pet.quantify.quantify_scans`, and reports scans/s and the process'
-peak resident memory. Image generation is not timed.
+:func:`contexture.pet.quantify.quantify_scans` once per ``--threads`` value (what rule
+``pet_quantify`` does with that many threads), and reports scans/s at each, the speed-up
+of the last over the first, whether the three tables are byte-identical (sha256 of their
+TSV text) and the peak resident memory of this process and of the largest worker. Image
+generation is not timed. The machine's load average is printed with the times: on a
+shared machine the speed-up is bounded by the cores actually free.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import logging
+import os
 import resource
 import tempfile
 import time
@@ -60,15 +67,25 @@ def make_scan(folder: Path, number: int, lesions: int, rng: np.random.Generator)
     (folder / f"labels{number}.tsv").write_text(header + "\n".join(rows) + "\n" + references)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished workers (the pool's processes)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=200)
     parser.add_argument("--small", action="store_true", help="20 scans instead of 200")
     parser.add_argument("--distinct", type=int, default=4)
     parser.add_argument("--lesions", type=int, default=10)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="worker counts to time (first = anchor)")
     args = parser.parse_args()
     if args.small:
         args.scans = 20
+    logging.basicConfig(level=logging.ERROR)  # not the per-scan SUL warning (no height in these sidecars)
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -85,28 +102,54 @@ def main() -> None:
             }
         )
         scans.to_csv(folder / "scans.tsv", sep="\t", index=False)
-        start = time.perf_counter()
-        lesions, _, _ = quantify_scans(folder / "scans.tsv")
-        elapsed = time.perf_counter() - start
+        elapsed, cpu, digests = {}, {}, {}
+        for threads in args.threads:
+            load = os.getloadavg()[0]
+            start, cpu_start = time.perf_counter(), cpu_seconds()
+            tables = quantify_scans(folder / "scans.tsv", threads=threads)
+            elapsed[threads], cpu[threads] = time.perf_counter() - start, cpu_seconds() - cpu_start
+            text = "".join(table.to_csv(sep="\t", index=False) for table in tables)
+            digests[threads] = hashlib.sha256(text.encode()).hexdigest()
+            print(
+                f"threads {threads}: {elapsed[threads]:.1f} s, {args.scans / elapsed[threads]:.2f} scans/s "
+                f"(load average before: {load:.2f}), CPU {cpu[threads]:.1f} s; tables sha256 {digests[threads][:16]}"
+            )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"scans: {args.scans} of {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} voxels, {len(lesions)} lesion rows")
-    print(f"time: {elapsed:.1f} s, {args.scans / elapsed:.2f} scans/s")
-    print(f"peak memory (max RSS, including generation): {peak_mb:.0f} MB")
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    first, last = args.threads[0], args.threads[-1]
+    speedup = elapsed[first] / elapsed[last]
+    identical = len(set(digests.values())) == 1
+    print(f"scans: {args.scans} of {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} voxels, {len(tables[0])} lesion rows")
+    print(f"speed-up {last} vs {first} thread(s): {speedup:.2f}x; tables identical: {identical}")
+    print(f"peak memory (max RSS, including generation): {peak_mb:.0f} MB; largest worker {worker_mb:.0f} MB")
     shape = "x".join(map(str, SHAPE))
-    write_results(
-        "pet_quantify",
-        [
-            (f"scans of {shape} voxels", args.scans, "scans"),
-            ("scans_per_second", f"{args.scans / elapsed:.2f}", "scans/s"),
+    rows = [(f"scans of {shape} voxels", args.scans, "scans")]
+    rows += [(f"scans_per_second, {t} thread(s)", f"{args.scans / elapsed[t]:.2f}", "scans/s") for t in args.threads]
+    rows += [
+        (f"CPU time per scan, {t} thread(s) (process + workers)", f"{cpu[t] / args.scans:.3f}", "s")
+        for t in args.threads
+    ]
+    if last != first:
+        rows.append((f"speed-up, {last} vs {first} thread(s)", f"{speedup:.2f}", "x", f">= {0.9 * last / first:g}"))
+        rows.append(
             (
-                "peak_memory (streamed: independent of the number of scans)",
-                f"{peak_mb:.0f}",
-                "MB",
-                "<= 24000",
-                "yes" if peak_mb <= 24000 else "no",
-            ),
-        ],
+                f"tables byte-identical at {', '.join(map(str, args.threads))} thread(s)",
+                "yes" if identical else "no",
+                "",
+                "yes",
+            )
+        )
+    rows.append(
+        (
+            "peak_memory (streamed: independent of the number of scans)",
+            f"{peak_mb:.0f}",
+            "MB",
+            "<= 24000",
+            "yes" if peak_mb <= 24000 else "no",
+        )
     )
+    rows.append(("peak memory of the largest worker (one scan at a time)", f"{worker_mb:.0f}", "MB"))
+    write_results("pet_quantify", rows)
 
 
 if __name__ == "__main__":

@@ -66,8 +66,12 @@ rule ihc:
         "results/{cohort}/benchmarks/ihc.tsv"
     conda:
         "../../envs/ihc.yaml"
+    # One slide (block of serial sections) per thread at a time, each in its own process
+    # (contexture.parallel); the tables do not depend on the count. Capped by --cores.
+    threads: 8
     resources:
-        mem_mb=8000,
+        # Each worker holds one slide's cells (~0.6 GB at 1,000,000 cells, docs/scale.md).
+        mem_mb=lambda wildcards, threads: 2000 + 1000 * threads,
         runtime=60,
     params:
         options=lambda wc: ihc_options(wc.cohort),

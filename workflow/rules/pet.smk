@@ -46,8 +46,12 @@ rule pet_quantify:
         "results/{cohort}/benchmarks/pet_quantify.tsv"
     conda:
         "../../envs/pet.yaml"
+    # One scan per thread at a time, each in its own process (contexture.parallel); the
+    # tables do not depend on the count. Capped by --cores; set-threads in a profile changes it.
+    threads: 8
     resources:
-        mem_mb=4000,
+        # The parent holds the tables; each worker one volume (~0.6 GB at 200x200x300, docs/scale.md).
+        mem_mb=lambda wildcards, threads: 2000 + 1000 * threads,
         runtime=120,
     params:
         half_life_hours=lambda wc: pet_options(wc.cohort)["half_life_hours"],

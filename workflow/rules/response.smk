@@ -144,6 +144,12 @@ rule response_classifier:
         "results/{cohort}/benchmarks/response_classifier.tsv"
     conda:
         "../../envs/response.yaml"
+    # Bootstrap and permutation replicates refitted across processes (contexture.parallel);
+    # every random draw is made first, so the table does not depend on the count.
+    threads: 8
+    resources:
+        mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
+        runtime=30,
     params:
         options=lambda wc: response_options(wc.cohort)["classifier"],
         seed=lambda wc: cohort_config(wc.cohort).get("simulate", {}).get("seed", 0),

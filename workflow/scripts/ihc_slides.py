@@ -13,6 +13,7 @@ def main(smk):
         slides=smk.input.get("slides"),
         densities=smk.input.get("densities"),
         reference=smk.input.get("reference"),
+        threads=smk.threads,
     )
     write_table(result.slides, smk.output.slides)
     write_table(result.features, smk.output.features)

@@ -8,7 +8,7 @@ from contexture.runner import run
 
 def main(smk):
     patients = read_table(smk.input.patients, "results/tables/patients")
-    table, (fig, data) = response.classify(patients, dict(smk.params.options), smk.params.seed)
+    table, (fig, data) = response.classify(patients, dict(smk.params.options), smk.params.seed, threads=smk.threads)
     write_table(table, smk.output.table)
     save_figure(fig, smk.output.roc, data)
 

@@ -61,6 +61,7 @@ def analyse_slides(
     slides: str | os.PathLike | None = None,
     densities: str | os.PathLike | None = None,
     reference: str | os.PathLike | None = None,
+    threads: int = 1,
 ) -> SlideResults:
     """Per-slide densities, phenotype and Immunoscore; patient features; paired change; figures.
 
@@ -69,11 +70,13 @@ def analyse_slides(
     (``densities``). The Immunoscore reference is the ``reference`` table when given,
     else the cohort's baseline slides. ``options`` is the cohort's ``ihc`` section.
     The cell map shows ``options["example_slide"]``, else the first baseline slide,
-    else the first slide; a density table has no cells to map.
+    else the first slide; a density table has no cells to map. ``threads`` slides (blocks
+    of serial sections) are read at once (the rule's threads; the tables do not depend
+    on it).
     """
     sheet_path = Path(raw) / "slides.tsv" if raw is not None else slides
     sheet = read_slide_sheet(sheet_path) if sheet_path is not None else None
-    table = summarize_slides(sheet, options) if sheet is not None else slides_from_density_table(densities)
+    table = summarize_slides(sheet, options, threads) if sheet is not None else slides_from_density_table(densities)
     table = score_slides(table, options, read_reference(reference) if reference is not None else None)
     per_patient, summary = paired_change(
         timepoint_features(table),

@@ -19,6 +19,7 @@ CD8). The row's ``slide_id`` is the block id and ``sections`` lists the merged s
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -44,6 +45,7 @@ from contexture.ihc.immunoscore import IMMUNOSCORE_COLUMNS, immunoscore
 from contexture.ihc.spatial import proximity_measures
 from contexture.io import qupath
 from contexture.io.validation import read_validated_table
+from contexture.parallel import map_units
 
 log = logging.getLogger(__name__)
 
@@ -244,27 +246,37 @@ def merge_sections(records: list[dict], primary: int) -> dict:
     return merged
 
 
-def summarize_slides(sheet: pd.DataFrame, options: dict) -> pd.DataFrame:
-    """One row per slide (or block of serial sections): identifiers, areas, counts, densities, proximity."""
+def summarize_block(block: tuple[str, pd.DataFrame], options: dict) -> dict:
+    """One row of :func:`summarize_slides`: a block (its id and sheet rows) read, counted and merged."""
+    block_id, sections = block
+    section_records = []
+    for slide in sections.itertuples(index=False):
+        record, _ = _summarize_row(slide, options)
+        section_records.append(record)
+        log.info("slide %s: %d cells", slide.slide_id, record["n_cells"])
+    record = merge_sections(section_records, primary_section(sections, options))
+    record.pop("stained")
+    first = sections.iloc[0]
+    ids = {column: first[column] for column in ID_COLUMNS} | {"slide_id": str(block_id)}
+    return ids | {"sections": ";".join(sections["slide_id"].astype(str))} | record
+
+
+def summarize_slides(sheet: pd.DataFrame, options: dict, threads: int = 1) -> pd.DataFrame:
+    """One row per slide (or block of serial sections): identifiers, areas, counts, densities, proximity.
+
+    ``threads`` blocks are read at once, each in its own process
+    (:func:`contexture.parallel.map_units`); rows stay in block order, so the table is
+    the same at any thread count.
+    """
     options = options_with_defaults(options)
     if "block_id" not in sheet.columns:
         sheet = sheet.assign(block_id=sheet["slide_id"])
     for column in ("stain", "pixel_size_um"):
         if column not in sheet.columns:
             sheet = sheet.assign(**{column: pd.NA})
-    records = []
-    for block, sections in sheet.groupby("block_id", sort=True):  # one iteration per block (files), not per cell
-        section_records = []
-        for slide in sections.itertuples(index=False):
-            record, _ = _summarize_row(slide, options)
-            section_records.append(record)
-            log.info("slide %s: %d cells", slide.slide_id, record["n_cells"])
-        record = merge_sections(section_records, primary_section(sections, options))
-        record.pop("stained")
-        first = sections.iloc[0]
-        ids = {column: first[column] for column in ID_COLUMNS} | {"slide_id": str(block)}
-        records.append(ids | {"sections": ";".join(sections["slide_id"].astype(str))} | record)
-    return pd.DataFrame(records)
+    blocks = list(sheet.groupby("block_id", sort=True))  # one unit per block (files), not per cell
+    one_block = functools.partial(summarize_block, options=options)
+    return pd.DataFrame(list(map_units(one_block, blocks, threads, chunksize=1)))
 
 
 def slides_from_density_table(path: str | os.PathLike) -> pd.DataFrame:

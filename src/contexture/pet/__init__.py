@@ -60,6 +60,7 @@ def quantify_cohort(
     lean_body_mass: str = "janmahasatian",
     adopt_pet_grid_for_unoriented_masks: bool = False,
     uptake_window_hours: dict | None = None,
+    threads: int = 1,
 ) -> Quantification:
     """Lesions, reference regions, scans and patient features of a cohort's PET.
 
@@ -73,7 +74,8 @@ def quantify_cohort(
     ``lean_body_mass`` picks the LBM formula (``janmahasatian`` or ``james``);
     ``uptake_window_hours`` maps radionuclide keys (``Zr89``) to the expected
     ``[earliest, latest]`` uptake in hours (default
-    :data:`contexture.pet.suv.DEFAULT_UPTAKE_WINDOWS_H`).
+    :data:`contexture.pet.suv.DEFAULT_UPTAKE_WINDOWS_H`). ``threads`` scans are
+    quantified at once (the rule's threads; the tables do not depend on it).
     Patient features: :func:`contexture.pet.features.patient_features`.
     """
     if voi_table is not None:
@@ -100,7 +102,7 @@ def quantify_cohort(
                 k: tuple(v) for k, v in (uptake_window_hours or dict(DEFAULT_UPTAKE_WINDOWS_H)).items()
             },
         )
-        lesions, references, scan_table = quantify_scans(scans, weights, options, body)
+        lesions, references, scan_table = quantify_scans(scans, weights, options, body, threads=threads)
     return Quantification(lesions, references, scan_table, patient_features(lesions))
 
 

@@ -48,6 +48,7 @@ Patient features (geometric mean SUVmax per timepoint) are in :mod:`contexture.p
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -65,6 +66,7 @@ from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pe
 from contexture.io.pet_masks import mask_file, read_segmentation, read_structure_set
 from contexture.io.validation import load_schema, read_validated_table, validate_frame
 from contexture.io.voi_columns import rename_voi_columns
+from contexture.parallel import map_units
 from contexture.pet.masks import rasterise_structure_set
 from contexture.pet.suv import (
     DEFAULT_UPTAKE_WINDOWS_H,
@@ -640,13 +642,16 @@ def quantify_scans(
     weights: dict[str, float] | None = None,
     options: QuantifyOptions | None = None,
     body: dict[str, dict] | None = None,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Quantify every scan of a scans table, one scan in memory at a time.
+    """Quantify every scan of a scans table, one scan in memory per worker at a time.
 
     Returns ``(lesions, reference_regions, scans)`` tables, sorted. Paths in the scans
     table are relative to its folder. ``weights`` maps patient_id to the clinical
     ``weight_kg`` used when an image lacks a body weight; ``body`` to the clinical
-    ``height_cm`` and ``sex`` used when an image lacks them (SUL).
+    ``height_cm`` and ``sex`` used when an image lacks them (SUL). ``threads`` scans are
+    quantified at once, each in its own process (:func:`contexture.parallel.map_units`);
+    the tables are the same at any thread count.
     """
     options = options or QuantifyOptions()
     weights = weights or {}
@@ -654,8 +659,9 @@ def quantify_scans(
     scans = read_validated_table(scans_path, "tables/pet_scans", what="PET scans table")
     base = scans_path.parent
     lesion_parts, reference_parts, provenance = [], [], []
-    for number, row in enumerate(iter_scans(scans), start=1):
-        lesions, references, info = quantify_scan(row, base, weights, options, body)
+    one_scan = functools.partial(quantify_scan, base=base, weights=weights, options=options, body=body)
+    results = map_units(one_scan, iter_scans(scans), threads, chunksize=1)
+    for number, (lesions, references, info) in enumerate(results, start=1):
         lesion_parts.append(lesions)
         reference_parts.append(references)
         provenance.append(info)

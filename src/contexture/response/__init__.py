@@ -180,14 +180,15 @@ def response_figures(
     }
 
 
-def classify(patients: pd.DataFrame, options: dict, seed: int):
+def classify(patients: pd.DataFrame, options: dict, seed: int, threads: int = 1):
     """``(table, (figure, source))``: the cross-validated response classifier and its ROC curve.
 
     ``options`` is the cohort's ``response.classifier`` section: ``features`` lists the
     candidate baseline features, the other keys go to
-    :func:`contexture.response.classifier.evaluate_classifier`.
+    :func:`contexture.response.classifier.evaluate_classifier`. ``threads`` processes
+    refit the resamples (the rule's threads; the table does not depend on it).
     """
     options = dict(options)
     features = options.pop("features")
-    table, roc = evaluate_classifier(patients, features, seed=seed, **options)
+    table, roc = evaluate_classifier(patients, features, seed=seed, threads=threads, **options)
     return table, figures.roc_figure(roc, table)

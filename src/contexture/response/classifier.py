@@ -50,12 +50,15 @@ outcome is ``responder`` (patients without one are excluded).
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+
+from contexture.parallel import map_units
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +187,16 @@ def evaluate_classifier(
     min_per_class: int = 5,
     seed: int = 0,
     conf_level: float = 0.95,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``(table, roc)``: the results table (``COLUMNS``) and the ROC curve points.
 
     The ROC curve is that of the out-of-fold predictions of every repeat together. When
     fewer than 2 usable features or fewer than ``min_per_class`` patients in a class
     remain, the table has one ``skipped`` row saying why and the ROC is empty.
+    ``threads`` processes refit the bootstrap and permutation replicates
+    (:func:`contexture.parallel.map_units`); the random draws are made before, in one
+    order, so the results do not depend on it.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -216,21 +223,27 @@ def evaluate_classifier(
     auc = float(per_repeat.mean())
     log.info("response classifier: AUC per repeat %s; mean %.4f", " ".join(f"{a:.3f}" for a in per_repeat), auc)
 
+    # Every random draw is made here, in this order, before any refitting: the bootstrap
+    # resamples, then the permuted outcomes. Each replicate carries its own fold seeds, so
+    # the replicates can be refitted in any process and order (`threads`) with the same result.
     rng = np.random.default_rng(seed)
+    boot_units = _bootstrap_units(y, used_folds, repeats, bootstrap, rng, seed)
+    permutation_units = [
+        (np.arange(n), permuted, permuted, used_folds, [seed + 10_000 + k * repeats + r for r in range(repeats)], None)
+        for k, permuted in enumerate(rng.permutation(y) for _ in range(permutations))
+    ]
+    replicate = functools.partial(replicate_cv_auc, x=x, c=penalty_c)
+    replicates = np.fromiter(map_units(replicate, boot_units + permutation_units, threads), float)
+    replicate_auc, null = replicates[:bootstrap], replicates[bootstrap:]
+
     low = high = np.nan
     if bootstrap:
-        replicate_auc = _bootstrap_cv_auc(x, y, penalty_c, used_folds, repeats, bootstrap, rng, seed)
         z = stats.norm.ppf(1 - (1 - conf_level) / 2)
         spread = float(np.std(replicate_auc, ddof=1)) if bootstrap > 1 else np.nan
         low, high = max(0.0, auc - z * spread), min(1.0, auc + z * spread)
 
     p_perm = np.nan
     if permutations:
-        null = np.empty(permutations)
-        for k in range(permutations):
-            permuted = rng.permutation(y)
-            ids = stratified_fold_ids(permuted, used_folds, [seed + 10_000 + k * repeats + r for r in range(repeats)])
-            null[k] = auc_rows(permuted, out_of_fold(x, permuted, ids, penalty_c)).mean()
         p_perm = (1 + int(np.sum(null >= auc - 1e-12))) / (1 + permutations)
 
     calibration = np.array([_recalibration(y, p) for p in predictions])
@@ -308,10 +321,8 @@ def evaluate_classifier(
     return table, roc
 
 
-def _bootstrap_cv_auc(
-    x: np.ndarray, y: np.ndarray, c: float, folds: int, repeats: int, replicates: int, rng, seed: int
-) -> np.ndarray:
-    """Mean repeated-CV AUC of each stratified bootstrap resample of the patients.
+def _bootstrap_units(y: np.ndarray, folds: int, repeats: int, replicates: int, rng, seed: int) -> list[tuple]:
+    """The :func:`replicate_cv_auc` units of ``replicates`` stratified bootstrap resamples of the patients.
 
     Patients are resampled with replacement within each class; the folds are drawn on
     the distinct patients of the resample (``StratifiedKFold`` on them), so copies of a
@@ -319,7 +330,7 @@ def _bootstrap_cv_auc(
     class is drawn again.
     """
     classes = [np.flatnonzero(y == value) for value in (0, 1)]
-    result = np.empty(replicates)
+    units = []
     for b in range(replicates):
         while True:
             index = np.concatenate([rng.choice(members, size=len(members)) for members in classes])
@@ -329,9 +340,23 @@ def _bootstrap_cv_auc(
         distinct_y = y[distinct]
         k = min(folds, max(int(distinct_y.sum()), int(len(distinct_y) - distinct_y.sum())))
         base = seed + 1_000_000 + b * repeats
-        ids = stratified_fold_ids(distinct_y, k, [base + r for r in range(repeats)])[:, position]
-        result[b] = auc_rows(y[index], out_of_fold(x[index], y[index], ids, c)).mean()
-    return result
+        units.append((index, y[index], distinct_y, k, [base + r for r in range(repeats)], position))
+    return units
+
+
+def replicate_cv_auc(unit: tuple, x: np.ndarray, c: float) -> float:
+    """Mean repeated-CV AUC of one replicate (a bootstrap resample or a permuted outcome).
+
+    ``unit = (rows, outcome, fold_labels, folds, seeds, position)``: the model is
+    cross-validated on ``x[rows]`` against ``outcome``; repeat r's folds are
+    ``StratifiedKFold(folds, shuffle=True, random_state=seeds[r])`` on ``fold_labels``,
+    mapped to the rows by ``position`` (None: one fold label per row).
+    """
+    rows, outcome, fold_labels, folds, seeds, position = unit
+    ids = stratified_fold_ids(fold_labels, folds, seeds)
+    if position is not None:
+        ids = ids[:, position]
+    return float(auc_rows(outcome, out_of_fold(x[rows], outcome, ids, c)).mean())
 
 
 def _recalibration(y: np.ndarray, probability: np.ndarray) -> tuple[float, ...]:

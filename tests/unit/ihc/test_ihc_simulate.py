@@ -1,5 +1,7 @@
 """The IHC demo simulator: deterministic QuPath exports whose phenotypes are recoverable."""
 
+import io
+
 import pandas as pd
 import pytest
 
@@ -53,3 +55,24 @@ def test_phenotypes_and_densities_recovered(simulated):
     by_phenotype = merged.groupby("ihc_phenotype")["cd8_tumor_distance_median_um"].median()
     assert by_phenotype["inflamed"] < 40 < by_phenotype["stromal"]
     assert pd.notna(slides["immunoscore"]).all()
+
+
+def test_two_workers_give_the_one_core_slide_table(simulated, caplog):
+    """threads=2 reads the slides in two processes: the same bytes and log lines as one core."""
+    patients, _, folder, _ = simulated
+    sheet = read_slide_sheet(folder / "slides.tsv")
+    tables, messages = {}, {}
+    for threads in (1, 2):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="contexture"):
+            table = score_slides(summarize_slides(sheet, {}, threads=threads), {})
+        tables[threads] = table.to_csv(sep="\t", index=False)
+        messages[threads] = [r.getMessage() for r in caplog.records if r.name == "contexture.ihc.slides"]
+    assert tables[2] == tables[1]
+    # One progress line per slide, in slide order, whichever worker read it.
+    assert messages[2] == messages[1] and len(messages[1]) == len(sheet)
+    assert [m.split(":")[0] for m in messages[1]] == [f"slide {s}" for s in sheet["slide_id"]]
+    merged = pd.read_csv(io.StringIO(tables[2]), sep="\t", dtype={"patient_id": str}).merge(
+        patients[["patient_id", "ihc_phenotype"]], on="patient_id", suffixes=("", "_truth")
+    )
+    assert (merged["ihc_phenotype"] == merged["ihc_phenotype_truth"]).all()

@@ -296,3 +296,73 @@ def test_plausibility_flags_of_a_voi_table(tmp_path):
         "A2": None,
         "B1": None,
     }
+
+
+def _cohort_files(tmp_path, suvs=(3.0, 6.0, 9.0, 12.0), broken=None):
+    """One NIfTI scan per patient P1..Pk: lesion L1 at SUV ``suvs[k]``, aorta SUV 2, background 1.
+
+    Patient ``broken`` (1-based) has no body weight anywhere (image nor clinical).
+    """
+    affine = _iso(4.0)
+    rows = []
+    for number, value in enumerate(suvs, start=1):
+        suv = np.ones((12, 12, 12), np.float32)
+        suv[2:5, 2:5, 2:5] = value
+        suv[8:11, 8:11, 8:11] = 2.0
+        labels = np.zeros(suv.shape, np.int16)
+        labels[2:5, 2:5, 2:5], labels[8:11, 8:11, 8:11] = 1, 2
+        sidecar = {
+            "TracerRadionuclide": "Zr89",
+            "InjectedRadioactivity": 50.0,
+            "InjectedRadioactivityUnits": "MBq",
+            "TimeZero": "10:00:00",
+            "ScanStart": 0,
+            "InjectionStart": -172800,
+            "ImageDecayCorrected": True,
+            "ImageDecayCorrectionTime": 0,
+            "Units": "Bq/mL",
+            "BodyWeight": 70.0,
+        }
+        if number == broken:
+            del sidecar["BodyWeight"]
+        write_nifti(tmp_path / f"pet{number}.nii.gz", suv / np.float32(0.0021399746), affine, sidecar=sidecar)
+        write_nifti(tmp_path / f"mask{number}.nii.gz", labels, affine)
+        rows.append(f"P{number}\tbaseline\t-2\tpet{number}.nii.gz\tmask{number}.nii.gz\tlabels.tsv\n")
+    (tmp_path / "labels.tsv").write_text(
+        "label\tlesion_id\tsite\tkind\tirradiated\treference_region\n"
+        "1\tL1\tliver\tlesion\tfalse\t\n2\t\t\treference\t\taorta\n"
+    )
+    (tmp_path / "scans.tsv").write_text("patient_id\ttimepoint\tscan_day\timage\tmask\tlabels\n" + "".join(rows))
+    return tmp_path / "scans.tsv"
+
+
+def test_two_workers_give_the_one_core_tables_and_log(tmp_path, caplog):
+    """threads=2 quantifies scans in two processes; tables byte-identical, log records in scan order."""
+    scans = _cohort_files(tmp_path)
+    tables, messages = {}, {}
+    for threads in (1, 2):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="contexture"):
+            result = quantify_scans(scans, threads=threads)
+        tables[threads] = [table.to_csv(sep="\t", index=False) for table in result]
+        messages[threads] = [r.getMessage() for r in caplog.records if r.name.startswith("contexture.pet")]
+    assert tables[2] == tables[1]
+    # Per scan: its SUL warning (no height or sex) raised in the worker, then the progress line.
+    assert messages[2] == messages[1] and len(messages[1]) == 8
+    assert [m.split(": ")[0] for m in messages[1][1::2]] == [f"PET scan {k}/4 quantified" for k in range(1, 5)]
+    assert all(f"pet{k}.nii.gz: SUL" in messages[1][2 * k - 2] for k in range(1, 5))
+    lesions, references, _ = quantify_scans(scans, threads=2)
+    # Hand values: SUVmax = the lesion's SUV; tumour-to-blood = SUV / 2.
+    assert lesions["patient_id"].tolist() == ["P1", "P2", "P3", "P4"]
+    assert lesions["suvmax"].tolist() == pytest.approx([3.0, 6.0, 9.0, 12.0], rel=1e-6)
+    assert lesions["tumor_to_blood"].tolist() == pytest.approx([1.5, 3.0, 4.5, 6.0], rel=1e-6)
+    assert references["suvmean"].tolist() == pytest.approx([2.0] * 4, rel=1e-6)
+
+
+def test_a_failing_scan_in_a_worker_is_refused_as_on_one_core(tmp_path):
+    scans = _cohort_files(tmp_path, broken=3)
+    with pytest.raises(InputError) as serial:
+        quantify_scans(scans, threads=1)
+    with pytest.raises(InputError) as parallel:
+        quantify_scans(scans, threads=2)
+    assert str(parallel.value) == str(serial.value) and "pet3.nii.gz" in str(serial.value)

@@ -98,6 +98,18 @@ def test_signal_is_recovered_and_univariable_aucs():
     assert roc["true_positive_rate"].iloc[-1] == 1.0
 
 
+def test_two_workers_give_the_one_core_table_and_roc():
+    """threads=2 refits the bootstrap and permutation replicates in two processes: same bytes."""
+    frame, features = cohort(150, 2.0, 2), ["f0", "f1", "f2"]
+    options = {"repeats": 5, "permutations": 20, "bootstrap": 50}
+    serial = evaluate_classifier(frame, features, **options, threads=1)
+    parallel = evaluate_classifier(frame, features, **options, threads=2)
+    assert [t.to_csv(sep="\t", index=False) for t in parallel] == [t.to_csv(sep="\t", index=False) for t in serial]
+    # And the numbers are the recovered truth of the test above, not merely equal.
+    auc = parallel[0].set_index("analysis").loc["cv_auc"]
+    assert auc["ci_low"] < 0.862 < auc["ci_high"] and auc["p"] == pytest.approx(1 / 21)
+
+
 def test_small_cohorts_use_repeated_k_fold_and_shrink_folds_with_a_note():
     frame = cohort(24, 3.0, 3)
     table, _ = evaluate_classifier(frame, ["f0", "f1"], permutations=5, bootstrap=10, min_per_class=3)
