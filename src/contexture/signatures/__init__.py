@@ -157,8 +157,12 @@ def analyse_changes(
     pre: str,
     post: str,
     immunosign: str,
+    workers: int = 1,
 ) -> Changes:
     """Paired ``pre`` -> ``post`` tests of every gene and score, the paired figure and the heat map.
+
+    ``workers``: processes for the gene tests (the rule's threads); the tables do not
+    depend on it.
 
     Response groups come from ``patients``' ``responder`` column
     (:func:`~contexture.signatures.expression.responder_status`; without it only the
@@ -166,7 +170,7 @@ def analyse_changes(
     figure data: :func:`paired_changes_table` and :func:`baseline_heatmap`.
     """
     response = responder_status(patients)
-    changes = expression_changes(expression, samples, scores, response, pre=pre, post=post)
+    changes = expression_changes(expression, samples, scores, response, pre=pre, post=post, workers=workers)
     paired = paired_scores_figure(paired_changes_table(scores, samples, response, pre=pre, post=post))
     heatmap = baseline_heatmap(expression, samples, scores, response, heatmap_genes, immunosign=immunosign)
     return Changes(changes, paired, heatmap)
