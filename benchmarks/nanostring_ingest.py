@@ -79,6 +79,7 @@ def write_files(folder: Path, n_files: int, n_genes: int = 770, seed: int = 1) -
 
 def workflow_seconds(folder: Path) -> tuple[float, float]:
     """Seconds of rules validate_inputs + nanostring on the folder, now and as before (parsing twice)."""
+    import contexture.nanostring.checks  # noqa: F401 - imported by validation; not timed, as R's library()
     from contexture.inputs import validate_cohort_inputs
     from contexture.io.rcc import write_rcc_set
     from contexture.nanostring import process_cohort
