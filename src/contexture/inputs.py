@@ -79,6 +79,9 @@ class Collector:
         self.files: dict[str, dict] = {}
         # (modality, what, file) -> {patient_id: first data row}, from the checked tables.
         self.patients: dict[tuple[str, str, str], dict[str, int]] = {}
+        # What a stage needs from its raw files, parsed here once (modality -> object),
+        # e.g. nanostring's merged RCC set; rule validate_inputs writes it for the stage.
+        self.parsed: dict[str, object] = {}
 
     def add(self, problem: Problem | str) -> None:
         self.problems.append(str(problem))
@@ -91,11 +94,18 @@ class Collector:
         except InputError as error:
             self.add(str(error))
 
-    def record(self, path: str | os.PathLike, modality: str, kind: str, rows: int | None = None) -> None:
+    def record(
+        self, path: str | os.PathLike, modality: str, kind: str, rows: int | None = None, sha256: str | None = None
+    ) -> None:
+        """Note an input file for ``inputs.tsv``; ``sha256`` when the check already read its bytes."""
         key = str(path)
-        entry = self.files.setdefault(key, {"file": key, "modality": modality, "kind": kind, "rows": None})
+        entry = self.files.setdefault(
+            key, {"file": key, "modality": modality, "kind": kind, "rows": None, "sha256": None}
+        )
         if rows is not None:
             entry["rows"] = rows
+        if sha256 is not None:
+            entry["sha256"] = sha256
 
     def too_big(self, path: Path, limit_key: str, what: str) -> bool:
         """Report and return True if ``path`` is larger than the configured limit (in MB)."""
@@ -318,8 +328,11 @@ def validation_config(cohort: dict) -> dict:
     return subset
 
 
-def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
+def validate_cohort_inputs(name: str, cohort: dict, parsed: dict | None = None) -> pd.DataFrame:
     """Check every input of a real cohort; return the ``inputs.tsv`` table or raise.
+
+    ``parsed``, when given, receives what the checks parsed for the stages
+    (:attr:`Collector.parsed`: modality -> object), for the caller to write.
 
     Each declared modality whose declared paths all exist is checked by its stage's
     check (:attr:`contexture.modalities.Modality.check`), in the table's order. Raises
@@ -348,7 +361,10 @@ def validate_cohort_inputs(name: str, cohort: dict) -> pd.DataFrame:
         )
     table = pd.DataFrame(sorted(found.files.values(), key=lambda e: (e["modality"], e["file"])))
     table["rows"] = table["rows"].astype("Int64")
-    table["sha256"] = [sha256_file(path) for path in table["file"]]
+    # Files a check read whole (RCC) carry their digest already: never read twice.
+    table["sha256"] = [digest or sha256_file(path) for path, digest in zip(table["file"], table["sha256"], strict=True)]
     table["status"] = "ok"
     log.info("cohort %s: %d input file(s) checked", name, len(table))
+    if parsed is not None:
+        parsed.update(found.parsed)
     return table[["file", "modality", "kind", "rows", "sha256", "status"]]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -95,3 +96,33 @@ def map_units(function: Callable, units: Iterable, threads: int = 1, *, chunksiz
         except BaseException:  # a unit's error, or the caller stopped early
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def usable_workers(requested: int | None) -> int:
+    """``requested`` (a rule's threads) clipped to 1 .. the CPUs this process may use."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(int(requested or 1), available))
+
+
+def blocks(n_items: int, workers: int, min_block: int) -> list[range]:
+    """Contiguous index ranges covering ``range(n_items)``, at most ``workers`` of them and
+    none shorter than ``min_block`` (one range when the work is too small to split)."""
+    count = max(1, min(workers, n_items // max(min_block, 1)))
+    edges = [round(i * n_items / count) for i in range(count + 1)]
+    return [range(edges[i], edges[i + 1]) for i in range(count)]
+
+
+class _WithArguments:
+    """``function(item, *arguments)`` as a picklable one-argument callable for :func:`map_units`."""
+
+    def __init__(self, function: Callable, arguments: tuple) -> None:
+        self.function, self.arguments = function, arguments
+
+    def __call__(self, item):
+        return self.function(item, *self.arguments)
+
+
+def map_in_order(function: Callable, items: Iterable, workers: int, *arguments) -> list:
+    """``[function(item, *arguments) for item in items]`` on up to ``workers`` processes
+    (at most the CPUs this process may use), in the order of ``items``: :func:`map_units`."""
+    return list(map_units(_WithArguments(function, arguments), items, usable_workers(workers), chunksize=1))

@@ -60,8 +60,11 @@ def test_dmmr_rows_agree_with_lifelines(demo_run):
         assert len(rows) == 1
         row = rows.iloc[0]
         assert row["scale"] == "dMMR vs pMMR"
-        assert row["hr"] == pytest.approx(fit.hazard_ratios_["dmmr"], rel=1e-6)
-        assert row["p"] == pytest.approx(fit.summary.loc["dmmr", "p"], rel=1e-6)
+        # The stage's Cox fit equals R's coxph to ~1e-12 (tests/unit/stats/test_survival.py;
+        # here coxph(Surv(os_months, os_event) ~ dmmr) gives coef -1.374903112604, and so do
+        # we). lifelines stops iterating earlier (-1.374901135554): agreement to 1e-5.
+        assert row["hr"] == pytest.approx(fit.hazard_ratios_["dmmr"], rel=1e-5)
+        assert row["p"] == pytest.approx(fit.summary.loc["dmmr", "p"], rel=1e-5)
         assert row["n"] == 24 and 0 <= row["ph_p"] <= 1
 
 

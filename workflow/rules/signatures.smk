@@ -87,6 +87,9 @@ rule expression_changes:
         "results/{cohort}/benchmarks/expression_changes.tsv"
     conda:
         "../../envs/signatures.yaml"
+    # Gene tests in blocks on this many processes (at most --cores; SLURM: cpus per
+    # task), merged in a fixed order: the table does not depend on it (docs/scale.md).
+    threads: 4
     resources:
         mem_mb=2000,
         runtime=30,

@@ -14,6 +14,8 @@ rule validate_inputs:
         validation_inputs,
     output:
         table="results/{cohort}/validation/inputs.tsv",
+        # What the stages need, parsed once here (contexture.io.rcc.write_rcc_set).
+        parsed=directory("results/{cohort}/validation/parsed"),
     log:
         "results/{cohort}/logs/validate_inputs.log",
     conda:

@@ -1,4 +1,4 @@
-"""Read RCC files, QC every lane and normalize (contexture.nanostring.process_cohort)."""
+"""Read RCC files (or validation's parsed set), QC every lane and normalize (contexture.nanostring.process_cohort)."""
 
 from contexture import nanostring
 from contexture.io import write_table
@@ -12,10 +12,10 @@ def main(smk):
         sheet = read_validated_table(smk.input.samples, "tables/nanostring_samples", what="NanoString sample sheet")
     p = smk.params
     result = nanostring.process_cohort(
-        list(smk.input.rcc),
+        list(smk.input.get("rcc", [])),
         sheet,
         sheet_path=str(smk.input.get("samples", "")),
-        rlf=smk.input.get("rlf"),
+        parsed=smk.input.get("parsed"),
         qc=p.qc,
         exclude_failed=p.exclude_failed,
         method=p.method,

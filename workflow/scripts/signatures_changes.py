@@ -24,6 +24,7 @@ def main(smk):
         pre=smk.params.pre,
         post=smk.params.post,
         immunosign=smk.params.immunosign,
+        workers=smk.threads,
     )
     write_table(result.changes, smk.output.changes)
     fig, source = result.heatmap_figure

@@ -123,11 +123,15 @@ class RccFile:
     @property
     def keys(self) -> list[tuple[str, str, str]]:
         """(CodeClass, Name, Accession) per probe, control names without their concentration."""
+        controls = {c for c in set(self.code_class) if c.startswith(("Positive", "Negative"))}
         names = [
-            _strip_concentration(n) if c.startswith(("Positive", "Negative")) else n
-            for c, n in zip(self.code_class, self.name, strict=True)
+            _strip_concentration(n) if c in controls else n for c, n in zip(self.code_class, self.name, strict=True)
         ]
         return list(zip(self.code_class, names, self.accession, strict=True))
+
+    def same_probe_layout(self, other: RccFile) -> bool:
+        """True if both files list the same probes in the same order (so the same keys)."""
+        return self.code_class == other.code_class and self.name == other.name and self.accession == other.accession
 
 
 def _strip_concentration(name: str) -> str:
@@ -137,7 +141,7 @@ def _strip_concentration(name: str) -> str:
 
 def plexset_classes(rcc: RccFile) -> list[str]:
     """The PlexSet code classes (``Endogenous1s`` ... ``Housekeeping8s``) of a file, sorted."""
-    return sorted({c for c in rcc.code_class if _PLEXSET_CLASS.match(c)})
+    return sorted(c for c in set(rcc.code_class) if _PLEXSET_CLASS.match(c))
 
 
 def _snake(key: str) -> str:
@@ -292,14 +296,24 @@ def parse_rcc(text: str, path: str = "<text>") -> RccFile:
     )
 
 
-def read_rcc(path: str | os.PathLike) -> RccFile:
-    """Read one RCC file (plain or gzipped; any line ends; optional BOM)."""
+def read_rcc_bytes(path: str | os.PathLike) -> bytes:
+    """The raw bytes of one RCC file, refusing a missing or absurdly large one."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"RCC file '{path}' does not exist (or is not a file).")
     if path.stat().st_size > MAX_RCC_BYTES:
         raise InputError(f"RCC file '{path}' is {path.stat().st_size} bytes; an RCC file is well under 1 MB.")
-    return parse_rcc(_decode(path.read_bytes(), str(path)), str(path))
+    return path.read_bytes()
+
+
+def parse_rcc_bytes(raw: bytes, path: str = "<bytes>") -> RccFile:
+    """Parse one RCC file's bytes (plain or gzipped; any line ends; optional BOM)."""
+    return parse_rcc(_decode(raw, path), path)
+
+
+def read_rcc(path: str | os.PathLike) -> RccFile:
+    """Read one RCC file (plain or gzipped; any line ends; optional BOM)."""
+    return parse_rcc_bytes(read_rcc_bytes(path), str(path))
 
 
 def is_rcc_name(name: str) -> bool:
@@ -363,6 +377,89 @@ def _clean_names(code_class: np.ndarray, name: np.ndarray) -> tuple[np.ndarray, 
     return names, concentration
 
 
+class RccMerger:
+    """Merge parsed RCC files one at a time (:func:`merge_rcc`'s engine).
+
+    :meth:`add` reduces each file to its count column (in the first file's probe order)
+    and its attributes and refuses what :func:`merge_rcc` refuses, as the file arrives;
+    :meth:`finish` names the files' samples and returns the :class:`RccSet`. Validation
+    (:mod:`contexture.nanostring.checks`) feeds it the files it parses anyway, so the
+    stage never parses them again.
+    """
+
+    def __init__(self) -> None:
+        self.first: RccFile | None = None
+        self.position: dict[tuple[str, str, str], int] = {}
+        self.columns: list[np.ndarray] = []
+        self.attributes: list[dict[str, str]] = []
+        self.paths: list[str] = []
+        self.seen_lanes: dict[tuple[str, str], str] = {}
+        self.seen_counts: dict[bytes, str] = {}
+
+    def add(self, f: RccFile) -> None:
+        _refuse_plexset(f)
+        first = self.first
+        if first is None:
+            keys = f.keys
+            position = {key: i for i, key in enumerate(keys)}
+            if len(position) != len(keys):
+                _raise_duplicate_keys(f)
+            column = f.counts
+        else:
+            if f.attributes["gene_rlf"] != first.attributes["gene_rlf"]:
+                _raise_codesets(first, f, self.attributes, self.paths)
+            if f.same_probe_layout(first):
+                column = f.counts
+            else:
+                column = _reorder(f, first, self.position)
+        _refuse_duplicate_lane(f, column, self.seen_lanes, self.seen_counts)
+        if first is None:
+            # Keep the first file's probe columns only: counts live in self.columns.
+            self.first = RccFile(f.path, f.attributes, f.code_class, f.name, f.accession, f.counts[:0])
+            self.position = position
+        self.columns.append(column)
+        self.attributes.append(f.attributes)
+        self.paths.append(f.path)
+
+    def finish(self, samples: list[str]) -> RccSet:
+        """The merged set; ``samples[i]`` names the i-th file added."""
+        first = self.first
+        if first is None:
+            raise InputError("no RCC files to read.")
+        if len(self.paths) != len(samples):
+            raise ValueError("one sample name per file")
+        counts = np.column_stack(self.columns)
+        code_class = np.array(first.code_class, dtype=object)
+        names, concentration = _clean_names(code_class, np.array(first.name, dtype=object))
+        probes = pd.DataFrame(
+            {
+                "code_class": code_class,
+                "name": names,
+                "accession": np.array(first.accession, dtype=object),
+                "concentration": concentration,
+            }
+        )
+        if probes.duplicated(["code_class", "name", "accession"]).any():
+            _raise_duplicate_keys(first, cleaned=True)
+        order = sorted(
+            range(len(probes)),
+            key=lambda i: (_class_rank(code_class[i]), code_class[i], names[i], probes["accession"].iat[i]),
+        )
+        probes = probes.iloc[order].reset_index(drop=True)
+        counts = counts[order]
+        lanes = pd.DataFrame(self.attributes)
+        lanes.insert(0, "file", [os.path.basename(p) for p in self.paths])
+        lanes.insert(0, "sample_id", list(samples))
+        return _sorted_by_sample(RccSet(probes, counts, list(samples), lanes))
+
+
+def _sorted_by_sample(rccs: RccSet) -> RccSet:
+    """Lanes and count columns in sample-name order (the order every table is written in)."""
+    order = np.argsort(np.array(rccs.samples, dtype=object), kind="stable")
+    lanes = rccs.lanes.iloc[order].reset_index(drop=True)
+    return RccSet(rccs.probes, np.ascontiguousarray(rccs.counts[:, order]), [rccs.samples[i] for i in order], lanes)
+
+
 def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     """Merge parsed RCC files into one probe x sample matrix, by (CodeClass, Name, Accession).
 
@@ -374,64 +471,31 @@ def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     least one count), naming both files.
     """
     samples = list(samples)
+    _refuse_duplicate_samples(samples)
+    merger = RccMerger()
+    for f in files:
+        merger.add(f)
+    return merger.finish(samples)
+
+
+def _refuse_duplicate_samples(samples: list[str]) -> None:
     if len(set(samples)) != len(samples):
         dupes = sorted(name for name, n in Counter(samples).items() if n > 1)
         raise InputError(f"sample names are not unique: {dupes[:10]}; name the samples in a sample sheet.")
-    first: RccFile | None = None
-    position: dict[tuple[str, str, str], int] = {}
-    columns: list[np.ndarray] = []
-    attributes: list[dict[str, str]] = []
-    paths: list[str] = []
-    seen_lanes: dict[tuple[str, str], str] = {}
-    seen_counts: dict[bytes, str] = {}
-    for f in files:
-        _refuse_plexset(f)
-        if first is None:
-            first = f
-            keys = f.keys
-            position = {key: i for i, key in enumerate(keys)}
-            if len(position) != len(keys):
-                _raise_duplicate_keys(f)
-            columns.append(f.counts)
-        else:
-            if f.attributes["gene_rlf"] != first.attributes["gene_rlf"]:
-                _raise_codesets(first, f, attributes, paths)
-            if f.code_class == first.code_class and f.name == first.name and f.accession == first.accession:
-                columns.append(f.counts)
-            else:
-                columns.append(_reorder(f, first, position))
-        _refuse_duplicate_lane(f, columns[-1], seen_lanes, seen_counts)
-        attributes.append(f.attributes)
-        paths.append(f.path)
-    if first is None:
-        raise InputError("no RCC files to read.")
-    if len(paths) != len(samples):
-        raise ValueError("one sample name per file")
-    counts = np.column_stack(columns) if columns else np.empty((len(position), 0), dtype=np.int64)
-    code_class = np.array(first.code_class, dtype=object)
-    names, concentration = _clean_names(code_class, np.array(first.name, dtype=object))
-    probes = pd.DataFrame(
-        {
-            "code_class": code_class,
-            "name": names,
-            "accession": np.array(first.accession, dtype=object),
-            "concentration": concentration,
-        }
-    )
-    if probes.duplicated(["code_class", "name", "accession"]).any():
-        _raise_duplicate_keys(first, cleaned=True)
-    order = sorted(
-        range(len(probes)),
-        key=lambda i: (_class_rank(code_class[i]), code_class[i], names[i], probes["accession"].iat[i]),
-    )
-    probes = probes.iloc[order].reset_index(drop=True)
-    counts = counts[order]
-    lanes = pd.DataFrame(attributes)
-    lanes.insert(0, "file", [os.path.basename(p) for p in paths])
-    lanes.insert(0, "sample_id", samples)
-    sample_order = np.argsort(np.array(samples, dtype=object), kind="stable")
-    lanes = lanes.iloc[sample_order].reset_index(drop=True)
-    return RccSet(probes, np.ascontiguousarray(counts[:, sample_order]), [samples[i] for i in sample_order], lanes)
+
+
+def rename_samples(rccs: RccSet, names: dict[str, str]) -> RccSet:
+    """``rccs`` with each sample renamed by ``names`` (old -> new), re-sorted by the new names.
+
+    Validation merges the files under their paths (the sample sheet is matched later);
+    the stage renames them to the sheet's sample IDs, giving exactly what
+    :func:`merge_rcc` gives when called with those IDs.
+    """
+    samples = [names[s] for s in rccs.samples]
+    _refuse_duplicate_samples(samples)
+    lanes = rccs.lanes.copy()
+    lanes["sample_id"] = samples
+    return _sorted_by_sample(RccSet(rccs.probes, rccs.counts, samples, lanes))
 
 
 def _refuse_plexset(f: RccFile) -> None:
@@ -558,3 +622,100 @@ def check_rlf(path: str | os.PathLike, rccs: RccSet) -> None:
             f"RLF file '{path}' describes CodeSet {name!r} but the RCC files are from {codesets} (their GeneRLF): "
             "the RLF and the RCC files must belong to one CodeSet."
         )
+
+
+# --------------------------------------------------------------------------- parsed RCC set
+# What validation writes for the nanostring stage (rule validate_inputs, folder
+# results/{cohort}/validation/parsed/): the merged files under their paths, so the stage
+# never parses an RCC file a second time. Parquet keeps the types (int64 counts, text
+# attributes with missing values), and the reader refuses a folder of another layout.
+PARSED_PROBES = "nanostring_probes.parquet"
+PARSED_COUNTS = "nanostring_counts.parquet"
+PARSED_LANES = "nanostring_lanes.parquet"
+_PROBE_COLUMNS = ["code_class", "name", "accession", "concentration"]
+
+
+def write_rcc_set(rccs: RccSet, folder: str | os.PathLike) -> None:
+    """Write a merged set as three Parquet tables: probes, counts (probe x sample, long), lanes.
+
+    ``nanostring_counts.parquet`` has one row per (sample, probe), sample-major in the
+    set's sample order, with the probe's row in ``nanostring_probes.parquet``; lanes
+    keep every attribute as text (missing ones as null).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from contexture.io import atomic_path
+
+    folder = Path(folder)
+    n_probes, n_samples = rccs.counts.shape
+    probes = pa.table(
+        {
+            "code_class": pa.array(rccs.probes["code_class"].tolist(), pa.string()),
+            "name": pa.array(rccs.probes["name"].tolist(), pa.string()),
+            "accession": pa.array(rccs.probes["accession"].tolist(), pa.string()),
+            "concentration": pa.array(rccs.probes["concentration"].to_numpy(float), pa.float64()),
+        }
+    )
+    sample_index = np.repeat(np.arange(n_samples, dtype=np.int32), n_probes)
+    counts = pa.table(
+        {
+            "sample_id": pa.DictionaryArray.from_arrays(sample_index, pa.array(rccs.samples, pa.string())),
+            "probe": pa.array(np.tile(np.arange(n_probes, dtype=np.int32), n_samples)),
+            "count": pa.array(np.ascontiguousarray(rccs.counts.T).ravel().astype(np.int64)),
+        }
+    )
+    lanes = pa.table(
+        {
+            column: pa.array([None if pd.isna(v) else str(v) for v in rccs.lanes[column]], pa.string())
+            for column in rccs.lanes.columns
+        }
+    )
+    for table, name in ((probes, PARSED_PROBES), (counts, PARSED_COUNTS), (lanes, PARSED_LANES)):
+        with atomic_path(folder / name) as temporary:
+            pq.write_table(table, temporary)
+
+
+def read_rcc_set(folder: str | os.PathLike) -> RccSet:
+    """The set :func:`write_rcc_set` wrote, identical to the one it was given."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    missing = [name for name in (PARSED_PROBES, PARSED_COUNTS, PARSED_LANES) if not (folder / name).is_file()]
+    if missing:
+        raise InputError(f"parsed RCC folder '{folder}': missing {missing}; rerun rule validate_inputs.")
+
+    def parquet(name: str):
+        with pq.ParquetFile(folder / name) as handle:
+            return handle.read()
+
+    probes = parquet(PARSED_PROBES).to_pandas()
+    lanes = parquet(PARSED_LANES).to_pandas()
+    counts = parquet(PARSED_COUNTS)
+    n_probes, n_samples = len(probes), len(lanes)
+    samples = lanes["sample_id"].tolist() if "sample_id" in lanes.columns else []
+    layout = (
+        list(probes.columns) == _PROBE_COLUMNS
+        and list(lanes.columns[:2]) == ["sample_id", "file"]
+        and counts.column_names == ["sample_id", "probe", "count"]
+        and counts.num_rows == n_probes * n_samples
+    )
+    if layout:
+        sample_column = counts.column("sample_id").combine_chunks()
+        layout = (
+            sample_column.dictionary.to_pylist() == samples
+            and np.array_equal(
+                sample_column.indices.to_numpy(), np.repeat(np.arange(n_samples, dtype=np.int32), n_probes)
+            )
+            and np.array_equal(counts.column("probe").to_numpy(), np.tile(np.arange(n_probes), n_samples))
+        )
+    if not layout:
+        raise InputError(
+            f"parsed RCC folder '{folder}' is not in the layout write_rcc_set writes; rerun validate_inputs."
+        )
+    matrix = counts.column("count").to_numpy().astype(np.int64).reshape(n_samples, n_probes).T
+    for column in ("code_class", "name", "accession"):
+        probes[column] = probes[column].astype(object)
+    # Missing attributes come back as None; the merged set holds NaN (pandas' missing text).
+    lanes = lanes.astype(object).where(lanes.notna(), np.nan)
+    return RccSet(probes, np.ascontiguousarray(matrix), samples, lanes)

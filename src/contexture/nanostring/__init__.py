@@ -19,8 +19,14 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from contexture.io.rcc import POSITIVE_CONCENTRATIONS, check_rlf, find_rcc_files, read_rcc_files
-from contexture.nanostring import figures
+from contexture.io.rcc import (
+    POSITIVE_CONCENTRATIONS,
+    check_rlf,
+    find_rcc_files,
+    read_rcc_files,
+    read_rcc_set,
+    rename_samples,
+)
 from contexture.nanostring.normalization import (
     QCThresholds,
     log2_raw_counts,
@@ -45,6 +51,7 @@ def process_cohort(
     *,
     sheet_path: str = "",
     rlf: str | os.PathLike | None = None,
+    parsed: str | os.PathLike | None = None,
     qc: dict | None = None,
     exclude_failed: bool = True,
     method: str = "nsolver",
@@ -58,15 +65,24 @@ def process_cohort(
     ``rcc`` is one folder (its RCC files, :func:`contexture.io.rcc.find_rcc_files`) or
     the files themselves (sorted). ``sheet`` (validated, read from ``sheet_path``) maps
     files to samples, patients and timepoints; without it sample ids are the file
-    names. With ``rlf`` the files' CodeSet must be the RLF's. The rest are the
-    ``nanostring`` config options of :func:`contexture.nanostring.normalization.process`.
+    names. With ``rlf`` the files' CodeSet must be the RLF's. ``parsed`` instead of
+    ``rcc``: the folder rule ``validate_inputs`` wrote (:func:`contexture.io.rcc.write_rcc_set`),
+    the files already parsed and checked (RLF included), so none is read again; the
+    result is identical. The rest are the ``nanostring`` config options of
+    :func:`contexture.nanostring.normalization.process`.
     """
-    rcc = list(rcc)
-    files = find_rcc_files(rcc[0]) if len(rcc) == 1 and Path(rcc[0]).is_dir() else sorted(Path(p) for p in rcc)
-    samples = match_sample_sheet([str(f) for f in files], sheet, sheet_path)
-    rccs = read_rcc_files(files, list(samples["sample_id"]))
-    if rlf is not None:
-        check_rlf(rlf, rccs)
+    if parsed is not None:
+        by_path = read_rcc_set(parsed)
+        files = sorted(Path(p) for p in by_path.samples)  # find_rcc_files' order
+        samples = match_sample_sheet([str(f) for f in files], sheet, sheet_path)
+        rccs = rename_samples(by_path, dict(zip([str(f) for f in files], samples["sample_id"], strict=True)))
+    else:
+        rcc = list(rcc)
+        files = find_rcc_files(rcc[0]) if len(rcc) == 1 and Path(rcc[0]).is_dir() else sorted(Path(p) for p in rcc)
+        samples = match_sample_sheet([str(f) for f in files], sheet, sheet_path)
+        rccs = read_rcc_files(files, list(samples["sample_id"]))
+        if rlf is not None:
+            check_rlf(rlf, rccs)
     result = process(
         rccs.probes,
         rccs.counts,
@@ -93,6 +109,8 @@ def qc_figures(
     normalized samples (:func:`~contexture.nanostring.normalization.log2_raw_counts`)
     with the normalized values.
     """
+    from contexture.nanostring import figures  # matplotlib: not for validation's import of this package
+
     t = QCThresholds.from_config(qc)
     before = log2_raw_counts(raw_counts, list(normalized.columns[1:]))
     return {

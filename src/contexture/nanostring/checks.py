@@ -5,15 +5,21 @@ in the sheet are both errors (the nanostring stage refuses them too: an unlisted
 is either a forgotten sheet row or a stray file from another study, and guessing would
 silently change the sample set). Called through :data:`contexture.modalities.MODALITIES`
 by :func:`contexture.inputs.validate_cohort_inputs`.
+
+Every RCC file is parsed here once: when all of them pass, the merged set (under the
+files' paths) is left in ``found.parsed["nanostring"]`` for rule ``validate_inputs`` to
+write, and the nanostring stage reads that instead of the raw files
+(:func:`contexture.io.rcc.write_rcc_set`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 from contexture.errors import InputError
 from contexture.inputs import Collector
-from contexture.io.rcc import find_rcc_files, plexset_classes, read_rcc, read_rlf_name
+from contexture.io.rcc import RccMerger, find_rcc_files, parse_rcc_bytes, plexset_classes, read_rcc_bytes, read_rlf_name
 from contexture.nanostring.normalization import match_sample_sheet
 
 
@@ -26,6 +32,9 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
     (CartridgeID + lane ID) or copies (identical counts); the RLF, when given, names that
     CodeSet (its ``Name=``, or its file stem for RLFs without one).
     """
+    problems_before = len(found.problems)
+    merger, merge_error = RccMerger(), None
+    reference = reference_keys = reference_set = None
     try:
         files = find_rcc_files(section["rcc"])
     except InputError as error:
@@ -47,13 +56,24 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
         if found.too_big(path, "rcc_mb", "RCC file"):
             continue
         try:
-            rcc = read_rcc(path)
+            raw = read_rcc_bytes(path)
+            rcc = parse_rcc_bytes(raw, str(path))
         except InputError as error:
             found.add(str(error))
             continue
-        found.record(path, "nanostring", "RCC file", len(rcc.counts))
-        keys = rcc.keys
-        repeated = [key for key, n in Counter(keys).items() if n > 1]
+        found.record(path, "nanostring", "RCC file", len(rcc.counts), sha256=hashlib.sha256(raw).hexdigest())
+        # Files laid out as the first one (the rule: one CodeSet, one export) share its
+        # probe keys, so their set and hash are computed once.
+        if reference is not None and rcc.same_probe_layout(reference):
+            keys, key_set, layout = reference_keys, reference_set, 0
+        else:
+            keys = rcc.keys
+            key_set = frozenset(keys)
+            if reference is None:
+                reference, reference_keys, reference_set = rcc, keys, key_set
+            # Copies are files with the same probe keys in the same order and the same counts.
+            layout = 0 if keys == reference_keys else tuple(keys)
+        repeated = [key for key, n in Counter(keys).items() if n > 1] if len(key_set) != len(keys) else []
         if repeated:
             found.add(
                 f"RCC file '{path}', <Code_Summary>: probe key (CodeClass, Name, Accession) repeated: {repeated[:5]}; "
@@ -71,14 +91,19 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
                 f"RCC file '{path}', <Lane_Attributes>: CartridgeID {lane[0]!r} lane {lane[1]} is also the lane of "
                 f"'{lanes[lane]}'; one lane is one sample: remove the duplicate file"
             )
-        copy = (tuple(keys), rcc.counts.tobytes())
+        copy = (layout, rcc.counts.tobytes())
         if rcc.counts.any() and copies.setdefault(copy, str(path)) != str(path):
             found.add(
                 f"RCC file '{path}', <Code_Summary>: identical counts for every probe to '{copies[copy]}'; one is a "
                 "copy of the other: remove the copy"
             )
         codesets.setdefault(rcc.attributes["gene_rlf"], []).append(str(path))
-        probe_sets.setdefault(hash(frozenset(keys)), []).append(str(path))
+        probe_sets.setdefault(hash(key_set), []).append(str(path))
+        if merge_error is None:
+            try:
+                merger.add(rcc)
+            except InputError as error:  # the checks above name the same problem
+                merge_error = str(error)
     if len(codesets) > 1:
         usual = max(codesets, key=lambda name: len(codesets[name]))
         for name, paths in sorted(codesets.items()):
@@ -107,3 +132,8 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
                     f"RLF file '{section['rlf']}', Name: got {name!r}; the RCC files' GeneRLF is {sorted(codesets)}: "
                     "the RLF and the RCC files must belong to one CodeSet"
                 )
+    if len(found.problems) == problems_before:
+        if merge_error is not None:  # a refusal of the merge no check above names
+            found.add(merge_error)
+        else:
+            found.parsed["nanostring"] = merger.finish(list(merger.paths))

@@ -35,7 +35,6 @@ PACKAGES = (
     "numpy",
     "scipy",
     "statsmodels",
-    "lifelines",
     "scikit-learn",
     "matplotlib",
     "seaborn",

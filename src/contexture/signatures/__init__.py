@@ -186,8 +186,12 @@ def analyse_changes(
     pre: str,
     post: str,
     immunosign: str,
+    workers: int = 1,
 ) -> Changes:
     """Paired ``pre`` -> ``post`` tests of every gene and score, and the heat map.
+
+    ``workers``: processes for the gene tests (the rule's threads); the tables do not
+    depend on it.
 
     Response groups come from ``patients``' ``responder`` column
     (:func:`~contexture.signatures.expression.responder_status`; without it only the
@@ -196,7 +200,7 @@ def analyse_changes(
     :func:`paired_changes_figure` (its own rule, made only when the cohort has responses).
     """
     response = responder_status(patients)
-    changes = expression_changes(expression, samples, scores, response, pre=pre, post=post)
+    changes = expression_changes(expression, samples, scores, response, pre=pre, post=post, workers=workers)
     heatmap = baseline_heatmap(expression, samples, scores, response, heatmap_genes, immunosign=immunosign)
     return Changes(changes, heatmap)
 

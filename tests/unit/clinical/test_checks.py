@@ -19,7 +19,13 @@ def test_every_schema_problem_is_collected_with_row_and_column(tmp_path):
     assert len(found.problems) == 2
     assert "row 2 (line 3), column 'os_days': got 'ten'; expected a number" in found.problems[0]
     assert "row 2 (line 3), column 'os_event': got '2'" in found.problems[1]
-    assert found.files[str(path)] == {"file": str(path), "modality": "clinical", "kind": "clinical table", "rows": 2}
+    assert found.files[str(path)] == {
+        "file": str(path),
+        "modality": "clinical",
+        "kind": "clinical table",
+        "rows": 2,
+        "sha256": None,
+    }  # None: hashed when inputs.tsv is written (only RCC files carry the hash of the bytes the check read)
 
 
 def test_clean_table_has_no_problems(tmp_path):

@@ -94,3 +94,37 @@ def test_expression_changes_table_shape_and_families():
     assert a.loc["responder_vs_non_responder", "estimate"] == 1.75
     assert responder_status(pd.DataFrame({"patient_id": ["P1"]})) is None
     assert responder_status(pd.DataFrame({"patient_id": ["P1"], "responder": [np.nan]})) is None
+
+
+def test_expression_changes_on_several_processes_equal_one_process(monkeypatch, tmp_path):
+    # 30 genes x 8 patients, some missing values; blocks of 4 genes on 3 workers must give
+    # the very same table (values, dtypes, order) as one process, and the same bytes.
+    import contexture.signatures.expression as expression
+    from contexture.io import write_table
+
+    rng = np.random.default_rng(7)
+    patients = [f"P{i}" for i in range(8)]
+    columns = [f"{p}{t}" for p in patients for t in "bt"]
+    values = pd.DataFrame(rng.normal(5, 1, (30, 16)), index=[f"G{i:02d}" for i in range(30)], columns=columns)
+    values.iloc[3, 5] = np.nan
+    samples = pd.DataFrame(
+        {"sample_id": columns, "patient_id": np.repeat(patients, 2), "timepoint": ["baseline", "on_treatment"] * 8}
+    )
+    response = responder_status(pd.DataFrame({"patient_id": patients, "responder": [True, False] * 4}))
+    one = expression_changes(values, samples, None, response)
+    monkeypatch.setattr(expression, "MIN_BLOCK", 4)
+    assert len(expression.blocks(30, 3, 4)) == 3
+    many = expression_changes(values, samples, None, response, workers=3)
+    pd.testing.assert_frame_equal(many, one, check_exact=True)
+    write_table(one, tmp_path / "one.tsv")
+    write_table(many, tmp_path / "many.tsv")
+    assert (tmp_path / "one.tsv").read_bytes() == (tmp_path / "many.tsv").read_bytes()
+
+
+def test_blocks_cover_every_feature_once_in_order():
+    from contexture.parallel import blocks
+
+    assert blocks(10, 3, 2) == [range(0, 3), range(3, 7), range(7, 10)]
+    assert blocks(10, 4, 5) == [range(0, 5), range(5, 10)]  # no block shorter than 5
+    assert blocks(3, 8, 100) == [range(0, 3)]  # too small to split
+    assert blocks(0, 2, 1) == [range(0, 0)]
