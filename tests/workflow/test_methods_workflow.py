@@ -21,7 +21,7 @@ def test_changed_thresholds_reach_the_methods_text(tmp_path):
     run_snakemake(tmp_path, config, "results/tiny/bundle")
     methods = (tmp_path / "results/tiny/bundle/methods.md").read_text()
     assert "The analysis included 12 patients." in methods
-    assert "with confirmation of CR/PR (≥ 35 days)" in methods and "28 days" not in methods
+    assert "with confirmation of CR/PR (≥ 35 days)" in methods and "CR/PR (≥ 28 days)" not in methods
     assert "grade ≥ 2" in methods
     assert "'log'-transformed 90% confidence intervals" in methods and "fewer than 4 events per variable" in methods
     # Stages without inputs write no paragraph.
