@@ -120,5 +120,7 @@ def test_os_by_responder_is_refused_without_landmark_and_runs_with_one(tmp_path)
     fit = CoxPHFitter().fit(frame, "time", "event")
     row = cox[cox["term"] == "responder"].iloc[0]
     assert row["landmark_weeks"] == 12 and row["n"] == len(after)
-    assert row["hr"] == pytest.approx(fit.hazard_ratios_["responder"], rel=1e-6)
+    # lifelines stops its Newton iterations ~1e-5 short of coxph (whose iteration our fitter
+    # copies: equal to coxph to 1e-12, tests/unit/stats/test_survival.py), hence 1e-5 here.
+    assert row["hr"] == pytest.approx(fit.hazard_ratios_["responder"], rel=1e-5)
     assert logrank["landmark_weeks"].iloc[0] == 12
