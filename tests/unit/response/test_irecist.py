@@ -1,12 +1,11 @@
 """iRECIST (Seymour et al. 2017): iUPD, confirmation (iCPD), reset and iBOR."""
 
-import numpy as np
 import pandas as pd
 
 from contexture.response import evaluate
 from contexture.response.irecist import best_irecist_response, irecist_responses
 from contexture.response.recist import best_overall_response, timepoint_responses
-from tests.unit.response.test_recist import table, targets
+from tests.unit.response.test_recist import lesion, table, targets
 
 
 def run(rows, **window):
@@ -81,16 +80,8 @@ def test_non_evaluable_scan_leaves_iupd_open():
 # Issue 18: new-lesion targets, the confirmation window, reappearance after CR.
 # --------------------------------------------------------------------------------------
 def new(patient, day, lesion_id, diameter, status="present", organ="liver", node=False, kind="new"):
-    return {
-        "patient_id": patient,
-        "assessment_day": float(day),
-        "lesion_id": lesion_id,
-        "kind": kind,
-        "organ": organ,
-        "lymph_node": node,
-        "diameter_mm": np.nan if diameter is None else float(diameter),
-        "status": status,
-    }
+    """A new-lesion row: :func:`tests.unit.response.test_recist.lesion` with the new-lesion defaults."""
+    return lesion(patient, day, lesion_id, kind, diameter, status, organ, node)
 
 
 def with_new(rows, records):
