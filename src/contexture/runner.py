@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 from contexture.errors import ContextureError
+from contexture.parallel import native_threads
 
 log = logging.getLogger("contexture")
 
@@ -31,7 +32,10 @@ def run(main: Callable[[object], None], snakemake: object) -> None:
     )
     log.setLevel(logging.INFO)
     try:
-        main(snakemake)
+        # The job uses the cores Snakemake granted it, native libraries' pools included
+        # (contexture.parallel.native_threads).
+        with native_threads(int(getattr(snakemake, "threads", 1) or 1)):
+            main(snakemake)
     except ContextureError as error:
         rule = getattr(snakemake, "rule", "?")
         paragraph = f"contexture error in rule '{rule}' ({type(error).__name__}):\n{error}\n"

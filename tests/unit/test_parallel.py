@@ -47,3 +47,31 @@ def test_the_first_failing_unit_in_unit_order_is_raised():
 def test_one_unit_or_none_needs_no_pool():
     assert list(map_units(_square_and_pid, [], 4)) == []
     assert list(map_units(_square_and_pid, [3], 4)) == [(9, os.getpid())]
+
+
+def _native_pool_sizes(_unit):
+    """The BLAS/OpenMP and Arrow thread counts a unit sees."""
+    import pyarrow
+    from threadpoolctl import threadpool_info
+
+    return sorted({pool["num_threads"] for pool in threadpool_info()}), pyarrow.cpu_count()
+
+
+def test_native_pools_get_the_rule_budget_and_no_more():
+    """A run on N threads gives each of its N workers one native thread, a run in this
+    process gets the budget, and the process's own pools are restored afterwards."""
+    import pyarrow
+    from threadpoolctl import threadpool_info
+
+    from contexture.parallel import native_threads
+
+    before = ({pool["num_threads"] for pool in threadpool_info()}, pyarrow.cpu_count())
+    # Two workers for two units: each gets 2 // 2 = 1 native thread.
+    assert list(map_units(_native_pool_sizes, [0, 1], 2)) == [([1], 1), ([1], 1)]
+    # One thread: the units run here, capped at one.
+    assert list(map_units(_native_pool_sizes, [0, 1], 1)) == [([1], 1), ([1], 1)]
+    # Four threads for one unit: it runs here with all four.
+    assert list(map_units(_native_pool_sizes, [0], 4)) == [([4], 4)]
+    with native_threads(3):
+        assert _native_pool_sizes(None) == ([3], 3)
+    assert ({pool["num_threads"] for pool in threadpool_info()}, pyarrow.cpu_count()) == before

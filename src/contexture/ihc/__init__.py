@@ -20,23 +20,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from contexture.ihc import figures
-from contexture.ihc.densities import immune_phenotype
-from contexture.ihc.immunoscore import immunoscore, percentile_rank
-from contexture.ihc.pet import kendall_tau_b, pair_with_lesions, paired_change, pet_correlation
-from contexture.ihc.slides import (
-    parse_stain,
-    patient_features,
-    primary_section,
-    read_reference,
-    read_slide_sheet,
-    score_slides,
-    slides_from_density_table,
-    summarize_slide,
-    summarize_slides,
-    timepoint_features,
-)
-from contexture.ihc.spatial import proximity_measures
+from contexture.lazy import lazy_exports
 
 # Densities whose baseline -> on-treatment change is tested (tables/ihc_paired_change*.tsv).
 PAIRED_COLUMNS = ["cd8_density_tumor", "cd8_density_stroma", "cd8_density_overall"]
@@ -74,6 +58,18 @@ def analyse_slides(
     of serial sections) are read at once (the rule's threads; the tables do not depend
     on it).
     """
+    from contexture.ihc import figures
+    from contexture.ihc.pet import paired_change
+    from contexture.ihc.slides import (
+        patient_features,
+        read_reference,
+        read_slide_sheet,
+        score_slides,
+        slides_from_density_table,
+        summarize_slides,
+        timepoint_features,
+    )
+
     sheet_path = Path(raw) / "slides.tsv" if raw is not None else slides
     sheet = read_slide_sheet(sheet_path) if sheet_path is not None else None
     table = summarize_slides(sheet, options, threads) if sheet is not None else slides_from_density_table(densities)
@@ -96,6 +92,9 @@ def analyse_slides(
 
 
 def _cell_map(sheet: pd.DataFrame | None, slides: pd.DataFrame, options: dict):
+    from contexture.ihc import figures
+    from contexture.ihc.slides import parse_stain, primary_section, summarize_slide
+
     if sheet is None or not len(sheet):
         return figures.no_cells_figure("No cell coordinates: densities were supplied as a table.")
     baseline = sheet[sheet["timepoint"] == options["baseline_timepoint"]]
@@ -134,6 +133,9 @@ def analyse_pet(
     row per timepoint and density (:func:`contexture.ihc.pet.pet_correlation`); the
     figure plots the first of ``densities``.
     """
+    from contexture.ihc import figures
+    from contexture.ihc.pet import pair_with_lesions, pet_correlation
+
     options = {"bootstrap": 2000, "conf_level": 0.95, **(options or {})}
     pairs = pair_with_lesions(slides, lesions)
     correlation = pet_correlation(
@@ -160,3 +162,15 @@ __all__ = [
     "percentile_rank",
     "proximity_measures",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "immune_phenotype": "contexture.ihc.densities",
+        "immunoscore": "contexture.ihc.immunoscore",
+        "percentile_rank": "contexture.ihc.immunoscore",
+        "kendall_tau_b": "contexture.ihc.pet",
+        "paired_change": "contexture.ihc.pet",
+        "proximity_measures": "contexture.ihc.spatial",
+    },
+)

@@ -120,13 +120,18 @@ def write_yaml(data: object, path: str | os.PathLike) -> None:
         temporary.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: str | os.PathLike) -> object:
     """Read a YAML file (config, signature, truth)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"YAML file '{path}' does not exist.")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        # libyaml's C loader, same safe subset as yaml.safe_load, ten times faster: the
+        # workflow reads ~20 schema files at every start (a no-op rerun included).
+        return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as error:
         raise InputError(f"YAML file '{path}' is not valid YAML: {error}") from error
 

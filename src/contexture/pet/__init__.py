@@ -31,11 +31,8 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from contexture.pet import biodistribution
-from contexture.pet.features import patient_features
-from contexture.pet.figures import biodistribution_figure, pet_model_figures
-from contexture.pet.models import run_pet_models
-from contexture.pet.quantify import QuantifyOptions, quantify_scans, read_voi_table, voi_scans
+# Light (numpy and pandas only); the entry points import the heavy submodules (DICOM,
+# NIfTI, scikit-image, matplotlib) when called: contexture.lazy.
 from contexture.pet.suv import DEFAULT_UPTAKE_WINDOWS_H, ZR89_HALF_LIFE_S
 
 
@@ -78,6 +75,9 @@ def quantify_cohort(
     quantified at once (the rule's threads; the tables do not depend on it).
     Patient features: :func:`contexture.pet.features.patient_features`.
     """
+    from contexture.pet.features import patient_features
+    from contexture.pet.quantify import QuantifyOptions, quantify_scans, read_voi_table, voi_scans
+
     if voi_table is not None:
         lesions, references = read_voi_table(voi_table, voi_columns)
         scan_table = voi_scans(lesions, references)
@@ -119,6 +119,8 @@ def fit_models(
     its PET lesion. Models and figures (:func:`model_figure`) use the same lesion selection
     (:func:`contexture.pet.models.prepare_lesions`).
     """
+    from contexture.pet.models import run_pet_models
+
     return run_pet_models(lesions, patients, dict(options or {}), slides)
 
 
@@ -131,6 +133,8 @@ def model_figure(
     labels: dict | None = None,
 ) -> tuple:
     """``(figure, source)`` of one PET figure (a key of :func:`contexture.pet.figures.pet_model_figures`)."""
+    from contexture.pet.figures import pet_model_figures
+
     return pet_model_figures(lesions, patients, dict(options or {}), slides, labels, names=[name])[name]
 
 
@@ -140,6 +144,9 @@ def biodistribution_analysis(references: pd.DataFrame, options: dict | None = No
     ``options`` is the cohort's ``pet.biodistribution`` section
     (:mod:`contexture.pet.biodistribution`).
     """
+    from contexture.pet import biodistribution
+    from contexture.pet.figures import biodistribution_figure
+
     table = biodistribution.biodistribution_table(references, options)
     comparison = biodistribution.dose_comparison(references, options)
     figure = biodistribution_figure(table, biodistribution.prepare_reference_regions(references))

@@ -19,8 +19,10 @@ import os
 import pandas as pd
 
 from contexture.errors import raise_problems
-from contexture.response import figures
-from contexture.response.classifier import evaluate_classifier
+
+# figures (matplotlib) and the classifier (scikit-learn) are imported by the entry points
+# that use them, so the other jobs, and the stages that import FEATURE_COLUMNS, do not pay
+# for them (contexture.lazy).
 from contexture.response.irecist import IRECIST_COLUMNS, best_irecist_response, irecist_timepoints
 from contexture.response.recist import (
     TIMEPOINT_COLUMNS,
@@ -173,6 +175,8 @@ def response_figures(
     swimmer plot's follow-up (:mod:`contexture.response.figures`); ``labels`` the
     cohort's display names (:func:`contexture.plotting.display_label`).
     """
+    from contexture.response import figures
+
     return {
         "waterfall": figures.waterfall(features, timepoints, labels),
         "spider": figures.spider(timepoints, features, labels),
@@ -188,6 +192,9 @@ def classify(patients: pd.DataFrame, options: dict, seed: int, threads: int = 1)
     :func:`contexture.response.classifier.evaluate_classifier`. ``threads`` processes
     refit the resamples (the rule's threads; the table does not depend on it).
     """
+    from contexture.response import figures
+    from contexture.response.classifier import evaluate_classifier
+
     options = dict(options)
     features = options.pop("features")
     table, roc = evaluate_classifier(patients, features, seed=seed, threads=threads, **options)

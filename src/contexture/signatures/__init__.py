@@ -24,14 +24,10 @@ from typing import NamedTuple
 import pandas as pd
 
 from contexture.errors import ConfigError
-from contexture.signatures.expression import (
-    expression_changes,
-    patient_means,
-    responder_status,
-    score_matrix,
-    spearman_correlations,
-)
-from contexture.signatures.figures import baseline_heatmap_figure, correlation_figure, paired_scores_figure
+
+# expression (scipy.stats, statsmodels) and figures (matplotlib) are imported by the entry
+# points that use them: the workflow's DAG imports this package for signature names only
+# (contexture.lazy).
 from contexture.signatures.scores import Signature, assign_groups, patient_features, score_signatures, sort_scores
 
 log = logging.getLogger(__name__)
@@ -129,6 +125,8 @@ def paired_changes_table(
     ``response`` is ``responder``/``non_responder``, or ``unknown`` (also for every
     patient when ``response`` is None). Signatures in the order they first appear.
     """
+    from contexture.signatures.expression import patient_means, score_matrix
+
     if scores.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     values = score_matrix(scores)
@@ -165,6 +163,9 @@ def baseline_heatmap(
     scored, else of the first scored signature, else not ordered (all scores 0, label
     "no signature scored"). Genes of ``genes`` absent from the matrix are left out.
     """
+    from contexture.signatures.expression import patient_means, score_matrix
+    from contexture.signatures.figures import baseline_heatmap_figure
+
     means = patient_means(expression, samples, baseline)
     means = means.loc[[g for g in genes["gene"] if g in means.index]]
     scored = list(dict.fromkeys(scores["signature"]))
@@ -199,6 +200,8 @@ def analyse_changes(
     heat map: :func:`baseline_heatmap`. The paired-score figure by response is
     :func:`paired_changes_figure` (its own rule, made only when the cohort has responses).
     """
+    from contexture.signatures.expression import expression_changes, responder_status
+
     response = responder_status(patients)
     changes = expression_changes(expression, samples, scores, response, pre=pre, post=post, workers=workers)
     heatmap = baseline_heatmap(expression, samples, scores, response, heatmap_genes, immunosign=immunosign)
@@ -219,6 +222,9 @@ def paired_changes_figure(
     Response groups as :func:`analyse_changes`; ``labels`` the cohort's display names
     (:func:`contexture.plotting.display_label`).
     """
+    from contexture.signatures.expression import responder_status
+    from contexture.signatures.figures import paired_scores_figure
+
     response = responder_status(patients)
     return paired_scores_figure(paired_changes_table(scores, samples, response, pre=pre, post=post), labels)
 
@@ -238,6 +244,9 @@ def analyse_correlations(
     (:func:`~contexture.signatures.expression.spearman_correlations`); the figure stars
     pairs with q < ``fdr_alpha``.
     """
+    from contexture.signatures.expression import patient_means, spearman_correlations
+    from contexture.signatures.figures import correlation_figure
+
     correlations = spearman_correlations(patient_means(expression, samples, timepoint), genes, tcell_genes)
     return correlations, correlation_figure(correlations, alpha=fdr_alpha)
 

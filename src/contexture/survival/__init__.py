@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contexture.survival.analysis import ENDPOINTS, SurvivalOptions, analyse
-from contexture.survival.figures import forest_figure, km_figure
+# The entry points import analysis (scipy.stats) and figures (matplotlib) when called, so
+# that importing contexture.survival.captions (the report) costs neither: contexture.lazy.
 
 
 def analyse_cohort(patients: pd.DataFrame, options: dict) -> dict[str, pd.DataFrame]:
@@ -20,6 +20,8 @@ def analyse_cohort(patients: pd.DataFrame, options: dict) -> dict[str, pd.DataFr
     ``options`` is the cohort's ``survival`` config section
     (:meth:`~contexture.survival.analysis.SurvivalOptions.from_config`).
     """
+    from contexture.survival.analysis import SurvivalOptions, analyse
+
     return analyse(patients, SurvivalOptions.from_config(options))
 
 
@@ -30,6 +32,9 @@ def survival_figures(
 
     ``labels``: the cohort's display names (``contexture.plotting.display_label``).
     """
+    from contexture.survival.analysis import ENDPOINTS
+    from contexture.survival.figures import forest_figure, km_figure
+
     panels = {f"km_{endpoint}": km_figure(curves, km, logrank, endpoint, labels) for endpoint in ENDPOINTS}
     return {**panels, "forest": forest_figure(cox, labels)}
 
