@@ -20,12 +20,14 @@ probe names carry their concentration (``POS_A(128)``, ``NEG_C(0)``): the name b
 ``POS_A`` and the concentration (fM) goes to a ``concentration`` column. Every other
 name is kept whole, including SNV probes with ``|`` or ``(`` in their names.
 
-PlexSet lanes (classes ``Endogenous1s`` ... ``Endogenous8s``, ``Housekeeping1s`` ...: eight
-samples, hybridisation rows A-H, in one lane) are refused by name (:func:`plexset_classes`):
-read as one lane they would give one sample with every gene eight times. Their positive
-controls (``POS_1`` ... ``POS_8``, one ERCC at one concentration, no ``POS_A``-``F`` series)
-do not support the linearity and limit-of-detection QC below, and we found no NanoString
-PlexSet normalization rule to cite for them; a refusal by name beats a silent mis-read.
+PlexSet lanes (classes ``Endogenous1s`` ... ``Endogenous8s``, ``Housekeeping1s`` ... ``8s``)
+hold eight samples, hybridised in rows A-H of the PlexSet plate (suffix ``1s`` = row A ...
+``8s`` = row H). :func:`split_plexset` splits such a lane into its eight samples, each with its
+row's probes (class suffix removed: ``Endogenous``, ``Housekeeping``) and a copy of the lane's
+Positive and Negative controls, which the eight samples share (as NACHO's ``read_rcc`` does;
+docs/nanostring.md). Each sample's attributes gain ``plexset_row`` (``A``-``H``) and its name is
+``<file's sample name>_<1..8>``. A lane must carry all eight rows with the same probes in each;
+PlexSet and single-sample files in one CodeSet are refused, naming one file of each.
 
 Probes are identified by (CodeClass, Name, Accession), with control names stripped of their
 concentration first (``POS_A(128)`` and ``POS_A`` are one probe), and files are merged by
@@ -64,7 +66,9 @@ __all__ = [
     "POSITIVE_CONCENTRATIONS",
     "MAX_RCC_BYTES",
     "RccFile",
+    "PLEXSET_ROWS",
     "plexset_classes",
+    "split_plexset",
     "parse_rcc",
     "read_rcc",
     "is_rcc_name",
@@ -72,6 +76,7 @@ __all__ = [
     "find_rcc_files",
     "RccSet",
     "merge_rcc",
+    "take_samples",
     "read_rcc_files",
     "read_rlf_name",
     "check_rlf",
@@ -83,11 +88,13 @@ CODE_SUMMARY_COLUMNS = ("CodeClass", "Name", "Accession", "Count")
 # Standard concentrations (fM) of the ERCC positive controls (MAN-C0011), used when a
 # file's control names do not carry them.
 POSITIVE_CONCENTRATIONS = {"POS_A": 128.0, "POS_B": 32.0, "POS_C": 8.0, "POS_D": 2.0, "POS_E": 0.5, "POS_F": 0.125}
+# PlexSet hybridisation rows, in class-suffix order: Endogenous1s is row A ... Endogenous8s row H.
+PLEXSET_ROWS = ("A", "B", "C", "D", "E", "F", "G", "H")
 MAX_RCC_BYTES = 64 * 1024**2  # an RCC is ~20-60 kB; refuse anything absurdly large
 
 _TAG = re.compile(r"^[ \t]*<(/?)([A-Za-z_][A-Za-z0-9_]*)>[ \t]*$", re.MULTILINE)
 _CONTROL = re.compile(r"^((?:POS|NEG)_[A-Za-z0-9]+)\(([0-9]*\.?[0-9]+)\)$")
-_PLEXSET_CLASS = re.compile(r"^(?:Endogenous|Housekeeping)[1-8]s$")
+_PLEXSET_CLASS = re.compile(r"^(Endogenous|Housekeeping)([1-8])s$")
 _KNOWN_KEYS = {
     "FileVersion": "file_version",
     "SoftwareVersion": "software_version",
@@ -142,6 +149,66 @@ def _strip_concentration(name: str) -> str:
 def plexset_classes(rcc: RccFile) -> list[str]:
     """The PlexSet code classes (``Endogenous1s`` ... ``Housekeeping8s``) of a file, sorted."""
     return sorted(c for c in set(rcc.code_class) if _PLEXSET_CLASS.match(c))
+
+
+def split_plexset(rcc: RccFile) -> list[RccFile]:
+    """A PlexSet lane as its eight samples (rows A-H); any other file as itself, alone.
+
+    Row k's sample holds the probes of classes ``Endogenous<k>s`` / ``Housekeeping<k>s``
+    (renamed ``Endogenous`` / ``Housekeeping``) and a copy of the lane's ``Positive`` and
+    ``Negative`` controls, shared by the eight samples; its attributes are the lane's plus
+    ``plexset_row`` (``A`` for ``1s`` ... ``H`` for ``8s``). Refused, naming the file and the
+    classes: a lane mixing PlexSet and plain classes, one missing a row, rows with different
+    probes, or a class that belongs to no row and is not a control (nothing to assign it to).
+    """
+    if not plexset_classes(rcc):
+        return [rcc]
+    where = f"RCC file '{rcc.path}' (a PlexSet lane: eight samples, rows A-H, in one lane)"
+    row_of = np.zeros(len(rcc.code_class), dtype=np.int64)  # 0: a lane control, else the row 1-8
+    base: list[str] = list(rcc.code_class)
+    unassigned = set()
+    for i, code_class in enumerate(rcc.code_class):
+        match = _PLEXSET_CLASS.match(code_class)
+        if match:
+            base[i], row_of[i] = match.group(1), int(match.group(2))
+        elif code_class not in ("Positive", "Negative"):
+            unassigned.add(code_class)
+    if unassigned:
+        raise InputError(
+            f"{where}: code class(es) {sorted(unassigned)} belong to no row (expected Endogenous1s ... Endogenous8s, "
+            "Housekeeping1s ... Housekeeping8s and the lane's Positive and Negative controls)."
+        )
+    kinds = {k: {b for b, r in zip(base, row_of, strict=True) if r == k} for k in range(1, 9)}
+    missing = [
+        f"{kind}{k}s" for kind in sorted(set().union(*kinds.values())) for k in range(1, 9) if kind not in kinds[k]
+    ]
+    if missing:
+        raise InputError(f"{where}: code class(es) {missing} are missing; a PlexSet lane carries all eight rows.")
+    controls = np.flatnonzero(row_of == 0)
+    parts = []
+    first_keys = None
+    for k, row in enumerate(PLEXSET_ROWS, start=1):
+        rows = np.concatenate([np.flatnonzero(row_of == k), controls])
+        part = RccFile(
+            path=rcc.path,
+            attributes={**rcc.attributes, "plexset_row": row},
+            code_class=[base[i] for i in rows],
+            name=[rcc.name[i] for i in rows],
+            accession=[rcc.accession[i] for i in rows],
+            counts=rcc.counts[rows],
+            messages=rcc.messages,
+        )
+        keys = set(part.keys)
+        if first_keys is None:
+            first_keys = keys
+        elif keys != first_keys:
+            differ = sorted(keys ^ first_keys)[:5]
+            raise InputError(
+                f"{where}: row {row} (classes *{k}s) has other probes than row A (classes *1s), e.g. {differ}; "
+                "the eight rows of a lane carry one probe set."
+            )
+        parts.append(part)
+    return parts
 
 
 def _snake(key: str) -> str:
@@ -380,61 +447,78 @@ def _clean_names(code_class: np.ndarray, name: np.ndarray) -> tuple[np.ndarray, 
 class RccMerger:
     """Merge parsed RCC files one at a time (:func:`merge_rcc`'s engine).
 
-    :meth:`add` reduces each file to its count column (in the first file's probe order)
-    and its attributes and refuses what :func:`merge_rcc` refuses, as the file arrives;
-    :meth:`finish` names the files' samples and returns the :class:`RccSet`. Validation
-    (:mod:`contexture.nanostring.checks`) feeds it the files it parses anyway, so the
-    stage never parses them again.
+    :meth:`add` reduces each file to its count column(s) (in the first file's probe order;
+    a PlexSet lane gives eight, :func:`split_plexset`) and its attributes and refuses what
+    :func:`merge_rcc` refuses, as the file arrives; :meth:`finish` names the files' samples
+    and returns the :class:`RccSet`. Validation (:mod:`contexture.nanostring.checks`) feeds
+    it the files it parses anyway, so the stage never parses them again.
     """
 
     def __init__(self) -> None:
         self.first: RccFile | None = None
         self.position: dict[tuple[str, str, str], int] = {}
-        self.columns: list[np.ndarray] = []
-        self.attributes: list[dict[str, str]] = []
-        self.paths: list[str] = []
+        self.columns: list[np.ndarray] = []  # one per sample (a PlexSet lane has eight)
+        self.attributes: list[dict[str, str]] = []  # one per sample
+        self.paths: list[str] = []  # one per file
+        self.samples_per_file: list[int] = []
+        self.kind: dict[bool, str] = {}  # PlexSet or not -> first file of that kind
         self.seen_lanes: dict[tuple[str, str], str] = {}
         self.seen_counts: dict[bytes, str] = {}
 
     def add(self, f: RccFile) -> None:
-        _refuse_plexset(f)
-        first = self.first
-        if first is None:
-            keys = f.keys
-            position = {key: i for i, key in enumerate(keys)}
-            if len(position) != len(keys):
-                _raise_duplicate_keys(f)
-            column = f.counts
-        else:
-            if f.attributes["gene_rlf"] != first.attributes["gene_rlf"]:
-                _raise_codesets(first, f, self.attributes, self.paths)
-            if f.same_probe_layout(first):
-                column = f.counts
+        parts = split_plexset(f)
+        plexset = "plexset_row" in parts[0].attributes
+        self.kind.setdefault(plexset, f.path)
+        if (not plexset) in self.kind:
+            _raise_mixed_plexset(self.kind[True], self.kind[False], f.path)
+        columns = []
+        for part in parts:
+            first = self.first
+            if first is None:
+                keys = part.keys
+                position = {key: i for i, key in enumerate(keys)}
+                if len(position) != len(keys):
+                    _raise_duplicate_keys(part)
+                column = part.counts
+                # Keep the first file's probe columns only: counts live in self.columns.
+                self.first = RccFile(
+                    part.path, part.attributes, part.code_class, part.name, part.accession, part.counts[:0]
+                )
+                self.position = position
             else:
-                column = _reorder(f, first, self.position)
-        _refuse_duplicate_lane(f, column, self.seen_lanes, self.seen_counts)
-        if first is None:
-            # Keep the first file's probe columns only: counts live in self.columns.
-            self.first = RccFile(f.path, f.attributes, f.code_class, f.name, f.accession, f.counts[:0])
-            self.position = position
-        self.columns.append(column)
-        self.attributes.append(f.attributes)
+                if part.attributes["gene_rlf"] != first.attributes["gene_rlf"]:
+                    _raise_codesets(first, part, self.attributes, self._sample_paths())
+                column = part.counts if part.same_probe_layout(first) else _reorder(part, first, self.position)
+            columns.append(column)
+        # One lane, one check: a PlexSet lane's rows share their controls (and empty wells may
+        # share all-zero rows), so copies are judged on the whole lane.
+        _refuse_duplicate_lane(f, np.concatenate(columns), self.seen_lanes, self.seen_counts)
+        self.columns.extend(columns)
+        self.attributes.extend(part.attributes for part in parts)
         self.paths.append(f.path)
+        self.samples_per_file.append(len(parts))
+
+    def _sample_paths(self) -> list[str]:
+        return [p for p, n in zip(self.paths, self.samples_per_file, strict=True) for _ in range(n)]
 
     def finish(self, samples: list[str]) -> RccSet:
-        """The merged set; ``samples[i]`` names the i-th file added."""
+        """The merged set; ``samples[i]`` names the i-th file added (its PlexSet rows ``<name>_1`` ... ``_8``)."""
         first = self.first
         if first is None:
             raise InputError("no RCC files to read.")
         if len(self.paths) != len(samples):
             raise ValueError("one sample name per file")
+        names = []
+        for name, n in zip(samples, self.samples_per_file, strict=True):
+            names.extend([name] if n == 1 else [f"{name}_{k}" for k in range(1, n + 1)])
+        _refuse_duplicate_samples(names)
         counts = np.column_stack(self.columns)
         code_class = np.array(first.code_class, dtype=object)
-        names, concentration = _clean_names(code_class, np.array(first.name, dtype=object))
+        names_clean, concentration = _clean_names(code_class, np.array(first.name, dtype=object))
         probes = pd.DataFrame(
             {
                 "code_class": code_class,
-                "name": names,
+                "name": names_clean,
                 "accession": np.array(first.accession, dtype=object),
                 "concentration": concentration,
             }
@@ -443,14 +527,14 @@ class RccMerger:
             _raise_duplicate_keys(first, cleaned=True)
         order = sorted(
             range(len(probes)),
-            key=lambda i: (_class_rank(code_class[i]), code_class[i], names[i], probes["accession"].iat[i]),
+            key=lambda i: (_class_rank(code_class[i]), code_class[i], names_clean[i], probes["accession"].iat[i]),
         )
         probes = probes.iloc[order].reset_index(drop=True)
         counts = counts[order]
         lanes = pd.DataFrame(self.attributes)
-        lanes.insert(0, "file", [os.path.basename(p) for p in self.paths])
-        lanes.insert(0, "sample_id", list(samples))
-        return _sorted_by_sample(RccSet(probes, counts, list(samples), lanes))
+        lanes.insert(0, "file", [os.path.basename(p) for p in self._sample_paths()])
+        lanes.insert(0, "sample_id", names)
+        return _sorted_by_sample(RccSet(probes, counts, names, lanes))
 
 
 def _sorted_by_sample(rccs: RccSet) -> RccSet:
@@ -463,12 +547,13 @@ def _sorted_by_sample(rccs: RccSet) -> RccSet:
 def merge_rcc(files: Iterable[RccFile], samples: list[str]) -> RccSet:
     """Merge parsed RCC files into one probe x sample matrix, by (CodeClass, Name, Accession).
 
-    ``samples[i]`` names the i-th file. ``files`` may be a generator: each file is
-    reduced to its count column and attributes as it arrives, so 10,000 files never sit
-    in memory at once. Refuses files from different CodeSets (GeneRLF), duplicate probe
-    keys within a file, files whose probe sets differ, PlexSet files (:func:`plexset_classes`)
-    and duplicate lanes (same CartridgeID and lane ID, or identical count vectors with at
-    least one count), naming both files.
+    ``samples[i]`` names the i-th file; a PlexSet lane's eight samples are
+    ``samples[i]_1`` ... ``_8`` (rows A-H, :func:`split_plexset`). ``files`` may be a
+    generator: each file is reduced to its count columns and attributes as it arrives, so
+    10,000 files never sit in memory at once. Refuses files from different CodeSets
+    (GeneRLF), duplicate probe keys within a file, files whose probe sets differ, PlexSet
+    lanes mixed with single-sample ones, and duplicate lanes (same CartridgeID and lane ID,
+    or identical count vectors with at least one count), naming both files.
     """
     samples = list(samples)
     _refuse_duplicate_samples(samples)
@@ -482,6 +567,18 @@ def _refuse_duplicate_samples(samples: list[str]) -> None:
     if len(set(samples)) != len(samples):
         dupes = sorted(name for name, n in Counter(samples).items() if n > 1)
         raise InputError(f"sample names are not unique: {dupes[:10]}; name the samples in a sample sheet.")
+
+
+def take_samples(rccs: RccSet, positions: list[int], names: list[str]) -> RccSet:
+    """The samples of ``rccs`` at ``positions`` (in its order), named ``names``, re-sorted by name.
+
+    How the stage applies a sample sheet that leaves some PlexSet rows out (empty wells).
+    """
+    _refuse_duplicate_samples(list(names))
+    lanes = rccs.lanes.iloc[list(positions)].reset_index(drop=True)
+    lanes["sample_id"] = list(names)
+    counts = rccs.counts[:, list(positions)]
+    return _sorted_by_sample(RccSet(rccs.probes, counts, list(names), lanes))
 
 
 def rename_samples(rccs: RccSet, names: dict[str, str]) -> RccSet:
@@ -498,15 +595,12 @@ def rename_samples(rccs: RccSet, names: dict[str, str]) -> RccSet:
     return _sorted_by_sample(RccSet(rccs.probes, rccs.counts, samples, lanes))
 
 
-def _refuse_plexset(f: RccFile) -> None:
-    classes = plexset_classes(f)
-    if classes:
-        raise InputError(
-            f"RCC file '{f.path}' is a PlexSet lane (code classes {', '.join(classes)}: eight samples, rows A-H, "
-            "in one lane). contexture does not read PlexSet: read as one lane it would be one sample with each "
-            "gene eight times, and PlexSet positive controls do not support the nSolver lane QC. Analyse PlexSet "
-            "data in nSolver, or give each row's counts as its own RCC file."
-        )
+def _raise_mixed_plexset(plexset_path: str, single_path: str, path: str) -> None:
+    raise InputError(
+        f"RCC files '{plexset_path}' (a PlexSet lane: eight samples, rows A-H) and '{single_path}' (one sample per "
+        f"lane) are mixed in one CodeSet (noticed at '{path}'): PlexSet and single-sample lanes are different assays "
+        "(other controls, other normalization); analyse each as its own cohort."
+    )
 
 
 def _refuse_duplicate_lane(

@@ -25,12 +25,11 @@ from contexture.io.rcc import (
     find_rcc_files,
     read_rcc_files,
     read_rcc_set,
-    rename_samples,
 )
 from contexture.nanostring.normalization import (
     QCThresholds,
+    assign_samples,
     log2_raw_counts,
-    match_sample_sheet,
     process,
     samples_table,
 )
@@ -73,16 +72,14 @@ def process_cohort(
     """
     if parsed is not None:
         by_path = read_rcc_set(parsed)
-        files = sorted(Path(p) for p in by_path.samples)  # find_rcc_files' order
-        samples = match_sample_sheet([str(f) for f in files], sheet, sheet_path)
-        rccs = rename_samples(by_path, dict(zip([str(f) for f in files], samples["sample_id"], strict=True)))
     else:
         rcc = list(rcc)
         files = find_rcc_files(rcc[0]) if len(rcc) == 1 and Path(rcc[0]).is_dir() else sorted(Path(p) for p in rcc)
-        samples = match_sample_sheet([str(f) for f in files], sheet, sheet_path)
-        rccs = read_rcc_files(files, list(samples["sample_id"]))
+        by_path = read_rcc_files(files, [str(f) for f in files])
         if rlf is not None:
-            check_rlf(rlf, rccs)
+            check_rlf(rlf, by_path)
+    # Files to samples (a PlexSet lane is eight): the sheet's IDs, or the file names.
+    rccs, samples = assign_samples(by_path, sheet, sheet_path)
     result = process(
         rccs.probes,
         rccs.counts,

@@ -19,7 +19,15 @@ from collections import Counter
 
 from contexture.errors import InputError
 from contexture.inputs import Collector
-from contexture.io.rcc import RccMerger, find_rcc_files, parse_rcc_bytes, plexset_classes, read_rcc_bytes, read_rlf_name
+from contexture.io.rcc import (
+    RccMerger,
+    find_rcc_files,
+    parse_rcc_bytes,
+    plexset_classes,
+    read_rcc_bytes,
+    read_rlf_name,
+    split_plexset,
+)
 from contexture.nanostring.normalization import match_sample_sheet
 
 
@@ -27,8 +35,9 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
     """RCC files, sample sheet and RLF of a cohort's ``nanostring`` section.
 
     Every RCC file parses and is within ``limits.rcc_mb``; the sample sheet passes its
-    schema and names exactly the RCC files present; the files share one CodeSet
-    (``GeneRLF``) and one probe set; no file is a PlexSet lane; no two files are one lane
+    schema and names exactly the RCC files present (a PlexSet lane's rows by its
+    ``plexset_row``); the files share one CodeSet (``GeneRLF``) and one probe set; PlexSet
+    lanes carry all eight rows and are not mixed with single-sample lanes; no two files are one lane
     (CartridgeID + lane ID) or copies (identical counts); the RLF, when given, names that
     CodeSet (its ``Name=``, or its file stem for RLFs without one).
     """
@@ -40,13 +49,13 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
     except InputError as error:
         found.add(f"nanostring.rcc: {error}")
         return
+    sheet, clean = None, False
     if "samples" in section:
         sheet, clean = found.table(
             section["samples"], "tables/nanostring_samples", "NanoString sample sheet", "nanostring"
         )
-        if clean:
-            with found.capture():
-                match_sample_sheet([str(f) for f in files], sheet, str(section["samples"]))
+    plexset: list[str] = []  # PlexSet lanes (eight samples each); the rest are single-sample lanes
+    single: list[str] = []
     codesets: dict[str, list[str]] = {}
     probe_sets: dict[int, list[str]] = {}
     lanes: dict[tuple[str, str], str] = {}
@@ -79,12 +88,14 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
                 f"RCC file '{path}', <Code_Summary>: probe key (CodeClass, Name, Accession) repeated: {repeated[:5]}; "
                 "expected each probe once"
             )
-        plexset = plexset_classes(rcc)
-        if plexset:
-            found.add(
-                f"RCC file '{path}', <Code_Summary>: a PlexSet lane (code classes {', '.join(plexset)}: eight samples "
-                "in one lane); contexture does not read PlexSet"
-            )
+        if plexset_classes(rcc):
+            try:
+                split_plexset(rcc)  # all eight rows, one probe set: else named here, per file
+            except InputError as error:
+                found.add(str(error))
+            plexset.append(str(path))
+        else:
+            single.append(str(path))
         lane = (rcc.attributes.get("cartridge_id", ""), rcc.attributes.get("lane_id", ""))
         if all(lane) and lanes.setdefault(lane, str(path)) != str(path):
             found.add(
@@ -104,6 +115,15 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
                 merger.add(rcc)
             except InputError as error:  # the checks above name the same problem
                 merge_error = str(error)
+    if clean:
+        with found.capture():
+            match_sample_sheet([str(f) for f in files], sheet, str(section["samples"]), plexset)
+    if plexset and single:
+        found.add(
+            f"RCC files mix PlexSet lanes ({len(plexset)}, e.g. '{plexset[0]}': eight samples, rows A-H) and "
+            f"single-sample lanes ({len(single)}, e.g. '{single[0]}') in one CodeSet; they are different assays "
+            "(other controls, other normalization): analyse each as its own cohort"
+        )
     if len(codesets) > 1:
         usual = max(codesets, key=lambda name: len(codesets[name]))
         for name, paths in sorted(codesets.items()):
@@ -114,7 +134,7 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
                         f"other {len(codesets[usual])} file(s), {usual!r} (e.g. '{codesets[usual][0]}'). Probes of "
                         "different CodeSets cannot be merged: analyse each CodeSet as its own cohort"
                     )
-    elif len(probe_sets) > 1:
+    elif len(probe_sets) > 1 and not (plexset and single):
         usual = max(probe_sets, key=lambda key: len(probe_sets[key]))
         for key, paths in probe_sets.items():
             if key != usual:

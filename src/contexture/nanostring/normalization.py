@@ -55,6 +55,7 @@ RUVSeq::RUVg(isLog = TRUE) on the same Y.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from contexture.errors import ConfigError, InputError
+from contexture.io.rcc import PLEXSET_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ FAIL_FLAGS = (
     "flag_housekeeping_low",
     "flag_positive_factor",
     "flag_housekeeping_factor",
+)
+# What lanes.tsv's qc_not_applicable says for a PlexSet sample.
+PLEXSET_NOT_APPLICABLE = (
+    "positive_linearity;limit_of_detection: not applicable to PlexSet (POS_1-8 are one ERCC at one concentration)"
 )
 # Failures judged against the reference lanes; the others decide which lanes are the reference.
 REFERENCE_DEPENDENT_FLAGS = ("flag_positive_factor", "flag_housekeeping_factor")
@@ -137,28 +143,42 @@ def geometric_mean_floored(counts: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.exp(np.log(values).mean(axis=axis))
 
 
-def scaling_factors(lane_geomeans: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+def scaling_factors(
+    lane_geomeans: np.ndarray, reference: np.ndarray | None = None, lanes: np.ndarray | None = None
+) -> np.ndarray:
     """nSolver factor per lane: arithmetic mean of the reference lanes' geometric means / this lane's.
 
     Two lanes with geometric means p and 2p get 1.5p/p = 1.5 and 1.5p/2p = 0.75.
     ``reference`` (boolean per lane; default every lane) chooses the lanes whose mean is
-    the reference; every lane gets a factor.
+    the reference; every lane gets a factor. ``lanes`` (one label per sample, e.g. the RCC
+    file): samples sharing a label are one lane, counted once in the mean (the eight
+    samples of a PlexSet lane share its positive controls, so its geometric mean).
     """
     lane_geomeans = np.asarray(lane_geomeans, dtype=float)
     if reference is None:
         reference = np.ones(len(lane_geomeans), dtype=bool)
-    return lane_geomeans[np.asarray(reference, dtype=bool)].mean() / lane_geomeans
+    chosen = np.asarray(reference, dtype=bool).copy()
+    if lanes is not None:
+        labels = np.asarray(lanes, dtype=object)
+        _, first = np.unique(labels[chosen], return_index=True)
+        keep = np.zeros(len(lane_geomeans), dtype=bool)
+        keep[np.flatnonzero(chosen)[first]] = True
+        chosen = keep
+    return lane_geomeans[chosen].mean() / lane_geomeans
 
 
 def positive_control_factors(
-    probes: pd.DataFrame, counts: np.ndarray, reference: np.ndarray | None = None
+    probes: pd.DataFrame, counts: np.ndarray, reference: np.ndarray | None = None, lanes: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(lane geometric means of POS_A-F, positive normalization factors against ``reference`` lanes)."""
+    """(lane geometric means of the positive controls, positive normalization factors against ``reference`` lanes).
+
+    The controls are POS_A-F, or a PlexSet lane's POS_1-8; ``lanes`` as in :func:`scaling_factors`.
+    """
     positive = _class_mask(probes, "Positive")
     if not positive.any():
         raise InputError("no Positive-class probes in the RCC files: positive-control normalization is impossible.")
     geomeans = geometric_mean_floored(counts[positive], axis=0)
-    return geomeans, scaling_factors(geomeans, reference)
+    return geomeans, scaling_factors(geomeans, reference, lanes)
 
 
 def housekeeping_factors(
@@ -264,6 +284,10 @@ def lane_qc(
         out["positive_linearity_r2"] = np.nan
     out["flag_positive_linearity"] = ~(out["positive_linearity_r2"] >= t.positive_linearity_min_r2)
 
+    # PlexSet lanes' POS_1-8 are one ERCC at one concentration: no series to fit, no POS_E.
+    # Both checks are not applicable (NA, with the reason), not passed (NACHO, too, draws
+    # neither for PlexSet); see docs/nanostring.md.
+    plexset = plexset_samples(out)
     lod_row = np.flatnonzero(positive & (names == LOD_PROBE))
     negatives = counts[negative].astype(float)
     out["pos_e_count"] = counts[lod_row[0]] if len(lod_row) else np.nan
@@ -275,6 +299,14 @@ def lane_qc(
         out["negative_sd"] = np.nan
     out["lod_threshold"] = out["negative_mean"] + t.lod_sd_multiplier * out["negative_sd"]
     out["flag_limit_of_detection"] = ~(out["pos_e_count"] > out["lod_threshold"])
+    if plexset.any():
+        for column in ("positive_linearity_r2", "pos_e_count"):
+            out[column] = np.where(plexset, np.nan, out[column].to_numpy(dtype=float))
+        for flag in ("flag_positive_linearity", "flag_limit_of_detection"):
+            values = pd.array(out[flag].to_numpy(dtype=bool), dtype="boolean")
+            values[plexset] = pd.NA
+            out[flag] = values
+        out["qc_not_applicable"] = np.where(plexset, PLEXSET_NOT_APPLICABLE, "")
 
     raw_hk = geometric_mean_floored(counts[housekeeping], axis=0) if housekeeping.any() else np.full(len(out), np.nan)
     out["housekeeping_geomean"] = raw_hk
@@ -286,12 +318,14 @@ def lane_qc(
     # The reference of the factors: lanes passing every check that does not depend on the
     # reference itself (all but the two factor ranges), as nSolver users leave failed lanes out
     # of the experiment they normalize. Every lane gets a factor against it.
-    intrinsic = out[[f for f in FAIL_FLAGS if f not in REFERENCE_DEPENDENT_FLAGS]].to_numpy(dtype=bool)
+    intrinsic = _judged(out, [f for f in FAIL_FLAGS if f not in REFERENCE_DEPENDENT_FLAGS])
     reference = ~intrinsic.any(axis=1)
     if not reference.any():
         reference = np.ones(len(out), dtype=bool)  # nothing passes: every lane fails anyway
     out["in_reference"] = reference
-    pos_geomean, pos_factor = positive_control_factors(probes, counts, reference)
+    # A PlexSet lane's samples share its positive controls: the lane enters the mean once.
+    lane_labels = out["file"].astype(str).to_numpy() if plexset.any() and "file" in out else None
+    pos_geomean, pos_factor = positive_control_factors(probes, counts, reference, lane_labels)
     hk_geomean, hk_factor = housekeeping_factors(counts, housekeeping, pos_factor, reference)
     out["positive_geomean"] = pos_geomean
     out["pos_factor"] = pos_factor
@@ -302,11 +336,24 @@ def lane_qc(
     low, high = t.housekeeping_factor_range
     out["flag_housekeeping_factor"] = ~((hk_factor >= low) & (hk_factor <= high))
 
-    failed = out[list(FAIL_FLAGS)].to_numpy(dtype=bool)
+    failed = _judged(out, list(FAIL_FLAGS))
     out["qc_pass"] = ~failed.any(axis=1)
     labels = np.array([f.removeprefix("flag_") for f in FAIL_FLAGS])
     out["qc_failures"] = [";".join(labels[row]) for row in failed]
     return out
+
+
+def _judged(out: pd.DataFrame, flags: list[str]) -> np.ndarray:
+    """Flags as a boolean matrix, a not-applicable check (NA) counting as not failed."""
+    return out[flags].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def plexset_samples(lanes: pd.DataFrame) -> np.ndarray:
+    """True for samples that are a row of a PlexSet lane (``plexset_row`` set, :func:`contexture.io.rcc.split_plexset`)."""
+    if "plexset_row" not in lanes.columns:
+        return np.zeros(len(lanes), dtype=bool)
+    rows = lanes["plexset_row"]
+    return (rows.notna() & (rows.astype(str).str.strip() != "")).to_numpy(dtype=bool)
 
 
 def _fov_count_mixed(fov_count: np.ndarray) -> np.ndarray:
@@ -427,6 +474,15 @@ def process(
         log.warning(message)
         warnings.append(message)
     qc = lane_qc(probes, counts, lanes, thresholds, hk_mask)
+    if plexset_samples(qc).any():
+        message = (
+            f"PlexSet: {len(qc)} samples from {qc['file'].nunique()} lane(s); the positive and negative controls are "
+            "each lane's, shared by its rows A-H, and the positive-linearity and limit-of-detection checks do not "
+            "apply (qc_not_applicable in lanes.tsv). Rows are read with different reporter tags: no cross-row "
+            "calibration is applied, so compare samples across rows with plexset_row (lanes.tsv, samples.tsv) in mind."
+        )
+        log.warning(message)
+        warnings.append(message)
     if qc["flag_fov_count_mixed"].any():
         values = pd.to_numeric(qc["fov_count"], errors="coerce").value_counts().sort_index()
         message = (
@@ -514,60 +570,158 @@ def log2_raw_counts(raw_counts: pd.DataFrame, samples: list[str]) -> pd.DataFram
 SAMPLE_COLUMNS = ["sample_id", "patient_id", "timepoint", "batch", "file"]
 
 
-def match_sample_sheet(files: list[str], sheet: pd.DataFrame | None, sheet_path: str = "sample sheet") -> pd.DataFrame:
-    """One row per RCC file: ``sample_id, patient_id, timepoint, batch, file`` in file order.
+def plexset_row_letter(value: str) -> str | None:
+    """A sample sheet's ``plexset_row`` as its row letter: ``A``-``H`` as given, ``1``-``8`` as ``A``-``H``; else None."""
+    text = str(value).strip()
+    if text in PLEXSET_ROWS:
+        return text
+    if text.isdigit() and 1 <= int(text) <= len(PLEXSET_ROWS):
+        return PLEXSET_ROWS[int(text) - 1]
+    return None
+
+
+def match_sample_sheet(
+    files: list[str], sheet: pd.DataFrame | None, sheet_path: str = "sample sheet", plexset: Iterable[str] = ()
+) -> pd.DataFrame:
+    """One row per sample: ``sample_id, patient_id, timepoint, batch, file`` in file order.
 
     ``sheet`` (validated ``tables/nanostring_samples``) maps its ``file`` column to the
     RCC file names (base name, with or without ``.RCC``/``.RCC.gz``). Without a sheet each
     file is its own sample named by its file name (patient and timepoint empty). Files
     missing from the sheet and sheet rows without a file are errors listing them all.
+
+    ``plexset``: the files (as in ``files``) that are PlexSet lanes, eight samples each (rows
+    A-H). Then the table has a ``plexset_row`` column (empty for single-sample files), and
+    a PlexSet lane gives one sample per row it is listed with in the sheet (its
+    ``plexset_row``: ``A``-``H`` or ``1``-``8``), or without a sheet its eight samples
+    ``<file stem>_1`` ... ``_8``. A sheet row for a PlexSet file needs its ``plexset_row``,
+    one for a single-sample file must leave it empty, and a (file, row) pair is listed
+    once; rows of a listed lane that the sheet leaves out (unused wells) are left out of
+    the analysis with a warning.
     """
     from contexture.io.rcc import rcc_stem
 
     base = [Path(f).name for f in files]
+    plexset = set(plexset)
+    plex = np.array([f in plexset for f in files], dtype=bool)
     if sheet is None:
-        return pd.DataFrame(
-            {
-                "sample_id": [rcc_stem(b) for b in base],
-                "patient_id": pd.NA,
-                "timepoint": pd.NA,
-                "batch": pd.NA,
-                "file": base,
-            }
-        )
+        rows = []
+        for b, is_plex in zip(base, plex, strict=True):
+            if is_plex:
+                rows += [(f"{rcc_stem(b)}_{k}", b, row) for k, row in enumerate(PLEXSET_ROWS, start=1)]
+            else:
+                rows.append((rcc_stem(b), b, pd.NA))
+        out = pd.DataFrame(rows, columns=["sample_id", "file", "plexset_row"])
+        for column in ("patient_id", "timepoint", "batch"):
+            out[column] = pd.NA
+        return out[SAMPLE_COLUMNS + (["plexset_row"] if plex.any() else [])]
     lookup: dict[str, int] = {}
     for i, b in enumerate(base):
         lookup[b] = i
         lookup.setdefault(rcc_stem(b), i)
-    rows = np.full(len(files), -1)
-    unknown = []
-    for r, listed in enumerate(sheet["file"].astype(str)):
+    given_rows = sheet["plexset_row"] if "plexset_row" in sheet.columns else pd.Series(pd.NA, index=sheet.index)
+    taken: dict[tuple[int, str], int] = {}
+    matched: list[tuple[int, int, object]] = []  # (sheet row, file index, plexset row)
+    unknown, wrong = [], []
+    for r, (listed, given) in enumerate(zip(sheet["file"].astype(str), given_rows, strict=True)):
+        where = f"row {r + 1} (line {r + 2})"
         key = Path(listed).name
         index = lookup.get(key, lookup.get(rcc_stem(key)))
         if index is None:
-            unknown.append(f"row {r + 1} (line {r + 2}): {listed!r}")
-        elif rows[index] >= 0:
-            unknown.append(f"row {r + 1} (line {r + 2}): {listed!r} names the same file as row {rows[index] + 1}")
-        else:
-            rows[index] = r
-    unlisted = [b for b, r in zip(base, rows, strict=True) if r < 0]
-    if unknown or unlisted:
+            unknown.append(f"{where}: {listed!r}")
+            continue
+        has_row = not pd.isna(given) and str(given).strip() != ""
+        if plex[index] and not has_row:
+            wrong.append(
+                f"{where}, column plexset_row: empty, but {base[index]!r} is a PlexSet lane (eight samples, rows A-H); "
+                "give the row of this sample (A-H or 1-8)"
+            )
+            continue
+        if not plex[index] and has_row:
+            wrong.append(
+                f"{where}, column plexset_row: {given!r}, but {base[index]!r} is a single-sample lane, not PlexSet; "
+                "leave plexset_row empty"
+            )
+            continue
+        row = plexset_row_letter(given) if has_row else ""
+        if row is None:  # the schema's pattern refuses it first; kept for callers without validation
+            wrong.append(f"{where}, column plexset_row: {given!r}; expected A-H or 1-8")
+            continue
+        earlier = taken.setdefault((index, row), r)
+        if earlier != r:
+            if row:
+                wrong.append(
+                    f"{where}, columns file and plexset_row: row {row} of {base[index]!r} is also listed in row "
+                    f"{earlier + 1}; a PlexSet row holds one sample"
+                )
+            else:
+                unknown.append(f"{where}: {listed!r} names the same file as row {earlier + 1}")
+            continue
+        matched.append((r, index, row or pd.NA))
+    listed_files = {index for index, _ in taken}
+    unlisted = [b for i, b in enumerate(base) if i not in listed_files]
+    if unknown or unlisted or wrong:
         parts = []
+        if wrong:
+            parts.append("; ".join(wrong[:20]))
         if unknown:
             parts.append("sheet rows without a matching RCC file: " + "; ".join(unknown[:20]))
         if unlisted:
             parts.append(f"RCC files not in the sheet ({len(unlisted)}): {unlisted[:20]}")
         raise InputError(f"NanoString sample sheet '{sheet_path}' does not match the RCC files: " + ". ".join(parts))
-    matched = sheet.iloc[rows].reset_index(drop=True)
-    out = pd.DataFrame({"sample_id": matched["sample_id"].astype(str)})
+    left_out = [
+        f"{base[i]} row(s) {', '.join(r for r in PLEXSET_ROWS if (i, r) not in taken)}"
+        for i in sorted(listed_files)
+        if plex[i] and len([r for r in PLEXSET_ROWS if (i, r) in taken]) < len(PLEXSET_ROWS)
+    ]
+    if left_out:
+        log.warning(
+            "PlexSet rows not in the sample sheet '%s' are left out of the analysis (unused wells?): %s",
+            sheet_path,
+            "; ".join(left_out[:20]),
+        )
+    matched.sort(key=lambda m: (m[1], "" if pd.isna(m[2]) else m[2]))  # file order, then row
+    rows = sheet.iloc[[m[0] for m in matched]].reset_index(drop=True)
+    out = pd.DataFrame({"sample_id": rows["sample_id"].astype(str)})
     for column in ("patient_id", "timepoint", "batch"):
-        out[column] = matched[column].astype(object) if column in matched.columns else pd.NA
-    out["file"] = base
+        out[column] = rows[column].astype(object) if column in rows.columns else pd.NA
+    out["file"] = [base[m[1]] for m in matched]
+    if plex.any():
+        out["plexset_row"] = [m[2] for m in matched]
     return out
 
 
+def assign_samples(rccs, sheet: pd.DataFrame | None, sheet_path: str = "sample sheet"):
+    """``(rccs named by the sheet, samples table)`` for a merged set whose samples are still unnamed.
+
+    ``rccs`` is a :class:`contexture.io.rcc.RccSet` merged under the files' paths (what
+    validation writes, :func:`contexture.io.rcc.write_rcc_set`); its ``lanes`` give each
+    sample's ``file`` and, for PlexSet lanes, ``plexset_row``. The sheet is matched by
+    :func:`match_sample_sheet`; samples the sheet leaves out (unused PlexSet rows) are
+    dropped, and the rest take the sheet's sample IDs.
+    """
+    from contexture.io.rcc import take_samples
+
+    lanes = rccs.lanes
+    files = lanes["file"].astype(str).tolist()
+    rows = lanes["plexset_row"].tolist() if "plexset_row" in lanes.columns else [np.nan] * len(files)
+    rows = ["" if pd.isna(r) else str(r) for r in rows]
+    order = sorted(set(files))  # find_rcc_files' order (one folder: sorted names)
+    plexset = sorted({f for f, r in zip(files, rows, strict=True) if r})
+    samples = match_sample_sheet(order, sheet, sheet_path, plexset)
+    sample_rows = samples["plexset_row"] if "plexset_row" in samples.columns else pd.Series(pd.NA, index=samples.index)
+    name_of = {
+        (f, "" if pd.isna(r) else str(r)): s
+        for f, r, s in zip(samples["file"], sample_rows, samples["sample_id"], strict=True)
+    }
+    positions = [i for i, key in enumerate(zip(files, rows, strict=True)) if key in name_of]
+    names = [name_of[(files[i], rows[i])] for i in positions]
+    return take_samples(rccs, positions, names), samples
+
+
 def samples_table(samples: pd.DataFrame, lanes: pd.DataFrame) -> pd.DataFrame:
-    """``samples.tsv``: sample_id, patient_id, timepoint, batch, file, qc_pass, included."""
+    """``samples.tsv``: sample_id, patient_id, timepoint, batch, file, [plexset_row,] qc_pass, included."""
     qc = lanes[["sample_id", "qc_pass", "included"]]
-    table = samples[SAMPLE_COLUMNS].merge(qc, on="sample_id", how="left", validate="one_to_one")
+    columns = SAMPLE_COLUMNS + (["plexset_row"] if "plexset_row" in samples.columns else [])
+    table = samples[columns].merge(qc, on="sample_id", how="left", validate="one_to_one")
     return table.sort_values("sample_id", kind="stable").reset_index(drop=True)

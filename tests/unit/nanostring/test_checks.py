@@ -45,7 +45,7 @@ def test_repeated_probe_and_unlisted_file_are_both_reported(tmp_path):
     assert any("probe key (CodeClass, Name, Accession) repeated" in p for p in found.problems)
 
 
-def test_plexset_duplicate_lane_and_byte_copy_are_named(tmp_path):
+def test_broken_plexset_duplicate_lane_and_byte_copy_are_named(tmp_path):
     write_rcc(tmp_path, "S1")
     write_rcc(tmp_path, "S2", lane_id=1)  # same cartridge and lane as S1
     copy = tmp_path / "S3.RCC"
@@ -56,8 +56,14 @@ def test_plexset_duplicate_lane_and_byte_copy_are_named(tmp_path):
     problems = "\n".join(found.problems)
     assert f"'{tmp_path / 'S2.RCC'}', <Lane_Attributes>: CartridgeID 'C1' lane 1 is also the lane of" in problems
     assert f"'{tmp_path / 'S4.RCC'}', <Code_Summary>: identical counts for every probe to '{copy}'" in problems
-    assert f"'{tmp_path / 'S5.RCC'}', <Code_Summary>: a PlexSet lane (code classes Endogenous1s" in problems
-    assert len(found.problems) == 4  # and S5's probe set differs from the others'
+    # S5 is a PlexSet lane with a Housekeeping class of no row, and mixed with single-sample lanes.
+    assert (
+        f"'{tmp_path / 'S5.RCC'}' (a PlexSet lane: eight samples, rows A-H, in one lane): code class(es) " in problems
+    )
+    assert "['Housekeeping'] belong to no row" in problems
+    assert f"RCC files mix PlexSet lanes (1, e.g. '{tmp_path / 'S5.RCC'}'" in problems
+    assert f"single-sample lanes (4, e.g. '{tmp_path / 'S1.RCC'}')" in problems
+    assert len(found.problems) == 4  # no separate "probe set differs" for the mixed file
 
 
 def test_clean_files_are_parsed_once_for_the_stage(tmp_path):

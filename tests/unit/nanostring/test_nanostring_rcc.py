@@ -117,17 +117,54 @@ def test_attributes_split_on_first_comma_and_both_ids_kept():
     assert rcc.attributes["gene_rlf"] == "NS_Test_C0001"
 
 
-def test_plexset_lanes_are_refused_by_name():
-    lines = ["Endogenous1s,CD8A,NM_001768.5,10", "Endogenous2s,CD8A,NM_001768.5,20", "Housekeeping1s,TBP,NM_1,5"]
-    with pytest.raises(InputError, match=r"'<text>' is a PlexSet lane \(code classes Endogenous1s, Endogenous2s"):
-        merge_rcc([parse_rcc(rcc_text(lines + CODE_LINES[6:]))], ["S1"])
+def plexset_lines(counts_of=lambda row, gene: 10 * row + gene):
+    """Code_Summary lines of a PlexSet lane: 2 genes + 1 housekeeper per row 1-8, shared controls."""
+    lines = []
+    for row in range(1, 9):
+        lines.append(f"Endogenous{row}s,ASMT (HIOMT),XM_014173895.1,{counts_of(row, 1)}")
+        lines.append(f"Endogenous{row}s,POMC A1,AB462418.1,{counts_of(row, 2)}")
+        lines.append(f"Housekeeping{row}s,EF1a,AF321836.1,{counts_of(row, 3)}")
+    lines += [f"Positive,POS_{k},ERCC_00002.1,{1000 + k}" for k in range(1, 9)]
+    lines += [f"Negative,NEG_{k},ERCC_00019.1,{k % 2}" for k in range(1, 9)]
+    return lines
 
 
-def test_plexset_after_single_sample_files_is_refused_naming_the_plexset_file(tmp_path):
+def test_plexset_lane_splits_into_its_eight_rows_with_shared_controls():
+    rccs = merge_rcc([parse_rcc(rcc_text(plexset_lines()))], ["L1"])
+    assert rccs.samples == [f"L1_{k}" for k in range(1, 9)]
+    assert rccs.lanes["plexset_row"].tolist() == list("ABCDEFGH")
+    table = rccs.count_table().set_index(["code_class", "name"])
+    for k in range(1, 9):
+        assert table.loc[("Endogenous", "ASMT (HIOMT)"), f"L1_{k}"] == 10 * k + 1
+        assert table.loc[("Endogenous", "POMC A1"), f"L1_{k}"] == 10 * k + 2
+        assert table.loc[("Housekeeping", "EF1a"), f"L1_{k}"] == 10 * k + 3
+        assert table.loc[("Positive", "POS_3"), f"L1_{k}"] == 1003  # the lane's, in every row
+        assert table.loc[("Negative", "NEG_1"), f"L1_{k}"] == 1
+    # Names with spaces and parentheses are kept whole; only controls lose a "(conc)".
+    assert np.isnan(rccs.probes.set_index("name").loc["ASMT (HIOMT)", "concentration"])
+    assert set(rccs.probes["code_class"]) == {"Endogenous", "Housekeeping", "Positive", "Negative"}
+
+
+def test_plexset_lane_missing_a_row_or_with_unequal_rows_is_refused():
+    seven = [line for line in plexset_lines() if not line.startswith(("Endogenous8s", "Housekeeping8s"))]
+    with pytest.raises(
+        InputError, match=r"'<text>' \(a PlexSet lane.*\['Endogenous8s', 'Housekeeping8s'\] are missing"
+    ):
+        merge_rcc([parse_rcc(rcc_text(seven))], ["L1"])
+    unequal = [line.replace("Endogenous3s,POMC A1", "Endogenous3s,POMC B") for line in plexset_lines()]
+    with pytest.raises(InputError, match="row C \\(classes \\*3s\\) has other probes than row A"):
+        merge_rcc([parse_rcc(rcc_text(unequal))], ["L1"])
+
+
+def test_plexset_and_single_sample_lanes_in_one_codeset_are_refused_naming_both(tmp_path):
     single = write(tmp_path / "a.RCC", rcc_text())
-    plex = write(tmp_path / "b.RCC", rcc_text(["Endogenous1s,CD8A,NM_001768.5,10", *CODE_LINES[6:]], lane="2"))
-    with pytest.raises(InputError, match="b.RCC' is a PlexSet lane"):
-        read_rcc_files([single, plex])
+    plex = write(tmp_path / "b.RCC", rcc_text(plexset_lines(), lane="2"))
+    for order in ([single, plex], [plex, single]):
+        with pytest.raises(InputError) as error:
+            read_rcc_files(order)
+        assert f"'{plex}' (a PlexSet lane" in str(error.value) and f"'{single}' (one sample per lane)" in str(
+            error.value
+        )
 
 
 def test_control_names_with_and_without_concentration_are_one_probe_set(tmp_path):
@@ -327,14 +364,36 @@ def test_gse117751_geo_matrix(gse117751):
 # --- Real files: PlexSet (NACHO's salmon set) and a real RLFMergeTool RLF (NanoStringNCTools) ---
 
 
-def test_real_plexset_files_are_refused_as_plexset(shared_fixtures):
+def test_real_plexset_lanes_give_96_samples_each_with_its_rows_counts(shared_fixtures):
+    """NACHO's 12 salmon PlexSet lanes: each count equals its RCC line, parsed here with plain string ops."""
     folder = shared_fixtures / "nanostring" / "nacho_salmon_plexset"
     if not folder.is_dir():
         pytest.skip("nacho_salmon_plexset fixture absent")
-    with pytest.raises(
-        InputError, match=r"salmon_01_01.RCC' is a PlexSet lane \(code classes Endogenous1s, .*Endogenous8s"
-    ):
-        read_rcc_files(find_rcc_files(folder))
+    rccs = read_rcc_files(find_rcc_files(folder))
+    assert len(rccs.samples) == 96 and rccs.counts.shape == (88 + 7 + 8 + 8, 96)
+    table = rccs.count_table().set_index(["code_class", "name", "accession"])
+    checked = 0
+    for stem in ("salmon_05_05", "salmon_12_12"):
+        text = (folder / f"{stem}.RCC").read_text()
+        summary = text.split("<Code_Summary>")[1].split("</Code_Summary>")[0].strip().splitlines()[1:]
+        for line in summary:
+            code_class, name, accession, count = line.split(",")
+            if code_class in ("Positive", "Negative"):
+                columns = [f"{stem}_{k}" for k in range(1, 9)]  # the lane's controls, shared by its rows
+                key = (code_class, name, accession)
+            else:
+                row = int(code_class[-2])  # Endogenous3s -> 3
+                columns = [f"{stem}_{row}"]
+                key = (code_class[:-2], name, accession)
+            assert (table.loc[key, columns] == int(count)).all(), (stem, line)
+            checked += 1
+    assert checked == 2 * (8 * 95 + 16)
+    # The brief's example: ASMT (HIOMT), row 3 (Endogenous3s) of salmon_05_05.
+    line = next(
+        x for x in (folder / "salmon_05_05.RCC").read_text().splitlines() if x.startswith("Endogenous3s,ASMT (HIOMT),")
+    )
+    assert table.loc[("Endogenous", "ASMT (HIOMT)", "XM_014173895.1"), "salmon_05_05_3"] == int(line.rsplit(",", 1)[1])
+    assert {"POMC A1", "ASMT (HIOMT)", "mineralocorticoid receptor-like"} <= set(rccs.probes["name"])
 
 
 def test_real_rlf_without_name_checks_its_rccs(shared_fixtures, tmp_path):
