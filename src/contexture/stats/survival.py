@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 # scipy.special, not scipy.stats: the same functions (scipy.stats' chi2.sf is chdtrc, norm.ppf
 # ndtri, norm.sf ndtr of -x) without importing scipy.stats, which costs ~0.6 s in every job
 # and in the workflow's config check that imports this module.
