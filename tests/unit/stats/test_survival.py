@@ -268,9 +268,7 @@ def test_cox_breslow_ties_and_cox_zph_match_r():
     _assert_close(table["coef"], ROSSI_BRESLOW["coef"], COX_TOL)
     _assert_close(table["se"], ROSSI_BRESLOW["se"], COX_TOL)
     _assert_close(table["ph_chisq"], ROSSI_BRESLOW["zph"][:-1], COX_TOL)
-    assert table["ph_global_p"].iloc[0] == pytest.approx(
-        float(stats.chi2.sf(ROSSI_BRESLOW["zph"][-1], 7)), abs=COX_TOL
-    )
+    assert table["ph_global_p"].iloc[0] == pytest.approx(float(stats.chi2.sf(ROSSI_BRESLOW["zph"][-1], 7)), abs=COX_TOL)
 
 
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
