@@ -1,6 +1,6 @@
 """Validation of input tables against their schemas, reporting every problem at once.
 
-Table schemas live in ``workflow/schemas/tables/`` as JSON Schema (draft 2020-12)
+Table schemas live in ``src/contexture/schemas/tables/`` as JSON Schema (draft 2020-12)
 documents describing *one row*. Checking 100,000 rows one dict at a time with
 ``jsonschema`` is slow and reports only per-row paths, so this module interprets the
 subset of keywords the schemas use, column-wise and vectorized (written by hand: no
@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from contexture.errors import Problem, raise_problems
 from contexture.io import read_input_table, read_yaml
+from contexture.package_data import package_path
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "workflow" / "schemas"
+SCHEMA_DIR = package_path("schemas")
 
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _TRUE = {"true", "yes", "1", "y", "t"}
@@ -41,7 +41,7 @@ _FALSE = {"false", "no", "0", "n", "f"}
 
 @cache
 def load_schema(name: str) -> dict:
-    """Load ``workflow/schemas/<name>.schema.yaml`` (e.g. ``tables/clinical``)."""
+    """Load ``src/contexture/schemas/<name>.schema.yaml`` (e.g. ``tables/clinical``)."""
     return read_yaml(SCHEMA_DIR / f"{name}.schema.yaml")
 
 

@@ -63,12 +63,12 @@ from jsonschema import Draft202012Validator
 
 from contexture.errors import ConfigError, InputError, QCError
 from contexture.io import read_yaml
-from contexture.io.validation import SCHEMA_DIR, load_schema
+from contexture.io.validation import load_schema
+from contexture.package_data import package_path
 
 log = logging.getLogger(__name__)
 
-REPOSITORY_DIR = SCHEMA_DIR.parents[1]
-RESOURCE_DIR = REPOSITORY_DIR / "resources" / "signatures"
+RESOURCE_DIR = package_path("resources", "signatures")
 METHODS = ("mean", "mean_z", "weighted_normalized")
 DEFAULT_MIN_FRACTION = 0.8
 DEFAULT_LOW_QUANTILE = 0.25

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from contexture.io import atomic_path, read_table, write_table, write_yaml
+from contexture.package_data import package_path
 
-PANEL_PATH = Path(__file__).resolve().parents[3] / "resources" / "nanostring" / "demo_panel.tsv"
+PANEL_PATH = package_path("resources", "nanostring", "demo_panel.tsv")
 CODESET = "NS_Contexture_Demo_Immune_C0001"
 POSITIVE = [("POS_A", 128, "ERCC_00117.1"), ("POS_B", 32, "ERCC_00112.1"), ("POS_C", 8, "ERCC_00002.1"),
             ("POS_D", 2, "ERCC_00092.1"), ("POS_E", 0.5, "ERCC_00035.1"), ("POS_F", 0.125, "ERCC_00034.1")]  # fmt: skip
