@@ -80,7 +80,7 @@ def _generated(marker):
 
 
 def test_config_readme_lists_every_input_table_column():
-    """config/README.md's input-table section equals what workflow/schemas/tables/ says now."""
+    """config/README.md's input-table section equals what src/contexture/schemas/tables/ says now."""
     from contexture.config import tables_markdown
     from contexture.io.validation import SCHEMA_DIR, load_schema
 

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["slide_id", "patient_id", "timepoint", "lesion_id"]
 _STAIN_SPLIT = re.compile(r"\s*[+/,;&]\s*|\s+")
-# Defaults mirror workflow/schemas/cohort/ihc.schema.yaml (used when called from Python).
+# Defaults mirror src/contexture/schemas/cohort/ihc.schema.yaml (used when called from Python).
 DEFAULT_OPTIONS: dict = {
     "columns": {},
     "pixel_size_um": None,

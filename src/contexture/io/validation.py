@@ -185,7 +185,7 @@ def validate_frame(table: pd.DataFrame, schema: dict, file: str) -> tuple[pd.Dat
 
 
 def read_validated_table(path: str | os.PathLike, schema_name: str, *, what: str | None = None) -> pd.DataFrame:
-    """Read an input table and validate it against ``workflow/schemas/<schema_name>``.
+    """Read an input table and validate it against ``src/contexture/schemas/<schema_name>``.
 
     Raises :class:`contexture.errors.InputError` listing every problem at once.
     """

@@ -100,7 +100,7 @@ def evaluate(
     """Return ``(timepoints, features)`` for a typed RECIST table (diameters in mm).
 
     ``options`` is the cohort's ``response`` config section (defaults as in
-    ``workflow/schemas/cohort/response.schema.yaml``). Raises
+    ``src/contexture/schemas/cohort/response.schema.yaml``). Raises
     :class:`contexture.errors.InputError` listing every cross-row problem of the table,
     and diameters that look like centimetres.
     """

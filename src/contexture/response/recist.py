@@ -4,7 +4,7 @@ Reference: Eisenhauer EA, Therasse P, Bogaerts J, et al. New response evaluation
 criteria in solid tumours: revised RECIST guideline (version 1.1). Eur J Cancer
 2009;45:228-247. Section numbers below are the paper's.
 
-Input is the long measurement table of ``workflow/schemas/tables/recist.schema.yaml``
+Input is the long measurement table of ``src/contexture/schemas/tables/recist.schema.yaml``
 (one row per lesion per assessment), typed by :func:`contexture.io.validation.read_validated_table`
 and checked across rows by :func:`check_measurements`. Everything is computed per
 assessment with grouped, vectorized pandas operations (no loop over patients), so a

@@ -1,7 +1,7 @@
 """Gene expression signatures: read signature files, score samples, cut high/low groups.
 
-Signatures are data (``resources/signatures/<name>.yaml``, schema
-``workflow/schemas/signature.schema.yaml``), never code. Scores are computed from a log2
+Signatures are data (``src/contexture/resources/signatures/<name>.yaml``, schema
+``src/contexture/schemas/signature.schema.yaml``), never code. Scores are computed from a log2
 normalized expression matrix (genes x samples, e.g. ``nanostring/normalized.tsv``) by
 one of three methods, each stated in the file:
 
@@ -180,7 +180,7 @@ def read_signature(path: str | Path) -> Signature:
 
 
 def signature_path(name_or_path: str, resource_dir: Path = RESOURCE_DIR) -> Path:
-    """A shipped signature by name (``resources/signatures/<name>.yaml``) or a user's file path."""
+    """A shipped signature by name (``src/contexture/resources/signatures/<name>.yaml``) or a user's file path."""
     if name_or_path.endswith((".yaml", ".yml")):
         return Path(name_or_path)
     path = resource_dir / f"{name_or_path}.yaml"

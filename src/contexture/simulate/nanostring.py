@@ -11,7 +11,7 @@ Expression model, gene g of sample s of patient i (log2 of the expected count):
 
 with ``input_s ~ N(0, 0.4)`` the RNA input/quality of the sample (shared by every gene,
 housekeeping included: what content normalization removes), gene loadings and baselines
-from ``resources/nanostring/demo_panel.tsv``, and on treatment T-cell genes up by
+from ``src/contexture/resources/nanostring/demo_panel.tsv``, and on treatment T-cell genes up by
 ``T_CELL_CHANGE_LOG2[responder]`` and B-cell lineage genes down by
 ``B_CELL_CHANGE_LOG2[...]``. Counts are Poisson around ``2^(...) * efficiency_s`` plus
 Poisson background (mean ``BACKGROUND_MEAN``); ``efficiency_s ~ logN(0, 0.25)`` is the

@@ -169,7 +169,7 @@ def _km_row(time, event, conf_type, conf_level, landmarks) -> tuple[dict, pd.Dat
 
 @dataclass
 class SurvivalOptions:
-    """The cohort's ``survival`` config section (see workflow/schemas/cohort/survival.schema.yaml)."""
+    """The cohort's ``survival`` config section (see src/contexture/schemas/cohort/survival.schema.yaml)."""
 
     endpoints: list[str] = field(default_factory=lambda: list(ENDPOINTS))
     conf_type: str = "log"
