@@ -11,6 +11,19 @@ defaults apply), following the jsonschema documentation's "extend with default" 
 
 from __future__ import annotations
 
+__all__ = [
+    "INPUT_KEYS",
+    "check_results_folder",
+    "cohort_modalities",
+    "config_schema",
+    "declared_inputs",
+    "read_config_files",
+    "schema_depth",
+    "schema_markdown",
+    "tables_markdown",
+    "validate_config",
+]
+
 import copy
 import math
 import os

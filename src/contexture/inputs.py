@@ -44,6 +44,19 @@ Inputs are only ever opened for reading.
 
 from __future__ import annotations
 
+__all__ = [
+    "Collector",
+    "check_declared_paths",
+    "declared_paths",
+    "input_files",
+    "missing_declared_paths",
+    "reconcile_patients",
+    "resolve_path",
+    "sheet_files",
+    "validate_cohort_inputs",
+    "validation_config",
+]
+
 import logging
 import os
 from collections.abc import Callable, Iterator

@@ -22,6 +22,8 @@ again); elsewhere the default start method is used.
 
 from __future__ import annotations
 
+__all__ = ["blocks", "map_in_order", "map_units", "usable_workers"]
+
 import logging
 import multiprocessing
 import os

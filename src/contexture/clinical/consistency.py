@@ -32,6 +32,8 @@ and the column.
 
 from __future__ import annotations
 
+__all__ = ["follow_up_contradictions"]
+
 import numpy as np
 import pandas as pd
 

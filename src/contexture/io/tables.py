@@ -33,6 +33,16 @@ same values as ``read_csv`` did, so rewriting a table read here is byte-identica
 
 from __future__ import annotations
 
+__all__ = [
+    "column_spec",
+    "is_id_column",
+    "read_result_table",
+    "read_table",
+    "result_schema",
+    "table_schema",
+    "type_column",
+]
+
 import os
 from collections.abc import Mapping
 from pathlib import Path

@@ -22,6 +22,8 @@ value and what was expected (:class:`contexture.errors.Problem`).
 
 from __future__ import annotations
 
+__all__ = ["SCHEMA_DIR", "load_schema", "read_validated_table", "validate_frame"]
+
 import os
 from functools import cache
 

@@ -83,6 +83,9 @@ __all__ = [
     "dicom_suv_factors",
     "nuclide_key",
     "bids_suv_factor",
+    "lean_body_mass_factor",
+    "DEFAULT_UPTAKE_WINDOWS_H",
+    "check_uptake_time",
 ]
 
 log = logging.getLogger(__name__)

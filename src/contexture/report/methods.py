@@ -10,6 +10,8 @@ from :data:`contexture.modalities.STAGES`.
 
 from __future__ import annotations
 
+__all__ = ["paragraphs"]
+
 import importlib
 from pathlib import Path
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+__all__ = ["bundle_readme", "column_unit", "data_dictionary_markdown", "legends_markdown"]
+
 from collections.abc import Iterable
 from pathlib import Path
 

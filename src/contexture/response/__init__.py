@@ -13,6 +13,17 @@ Entry points of the scripts: :func:`read_measurements` and :func:`assess` (rule 
 
 from __future__ import annotations
 
+__all__ = [
+    "FEATURE_COLUMNS",
+    "assess",
+    "bor_settings",
+    "classify",
+    "evaluate",
+    "read_measurements",
+    "response_figures",
+    "selection_warnings",
+]
+
 import logging
 import os
 

@@ -40,6 +40,33 @@ Conventions (written down because the guideline leaves them to the protocol):
 
 from __future__ import annotations
 
+__all__ = [
+    "EPS",
+    "NEW_KINDS",
+    "TIMEPOINT_COLUMNS",
+    "best_overall_response",
+    "best_percent_change",
+    "best_response",
+    "check_measurements",
+    "convert_units",
+    "first_progression_day",
+    "header_unit_problems",
+    "is_target_progression",
+    "new_lesion_summary",
+    "non_target_summary",
+    "organ_key",
+    "overall_basis",
+    "overall_response",
+    "response_rates",
+    "scale_diameters",
+    "select_targets",
+    "selection_problems",
+    "target_lesion_summary",
+    "target_selection_warnings",
+    "timepoint_responses",
+    "unit_problems",
+]
+
 import numpy as np
 import pandas as pd
 

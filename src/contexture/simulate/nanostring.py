@@ -24,6 +24,15 @@ down accordingly) and high binding density (2.6 spots/um^2). Everything is writt
 
 from __future__ import annotations
 
+__all__ = [
+    "B_CELL_CHANGE_LOG2",
+    "CODESET",
+    "T_CELL_CHANGE_LOG2",
+    "read_panel",
+    "simulate_nanostring",
+    "write_nanostring",
+]
+
 import math
 from pathlib import Path
 

@@ -38,6 +38,8 @@ returned by :func:`expected_best_response` and used by the tests:
 
 from __future__ import annotations
 
+__all__ = ["choose_targets", "expected_best_response", "simulate_recist"]
+
 import numpy as np
 import pandas as pd
 

@@ -31,6 +31,22 @@ variable) are in :mod:`contexture.stats.survival`, with their formulas and refer
 
 from __future__ import annotations
 
+__all__ = [
+    "COX_COLUMNS",
+    "ENDPOINTS",
+    "KM_COLUMNS",
+    "Stratifier",
+    "SurvivalOptions",
+    "analyse",
+    "at_landmark",
+    "covariate_for",
+    "endpoint_frame",
+    "is_post_baseline",
+    "post_baseline_problems",
+    "stratifier_groups",
+    "usable_column",
+]
+
 import logging
 import math
 from dataclasses import dataclass, field
