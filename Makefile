@@ -42,7 +42,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet ".[dev]"
-	{ head -3 requirements.lock; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^contexture'; } > requirements.lock.new
+	{ head -3 requirements.lock; .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^contexture\|^pip=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 
 clean:

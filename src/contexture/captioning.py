@@ -11,6 +11,8 @@ so any stage may import it.
 
 from __future__ import annotations
 
+__all__ = ["Cohort", "Facts", "format_p", "matching_row", "number", "patient_count"]
+
 import math
 from collections.abc import Callable
 from pathlib import Path

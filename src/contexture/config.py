@@ -2,14 +2,27 @@
 
 The schema is JSON Schema draft 2020-12 with ``additionalProperties: false`` at every
 level, so a typo such as ``nanostrng:`` stops the run naming the key. It is assembled
-from ``workflow/schemas/config.schema.yaml`` (top level and cohort basics) and one file
-per cohort section in ``workflow/schemas/cohort/<section>.schema.yaml`` (each stage
+from ``src/contexture/schemas/config.schema.yaml`` (top level and cohort basics) and one file
+per cohort section in ``src/contexture/schemas/cohort/<section>.schema.yaml`` (each stage
 owns the file describing its inputs and options). Defaults declared in the schema are
 filled in, nested objects included (``default: {}`` on an object lets its children's
 defaults apply), following the jsonschema documentation's "extend with default" recipe.
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "INPUT_KEYS",
+    "check_results_folder",
+    "cohort_modalities",
+    "config_schema",
+    "declared_inputs",
+    "read_config_files",
+    "schema_depth",
+    "schema_markdown",
+    "tables_markdown",
+    "validate_config",
+]
 
 import copy
 import math
@@ -269,7 +282,7 @@ def _column_required(name: str, schema: dict) -> str:
 
 
 def tables_markdown(schema_dir: Path = SCHEMA_DIR) -> str:
-    """Markdown tables of every input table's columns (``workflow/schemas/tables/``), for config/README.md."""
+    """Markdown tables of every input table's columns (``src/contexture/schemas/tables/``), for config/README.md."""
     parts = []
     for path in sorted((schema_dir / "tables").glob("*.schema.yaml")):
         schema = read_yaml(path)

@@ -7,6 +7,8 @@ rule's log and on the console; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+__all__ = ["ConfigError", "ContextureError", "InputError", "Problem", "QCError", "raise_problems"]
+
 from dataclasses import dataclass
 
 

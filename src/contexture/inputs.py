@@ -7,7 +7,7 @@ computed. This module holds what the modalities share -- the :class:`Collector` 
 problems and file records, the declared-path checks run when the workflow is parsed,
 and the driver that walks :data:`contexture.modalities.MODALITIES` -- while each
 modality's checks live in its stage (``contexture.<stage>.checks``, named in the table),
-built on the stage's own validators (the row schemas of ``workflow/schemas/tables/``
+built on the stage's own validators (the row schemas of ``src/contexture/schemas/tables/``
 through :func:`contexture.io.validation.validate_frame`,
 :func:`contexture.clinical.derive_follow_up`, :func:`contexture.response.recist.check_measurements`,
 :func:`contexture.nanostring.match_sample_sheet`, :func:`contexture.io.rcc.read_rcc`,
@@ -44,6 +44,19 @@ Inputs are only ever opened for reading.
 
 from __future__ import annotations
 
+__all__ = [
+    "Collector",
+    "check_declared_paths",
+    "declared_paths",
+    "input_files",
+    "missing_declared_paths",
+    "reconcile_patients",
+    "resolve_path",
+    "sheet_files",
+    "validate_cohort_inputs",
+    "validation_config",
+]
+
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -59,7 +72,7 @@ from contexture.modalities import MODALITIES
 log = logging.getLogger(__name__)
 
 MB = 1024**2
-# Defaults of the cohort section ``limits`` (workflow/schemas/cohort/limits.schema.yaml).
+# Defaults of the cohort section ``limits`` (src/contexture/schemas/cohort/limits.schema.yaml).
 LIMIT_DEFAULTS = {
     "rcc_mb": 16,  # an RCC file is 20-60 kB; the reader's hard ceiling is 64 MB
     "table_mb": 1024,  # clinical, sample sheets, RECIST, VOI and labels tables

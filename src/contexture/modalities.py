@@ -20,6 +20,8 @@ while the workflow is parsed, and each check is imported only when it runs.
 
 from __future__ import annotations
 
+__all__ = ["BY_NAME", "Input", "MODALITIES", "Modality", "NAMES", "STAGES", "Timepoints"]
+
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -10,6 +10,23 @@ the numbers it plots as a source-data TSV beside it (``<name>.source.tsv``).
 
 from __future__ import annotations
 
+__all__ = [
+    "DEFAULT_LABELS",
+    "GROUP_COLOURS",
+    "OKABE_ITO",
+    "ONE_COLUMN_MM",
+    "RESPONSE_COLOURS",
+    "SEQUENCE",
+    "SITE_COLOURS",
+    "TWO_COLUMN_MM",
+    "display_label",
+    "figure",
+    "panel_letters",
+    "plain_log_ticks",
+    "readable_name",
+    "save_figure",
+]
+
 from pathlib import Path
 
 import matplotlib

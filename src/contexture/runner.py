@@ -9,6 +9,8 @@ its traceback (also to the log).
 
 from __future__ import annotations
 
+__all__ = ["run"]
+
 import logging
 import sys
 from collections.abc import Callable

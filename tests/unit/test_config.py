@@ -6,6 +6,7 @@ import pytest
 
 from contexture.config import cohort_modalities, validate_config
 from contexture.errors import ConfigError
+from tests.conftest import REPO
 
 
 def test_defaults_are_filled():
@@ -57,18 +58,16 @@ def test_modalities_of_a_real_cohort():
 
 def test_shipped_config_is_valid():
     from contexture.io import read_yaml
-    from contexture.io.validation import SCHEMA_DIR
 
-    config = validate_config(read_yaml(SCHEMA_DIR.parents[1] / "config" / "config.yaml"))
+    config = validate_config(read_yaml(REPO / "config" / "config.yaml"))
     assert config["cohorts"]["demo"]["simulate"]["patients"] == 38
 
 
 def test_config_readme_lists_every_key():
     """config/README.md's generated section equals what the schemas say now."""
     from contexture.config import schema_markdown
-    from contexture.io.validation import SCHEMA_DIR
 
-    readme = (SCHEMA_DIR.parents[1] / "config" / "README.md").read_text()
+    readme = (REPO / "config" / "README.md").read_text()
     generated = readme.split("<!-- BEGIN GENERATED: python -m contexture.config -->\n")[1].split(
         "<!-- END GENERATED -->"
     )[0]
@@ -76,14 +75,12 @@ def test_config_readme_lists_every_key():
 
 
 def _generated(marker):
-    from contexture.io.validation import SCHEMA_DIR
-
-    readme = (SCHEMA_DIR.parents[1] / "config" / "README.md").read_text()
+    readme = (REPO / "config" / "README.md").read_text()
     return readme.split(f"<!-- BEGIN GENERATED: {marker} -->\n")[1].split("<!-- END GENERATED -->")[0]
 
 
 def test_config_readme_lists_every_input_table_column():
-    """config/README.md's input-table section equals what workflow/schemas/tables/ says now."""
+    """config/README.md's input-table section equals what src/contexture/schemas/tables/ says now."""
     from contexture.config import tables_markdown
     from contexture.io.validation import SCHEMA_DIR, load_schema
 
@@ -228,9 +225,8 @@ def test_nesting_deeper_than_the_schema_is_refused_naming_the_key(tmp_path):
 
 def test_shipped_config_reads_strictly():
     from contexture.config import read_config_files
-    from contexture.io.validation import SCHEMA_DIR
 
-    read_config_files([SCHEMA_DIR.parents[1] / "config" / "config.yaml"])
+    read_config_files([REPO / "config" / "config.yaml"])
 
 
 # --- the results folder -------------------------------------------------------------------

@@ -1,1 +1,3 @@
 """clinical stage."""
+
+__all__ = []

@@ -7,6 +7,8 @@ modality before any analysis runs (docs/validation.md).
 
 from __future__ import annotations
 
+__all__ = ["check_clinical_inputs"]
+
 from contexture.clinical.follow_up import derive_follow_up
 from contexture.inputs import Collector
 

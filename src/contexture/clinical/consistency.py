@@ -1,6 +1,6 @@
 """Contradictions inside the clinical table, found before any follow-up is derived.
 
-The schema (``workflow/schemas/tables/clinical.schema.yaml``) checks each cell on its
+The schema (``src/contexture/schemas/tables/clinical.schema.yaml``) checks each cell on its
 own; :func:`follow_up_contradictions` checks the cells of a row against each other, so
 that a table saying two different things about one patient is refused rather than
 analysed with one of them silently winning (issue 15, "No silent wrong answers"):
@@ -31,6 +31,8 @@ and the column.
 """
 
 from __future__ import annotations
+
+__all__ = ["follow_up_contradictions"]
 
 import numpy as np
 import pandas as pd

@@ -16,6 +16,8 @@ follow-up still gets its table (survival columns empty) and runs every other ana
 
 from __future__ import annotations
 
+__all__ = ["derive_follow_up"]
+
 import numpy as np
 import pandas as pd
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["methods_paragraph"]
+
 from pathlib import Path
 
 from contexture import DAYS_PER_MONTH

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FACTS"]
+
 import re
 
 from contexture.captioning import Cohort, Facts, format_p, number, patient_count

@@ -7,6 +7,8 @@ modality before any analysis runs (docs/validation.md).
 
 from __future__ import annotations
 
+__all__ = ["check_ihc_inputs"]
+
 from pathlib import Path
 
 import pandas as pd

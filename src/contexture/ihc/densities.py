@@ -55,6 +55,23 @@ for your tumour type and staining.
 
 from __future__ import annotations
 
+__all__ = [
+    "CELL_ROLES",
+    "MARKERS",
+    "PHENOTYPES",
+    "REGIONS",
+    "annotation_groups",
+    "annotation_regions",
+    "class_roles",
+    "count_cells",
+    "densities_from_counts",
+    "immune_phenotype",
+    "marker_roles",
+    "phenotype_inputs",
+    "region_membership",
+    "stromal_density",
+]
+
 import numpy as np
 import pandas as pd
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["cell_map", "density_by_phenotype", "immunoscore_distribution", "no_cells_figure", "suvmax_vs_density"]
+
 import numpy as np
 import pandas as pd
 

@@ -26,6 +26,8 @@ Immunoscore: the published score is defined on all four.
 
 from __future__ import annotations
 
+__all__ = ["FIVE_GROUPS", "IMMUNOSCORE_COLUMNS", "THREE_GROUPS", "categorize", "immunoscore", "percentile_rank"]
+
 import numpy as np
 import pandas as pd
 

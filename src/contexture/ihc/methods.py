@@ -10,6 +10,14 @@ written.
 
 from __future__ import annotations
 
+__all__ = [
+    "immunoscore_groups_text",
+    "methods_paragraph",
+    "phenotype_regions_text",
+    "pixel_size_text",
+    "region_classes_text",
+]
+
 from pathlib import Path
 
 from contexture.ihc.immunoscore import THREE_GROUPS

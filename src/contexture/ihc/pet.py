@@ -33,6 +33,15 @@ continuity correction), as the signatures stage tests its paired changes.
 
 from __future__ import annotations
 
+__all__ = [
+    "cluster_bootstrap_tau",
+    "kendall_tau_b",
+    "pair_with_lesions",
+    "paired_change",
+    "pet_correlation",
+    "tau_b_rows",
+]
+
 import numpy as np
 import pandas as pd
 from scipy import stats

@@ -19,6 +19,24 @@ CD8). The row's ``slide_id`` is the block id and ``sections`` lists the merged s
 
 from __future__ import annotations
 
+__all__ = [
+    "baseline_slides",
+    "merge_sections",
+    "options_with_defaults",
+    "parse_stain",
+    "patient_features",
+    "primary_section",
+    "read_reference",
+    "read_slide_sheet",
+    "score_slides",
+    "slide_files",
+    "slides_from_density_table",
+    "summarize_block",
+    "summarize_slide",
+    "summarize_slides",
+    "timepoint_features",
+]
+
 import functools
 import logging
 import os
@@ -51,7 +69,7 @@ log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["slide_id", "patient_id", "timepoint", "lesion_id"]
 _STAIN_SPLIT = re.compile(r"\s*[+/,;&]\s*|\s+")
-# Defaults mirror workflow/schemas/cohort/ihc.schema.yaml (used when called from Python).
+# Defaults mirror src/contexture/schemas/cohort/ihc.schema.yaml (used when called from Python).
 DEFAULT_OPTIONS: dict = {
     "columns": {},
     "pixel_size_um": None,

@@ -17,6 +17,8 @@ expected to be exclusive. Slides without CD8+ or without tumour cells give NaN.
 
 from __future__ import annotations
 
+__all__ = ["nearest_distances", "proximity_measures"]
+
 import numpy as np
 from scipy.spatial import cKDTree
 

@@ -14,6 +14,18 @@ Floats are written with a fixed format so the same inputs give byte-identical ta
 
 from __future__ import annotations
 
+__all__ = [
+    "MAX_TABLE_BYTES",
+    "atomic_path",
+    "read_input_table",
+    "read_result_table",
+    "read_table",
+    "read_yaml",
+    "sha256_file",
+    "write_table",
+    "write_yaml",
+]
+
 import hashlib
 import os
 import tempfile
@@ -146,4 +158,4 @@ def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
 
 
 # Typed reading needs the schema loader, which needs this module's readers: import last.
-from contexture.io.tables import read_result_table, read_table  # noqa: E402, F401
+from contexture.io.tables import read_result_table, read_table  # noqa: E402

@@ -20,6 +20,8 @@ subclassed, and config files are small.
 
 from __future__ import annotations
 
+__all__ = ["MAX_CONFIG_BYTES", "read_config_yaml"]
+
 import os
 from pathlib import Path
 

@@ -24,6 +24,21 @@ the tests.
 
 from __future__ import annotations
 
+__all__ = [
+    "CLOSED_CONTOUR_TYPES",
+    "RoiContours",
+    "SegmentationMask",
+    "StructureSet",
+    "dicom_mask_names",
+    "mask_file",
+    "mask_kind",
+    "read_segmentation",
+    "read_structure_set",
+    "select_segments",
+    "write_rtstruct",
+    "write_segmentation",
+]
+
 import os
 import warnings
 from dataclasses import dataclass, field

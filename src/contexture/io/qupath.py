@@ -27,6 +27,20 @@ taken to be in µm, as the docs say.
 
 from __future__ import annotations
 
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "DEFAULT_COLUMNS",
+    "DETECTION_COLUMNS",
+    "read_annotations",
+    "read_detections",
+    "read_header",
+    "resolve_columns",
+    "says_pixels",
+    "unit_scales",
+    "write_annotations",
+    "write_detections",
+]
+
 import gzip
 import io
 import os

@@ -1,9 +1,9 @@
 """Typed reading of the tables this workflow writes and reads back: no type inference.
 
 Every table a rule writes under ``results/{cohort}/`` and a later rule (or the report)
-reads has a row schema in ``workflow/schemas/results/``, named after its path under the
+reads has a row schema in ``src/contexture/schemas/results/``, named after its path under the
 cohort folder: ``tables/patients.tsv`` is described by
-``workflow/schemas/results/tables/patients.schema.yaml`` and read with
+``src/contexture/schemas/results/tables/patients.schema.yaml`` and read with
 ``read_table(path, "results/tables/patients")``. The schemas use the same JSON Schema
 subset as the input tables (:mod:`contexture.io.validation`), of which reading needs
 only ``properties`` (each column's ``type``) and ``additionalProperties``.
@@ -32,6 +32,16 @@ same values as ``read_csv`` did, so rewriting a table read here is byte-identica
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "column_spec",
+    "is_id_column",
+    "read_result_table",
+    "read_table",
+    "result_schema",
+    "table_schema",
+    "type_column",
+]
 
 import os
 from collections.abc import Mapping
@@ -111,7 +121,7 @@ def type_column(text: pd.Series, spec: Mapping | None, file: str) -> tuple[pd.Se
 def read_table(path: str | os.PathLike, schema: str | Mapping) -> pd.DataFrame:
     """Read a table this workflow wrote (TSV), each column typed by ``schema``, never inferred.
 
-    ``schema`` names a file of ``workflow/schemas/`` (``"results/tables/patients"``) or
+    ``schema`` names a file of ``src/contexture/schemas/`` (``"results/tables/patients"``) or
     is a schema mapping. A cell that does not match its declared type raises
     :class:`InputError` listing every such cell by file, row and column (a table the
     workflow wrote always matches; a hand-edited one may not).

@@ -1,6 +1,6 @@
 """Validation of input tables against their schemas, reporting every problem at once.
 
-Table schemas live in ``workflow/schemas/tables/`` as JSON Schema (draft 2020-12)
+Table schemas live in ``src/contexture/schemas/tables/`` as JSON Schema (draft 2020-12)
 documents describing *one row*. Checking 100,000 rows one dict at a time with
 ``jsonschema`` is slow and reports only per-row paths, so this module interprets the
 subset of keywords the schemas use, column-wise and vectorized (written by hand: no
@@ -22,17 +22,19 @@ value and what was expected (:class:`contexture.errors.Problem`).
 
 from __future__ import annotations
 
+__all__ = ["SCHEMA_DIR", "load_schema", "read_validated_table", "validate_frame"]
+
 import os
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from contexture.errors import Problem, raise_problems
 from contexture.io import read_input_table, read_yaml
+from contexture.package_data import package_path
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "workflow" / "schemas"
+SCHEMA_DIR = package_path("schemas")
 
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _TRUE = {"true", "yes", "1", "y", "t"}
@@ -41,7 +43,7 @@ _FALSE = {"false", "no", "0", "n", "f"}
 
 @cache
 def load_schema(name: str) -> dict:
-    """Load ``workflow/schemas/<name>.schema.yaml`` (e.g. ``tables/clinical``)."""
+    """Load ``src/contexture/schemas/<name>.schema.yaml`` (e.g. ``tables/clinical``)."""
     return read_yaml(SCHEMA_DIR / f"{name}.schema.yaml")
 
 
@@ -185,7 +187,7 @@ def validate_frame(table: pd.DataFrame, schema: dict, file: str) -> tuple[pd.Dat
 
 
 def read_validated_table(path: str | os.PathLike, schema_name: str, *, what: str | None = None) -> pd.DataFrame:
-    """Read an input table and validate it against ``workflow/schemas/<schema_name>``.
+    """Read an input table and validate it against ``src/contexture/schemas/<schema_name>``.
 
     Raises :class:`contexture.errors.InputError` listing every problem at once.
     """

@@ -2,7 +2,7 @@
 
 Reading software writes its own headers (LIFEx ``CONVENTIONAL_SUVbwmax``, 3D Slicer
 ``Maximum [{SUVbw}g/ml]``); the cohort key ``pet.columns`` maps them to the columns of
-``workflow/schemas/tables/pet_voi.schema.yaml`` before the table is validated, the way
+``src/contexture/schemas/tables/pet_voi.schema.yaml`` before the table is validated, the way
 ``ihc.columns`` does for QuPath exports. ``pet.columns.preset`` names one of the shipped
 :data:`PRESETS`; every other key of ``pet.columns`` is one of our columns with the export's
 header (or a list of headers, the first present wins), and overrides the preset.

@@ -1,1 +1,3 @@
 """patients stage."""
+
+__all__ = []

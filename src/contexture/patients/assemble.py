@@ -8,6 +8,8 @@ lacks the modality, so downstream code and users can rely on them.
 
 from __future__ import annotations
 
+__all__ = ["assemble_patients"]
+
 from collections.abc import Iterable
 
 import pandas as pd

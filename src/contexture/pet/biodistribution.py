@@ -49,6 +49,16 @@ against ``statsmodels.MixedLM``).
 
 from __future__ import annotations
 
+__all__ = [
+    "biodistribution_table",
+    "descriptive_rows",
+    "dose_comparison",
+    "interaction_contrasts",
+    "model_rows",
+    "prepare_reference_regions",
+    "tissue_name",
+]
+
 import logging
 import math
 

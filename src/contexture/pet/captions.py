@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FACTS", "test_text"]
+
 from contexture.captioning import Cohort, Facts, format_p, matching_row, number, patient_count
 
 

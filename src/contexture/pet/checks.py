@@ -11,6 +11,8 @@ are read (no voxel data) and absurd dimensions refused; a NIfTI mask without wor
 
 from __future__ import annotations
 
+__all__ = ["check_pet_inputs", "check_scan_days", "image_shape"]
+
 import os
 from pathlib import Path
 

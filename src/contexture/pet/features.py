@@ -14,6 +14,8 @@ and :data:`LESION_COUNT_COLUMN`, keyed by timepoint.
 
 from __future__ import annotations
 
+__all__ = ["GEOMEAN_SUVMAX_COLUMN", "LESION_COUNT_COLUMN", "geometric_mean_suvmax", "patient_features"]
+
 import numpy as np
 import pandas as pd
 

@@ -12,6 +12,15 @@ uptake by site and by patient group, and change during treatment by best respons
 
 from __future__ import annotations
 
+__all__ = [
+    "biodistribution_figure",
+    "lesion_overview",
+    "per_patient_change",
+    "pet_model_figures",
+    "phenotype_uptake",
+    "uptake_violin",
+]
+
 import math
 
 import numpy as np

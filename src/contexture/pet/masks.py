@@ -32,6 +32,15 @@ library rasterises RTSTRUCT onto an arbitrary grid:
 
 from __future__ import annotations
 
+__all__ = [
+    "RTSTRUCT_IN_PLANE_MM",
+    "contour_planes",
+    "plane_spacing",
+    "rasterise_roi",
+    "rasterise_structure_set",
+    "roi_volume_ml",
+]
+
 import math
 
 import numpy as np

@@ -12,6 +12,16 @@ and the biodistribution tables with their ``pet.biodistribution.ci_level``.
 
 from __future__ import annotations
 
+__all__ = [
+    "biodistribution_paragraph",
+    "half_life_text",
+    "mask_forms_sentence",
+    "methods_paragraph",
+    "nuclide_label",
+    "nuclide_name",
+    "uptake_paragraph",
+]
+
 import math
 import re
 from pathlib import Path

@@ -52,6 +52,22 @@ Inference (the study's tests, with small-sample intervals as lmerTest):
 
 from __future__ import annotations
 
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "T_METHOD",
+    "baseline_analysis",
+    "biopsied_lesions",
+    "change_analysis",
+    "factor_analysis",
+    "lymph_node_analysis",
+    "patient_covariates",
+    "phenotype_analysis",
+    "phenotype_data",
+    "prepare_lesions",
+    "response_analysis",
+    "run_pet_models",
+]
+
 import logging
 import math
 

@@ -48,6 +48,30 @@ Patient features (geometric mean SUVmax per timepoint) are in :mod:`contexture.p
 
 from __future__ import annotations
 
+__all__ = [
+    "PetMask",
+    "QuantifyOptions",
+    "add_sul",
+    "check_mask",
+    "finish_lesions",
+    "iter_scans",
+    "labels_outside_fov",
+    "load_mask",
+    "peak_kernel",
+    "plausibility_flags",
+    "present_labels",
+    "quantify_scan",
+    "quantify_scans",
+    "read_labels_table",
+    "read_voi_export",
+    "read_voi_table",
+    "resample_labels",
+    "sort_references",
+    "suv_volume",
+    "voi_scans",
+    "voi_statistics",
+]
+
 import functools
 import logging
 import math

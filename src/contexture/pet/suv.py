@@ -83,6 +83,9 @@ __all__ = [
     "dicom_suv_factors",
     "nuclide_key",
     "bids_suv_factor",
+    "lean_body_mass_factor",
+    "DEFAULT_UPTAKE_WINDOWS_H",
+    "check_uptake_time",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,7 +117,7 @@ MBQ_THRESHOLD = 1e5
 # 120 min covers FDG (60 min, 55-75 min, EANM guideline 2.0, Boellaard et al., EJNMMI
 # 2015;42:328-354; QIBA FDG-PET/CT Profile) and PSMA-1007 (90-120 min, EANM/SNMMI
 # guideline, Fendler et al., EJNMMI 2023;50:1466-1486). Config pet.uptake_window_hours
-# (workflow/schemas/cohort/pet.schema.yaml) holds the same defaults.
+# (src/contexture/schemas/cohort/pet.schema.yaml) holds the same defaults.
 DEFAULT_UPTAKE_WINDOWS_H = {"Zr89": (36.0, 180.0), "F18": (0.75, 2.0)}
 # Lean body mass formulas of config pet.lean_body_mass.
 LEAN_BODY_MASS_FORMULAS = ("janmahasatian", "james")

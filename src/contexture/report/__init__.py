@@ -1,1 +1,3 @@
 """report stage."""
+
+__all__ = []

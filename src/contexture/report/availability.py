@@ -7,6 +7,15 @@ table (configurable: error or warning).
 
 from __future__ import annotations
 
+__all__ = [
+    "MODALITY_ORDER",
+    "availability_table",
+    "check_patients_known",
+    "modality_timepoints",
+    "overview_figure",
+    "overview_matrix",
+]
+
 import logging
 
 import numpy as np

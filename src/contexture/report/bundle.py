@@ -10,6 +10,17 @@ has fixed timestamps and sorted entries, and the manifest differs only in its da
 
 from __future__ import annotations
 
+__all__ = [
+    "build_bundle",
+    "companions",
+    "git_commit",
+    "input_files",
+    "manifest",
+    "methods_text",
+    "package_versions",
+    "referenced_files",
+]
+
 import datetime as dt
 import glob
 import importlib.metadata

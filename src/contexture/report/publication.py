@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+__all__ = ["bundle_readme", "column_unit", "data_dictionary_markdown", "legends_markdown"]
+
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -151,7 +153,7 @@ def data_dictionary_markdown(cohort_dir: str | Path, members: Iterable[str]) -> 
         "",
         "Every table is tab-separated with one header row; empty cells are missing values. "
         "Types are as the workflow reads the table back through its schema "
-        "(`workflow/schemas/results/`): text, integer, number, boolean (`True`/`False`). "
+        "(`src/contexture/schemas/results/`): text, integer, number, boolean (`True`/`False`). "
         "Units come from the column name's suffix; a column without a unit is an ID, a label, "
         "a count or a ratio.",
         "",

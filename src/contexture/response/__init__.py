@@ -13,6 +13,17 @@ Entry points of the scripts: :func:`read_measurements` and :func:`assess` (rule 
 
 from __future__ import annotations
 
+__all__ = [
+    "FEATURE_COLUMNS",
+    "assess",
+    "bor_settings",
+    "classify",
+    "evaluate",
+    "read_measurements",
+    "response_figures",
+    "selection_warnings",
+]
+
 import logging
 import os
 
@@ -102,7 +113,7 @@ def evaluate(
     """Return ``(timepoints, features)`` for a typed RECIST table (diameters in mm).
 
     ``options`` is the cohort's ``response`` config section (defaults as in
-    ``workflow/schemas/cohort/response.schema.yaml``). Raises
+    ``src/contexture/schemas/cohort/response.schema.yaml``). Raises
     :class:`contexture.errors.InputError` listing every cross-row problem of the table,
     and diameters that look like centimetres.
     """

@@ -9,6 +9,8 @@ converts) and ``strict_selection`` (RECIST 1.1 section 4.2 target selection as e
 
 from __future__ import annotations
 
+__all__ = ["check_recist_inputs"]
+
 from contexture.inputs import Collector
 from contexture.response.recist import (
     check_measurements,

@@ -50,6 +50,17 @@ outcome is ``responder`` (patients without one are excluded).
 
 from __future__ import annotations
 
+__all__ = [
+    "auc_rows",
+    "evaluate_classifier",
+    "fit_penalized_logistic",
+    "out_of_fold",
+    "repeated_cv_auc",
+    "replicate_cv_auc",
+    "select_features",
+    "stratified_fold_ids",
+]
+
 import functools
 import logging
 import warnings

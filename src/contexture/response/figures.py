@@ -8,6 +8,8 @@ thresholds (PD is judged against the nadir, so the +20% line is only a guide).
 
 from __future__ import annotations
 
+__all__ = ["progression_cause", "roc_figure", "spider", "swimmer", "waterfall"]
+
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D

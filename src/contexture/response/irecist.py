@@ -54,6 +54,15 @@ vectorized across patients.
 
 from __future__ import annotations
 
+__all__ = [
+    "IRECIST_COLUMNS",
+    "best_irecist_response",
+    "irecist_responses",
+    "irecist_timepoints",
+    "new_lesion_course",
+    "new_lesion_roles",
+]
+
 import numpy as np
 import pandas as pd
 

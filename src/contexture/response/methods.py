@@ -10,6 +10,8 @@ row of ``tables/classifier.tsv`` (fewer when a class is smaller than ``folds``).
 
 from __future__ import annotations
 
+__all__ = ["methods_paragraph"]
+
 import re
 from pathlib import Path
 

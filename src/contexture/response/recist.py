@@ -4,7 +4,7 @@ Reference: Eisenhauer EA, Therasse P, Bogaerts J, et al. New response evaluation
 criteria in solid tumours: revised RECIST guideline (version 1.1). Eur J Cancer
 2009;45:228-247. Section numbers below are the paper's.
 
-Input is the long measurement table of ``workflow/schemas/tables/recist.schema.yaml``
+Input is the long measurement table of ``src/contexture/schemas/tables/recist.schema.yaml``
 (one row per lesion per assessment), typed by :func:`contexture.io.validation.read_validated_table`
 and checked across rows by :func:`check_measurements`. Everything is computed per
 assessment with grouped, vectorized pandas operations (no loop over patients), so a
@@ -39,6 +39,33 @@ Conventions (written down because the guideline leaves them to the protocol):
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "EPS",
+    "NEW_KINDS",
+    "TIMEPOINT_COLUMNS",
+    "best_overall_response",
+    "best_percent_change",
+    "best_response",
+    "check_measurements",
+    "convert_units",
+    "first_progression_day",
+    "header_unit_problems",
+    "is_target_progression",
+    "new_lesion_summary",
+    "non_target_summary",
+    "organ_key",
+    "overall_basis",
+    "overall_response",
+    "response_rates",
+    "scale_diameters",
+    "select_targets",
+    "selection_problems",
+    "target_lesion_summary",
+    "target_selection_warnings",
+    "timepoint_responses",
+    "unit_problems",
+]
 
 import numpy as np
 import pandas as pd

@@ -57,6 +57,8 @@ confirmed), false (every progression refuted), empty otherwise.
 
 from __future__ import annotations
 
+__all__ = ["best_response_before", "classify_resistance", "progression_episodes", "resistance_from_timepoints"]
+
 import numpy as np
 import pandas as pd
 

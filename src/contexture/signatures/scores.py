@@ -1,7 +1,7 @@
 """Gene expression signatures: read signature files, score samples, cut high/low groups.
 
-Signatures are data (``resources/signatures/<name>.yaml``, schema
-``workflow/schemas/signature.schema.yaml``), never code. Scores are computed from a log2
+Signatures are data (``src/contexture/resources/signatures/<name>.yaml``, schema
+``src/contexture/schemas/signature.schema.yaml``), never code. Scores are computed from a log2
 normalized expression matrix (genes x samples, e.g. ``nanostring/normalized.tsv``) by
 one of three methods, each stated in the file:
 
@@ -63,12 +63,12 @@ from jsonschema import Draft202012Validator
 
 from contexture.errors import ConfigError, InputError, QCError
 from contexture.io import read_yaml
-from contexture.io.validation import SCHEMA_DIR, load_schema
+from contexture.io.validation import load_schema
+from contexture.package_data import package_path
 
 log = logging.getLogger(__name__)
 
-REPOSITORY_DIR = SCHEMA_DIR.parents[1]
-RESOURCE_DIR = REPOSITORY_DIR / "resources" / "signatures"
+RESOURCE_DIR = package_path("resources", "signatures")
 METHODS = ("mean", "mean_z", "weighted_normalized")
 DEFAULT_MIN_FRACTION = 0.8
 DEFAULT_LOW_QUANTILE = 0.25
@@ -180,7 +180,7 @@ def read_signature(path: str | Path) -> Signature:
 
 
 def signature_path(name_or_path: str, resource_dir: Path = RESOURCE_DIR) -> Path:
-    """A shipped signature by name (``resources/signatures/<name>.yaml``) or a user's file path."""
+    """A shipped signature by name (``src/contexture/resources/signatures/<name>.yaml``) or a user's file path."""
     if name_or_path.endswith((".yaml", ".yml")):
         return Path(name_or_path)
     path = resource_dir / f"{name_or_path}.yaml"

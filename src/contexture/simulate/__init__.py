@@ -27,6 +27,8 @@ recorded in ``truth.yaml`` so tests can check that analyses recover them.
 
 from __future__ import annotations
 
+__all__ = ["SITE_COUNTS", "TARGETS", "clinical_table", "simulate_latent", "variance_components", "write_latent_cohort"]
+
 import math
 from pathlib import Path
 

@@ -29,6 +29,8 @@ desert <= ~25 everywhere (see tests/workflow/test_ihc_workflow.py).
 
 from __future__ import annotations
 
+__all__ = ["plan_slides", "write_ihc"]
+
 import math
 from pathlib import Path
 

@@ -11,7 +11,7 @@ Expression model, gene g of sample s of patient i (log2 of the expected count):
 
 with ``input_s ~ N(0, 0.4)`` the RNA input/quality of the sample (shared by every gene,
 housekeeping included: what content normalization removes), gene loadings and baselines
-from ``resources/nanostring/demo_panel.tsv``, and on treatment T-cell genes up by
+from ``src/contexture/resources/nanostring/demo_panel.tsv``, and on treatment T-cell genes up by
 ``T_CELL_CHANGE_LOG2[responder]`` and B-cell lineage genes down by
 ``B_CELL_CHANGE_LOG2[...]``. Counts are Poisson around ``2^(...) * efficiency_s`` plus
 Poisson background (mean ``BACKGROUND_MEAN``); ``efficiency_s ~ logN(0, 0.25)`` is the
@@ -24,6 +24,15 @@ down accordingly) and high binding density (2.6 spots/um^2). Everything is writt
 
 from __future__ import annotations
 
+__all__ = [
+    "B_CELL_CHANGE_LOG2",
+    "CODESET",
+    "T_CELL_CHANGE_LOG2",
+    "read_panel",
+    "simulate_nanostring",
+    "write_nanostring",
+]
+
 import math
 from pathlib import Path
 
@@ -31,8 +40,9 @@ import numpy as np
 import pandas as pd
 
 from contexture.io import atomic_path, read_table, write_table, write_yaml
+from contexture.package_data import package_path
 
-PANEL_PATH = Path(__file__).resolve().parents[3] / "resources" / "nanostring" / "demo_panel.tsv"
+PANEL_PATH = package_path("resources", "nanostring", "demo_panel.tsv")
 CODESET = "NS_Contexture_Demo_Immune_C0001"
 POSITIVE = [("POS_A", 128, "ERCC_00117.1"), ("POS_B", 32, "ERCC_00112.1"), ("POS_C", 8, "ERCC_00002.1"),
             ("POS_D", 2, "ERCC_00092.1"), ("POS_E", 0.5, "ERCC_00035.1"), ("POS_F", 0.125, "ERCC_00034.1")]  # fmt: skip

@@ -43,6 +43,23 @@ effect per tissue and scan noise on the log scale; the truth is written to
 
 from __future__ import annotations
 
+__all__ = [
+    "DOSE_FINDING_DAYS",
+    "DOSE_FINDING_KINETICS",
+    "bids_pet_sidecar",
+    "contour_planes_mm",
+    "fine_affine",
+    "fine_labels",
+    "pet_affine",
+    "place_lesions",
+    "region_contours",
+    "scan_volumes",
+    "simulate_dose_finding_truth",
+    "simulated_heights_m",
+    "write_dose_finding",
+    "write_pet_raw",
+]
+
 import datetime as dt
 import math
 from functools import cache

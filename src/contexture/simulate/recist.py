@@ -1,7 +1,7 @@
 """Simulated RECIST 1.1 measurement table for the demo cohort.
 
 Reads the latent truth (:mod:`contexture.simulate`) and writes the long measurement
-table of ``workflow/schemas/tables/recist.schema.yaml``: baseline at day -7, assessments
+table of ``src/contexture/schemas/tables/recist.schema.yaml``: baseline at day -7, assessments
 every 8 weeks (day 56, 112, ...) while the patient is on study, and for progressed
 patients a scan on the truth progression day (the scan that documents progression, so
 the clinical progression date and the RECIST one agree) plus, when the patient is alive
@@ -37,6 +37,8 @@ returned by :func:`expected_best_response` and used by the tests:
 """
 
 from __future__ import annotations
+
+__all__ = ["choose_targets", "expected_best_response", "simulate_recist"]
 
 import numpy as np
 import pandas as pd

@@ -6,3 +6,5 @@
 
 Each function names the R call it equals; a stage never writes its own version.
 """
+
+__all__ = []

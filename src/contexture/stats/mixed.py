@@ -43,6 +43,16 @@ ybar_i ~ N(mu, s_b^2 + s_e^2 / n_i) and the pooled within-group sum of squares
 
 from __future__ import annotations
 
+__all__ = [
+    "FTest",
+    "MixedFit",
+    "NotEstimable",
+    "TTest",
+    "bootstrap_icc",
+    "fit_random_intercepts",
+    "sequential_contrasts",
+]
+
 import math
 from dataclasses import dataclass, field
 from functools import cached_property

@@ -40,6 +40,17 @@ Benjamini-Hochberg (:func:`benjamini_hochberg`), R ``p.adjust(p, method = "BH")`
 
 from __future__ import annotations
 
+__all__ = [
+    "EXACT_LIMIT",
+    "RankTestResult",
+    "benjamini_hochberg",
+    "exact_w_cdf",
+    "fisher_test",
+    "hodges_lehmann",
+    "rank_sum_test",
+    "signed_rank_test",
+]
+
 import math
 from dataclasses import dataclass
 

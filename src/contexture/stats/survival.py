@@ -54,6 +54,25 @@ Median follow-up (:func:`median_followup`)
 
 from __future__ import annotations
 
+__all__ = [
+    "COX_MODEL_COLUMNS",
+    "Covariate",
+    "CoxFit",
+    "LogRank",
+    "SCALE_TEXT",
+    "as_text",
+    "cox_fit",
+    "cox_model",
+    "cox_zph",
+    "coxph_tied_times",
+    "design_matrix",
+    "kaplan_meier",
+    "logrank_test",
+    "median_followup",
+    "survival_at",
+    "survival_quantile",
+]
+
 import logging
 import math
 from collections.abc import Iterable, Sequence

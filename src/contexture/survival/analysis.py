@@ -31,6 +31,22 @@ variable) are in :mod:`contexture.stats.survival`, with their formulas and refer
 
 from __future__ import annotations
 
+__all__ = [
+    "COX_COLUMNS",
+    "ENDPOINTS",
+    "KM_COLUMNS",
+    "Stratifier",
+    "SurvivalOptions",
+    "analyse",
+    "at_landmark",
+    "covariate_for",
+    "endpoint_frame",
+    "is_post_baseline",
+    "post_baseline_problems",
+    "stratifier_groups",
+    "usable_column",
+]
+
 import logging
 import math
 from dataclasses import dataclass, field
@@ -169,7 +185,7 @@ def _km_row(time, event, conf_type, conf_level, landmarks) -> tuple[dict, pd.Dat
 
 @dataclass
 class SurvivalOptions:
-    """The cohort's ``survival`` config section (see workflow/schemas/cohort/survival.schema.yaml)."""
+    """The cohort's ``survival`` config section (see src/contexture/schemas/cohort/survival.schema.yaml)."""
 
     endpoints: list[str] = field(default_factory=lambda: list(ENDPOINTS))
     conf_type: str = "log"

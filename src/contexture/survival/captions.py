@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FACTS"]
+
 import pandas as pd
 
 from contexture.captioning import Cohort, Facts, format_p, matching_row, number

@@ -10,6 +10,8 @@ and returns ``(figure, source data)``; the rule saves both with
 
 from __future__ import annotations
 
+__all__ = ["forest_figure", "forest_rows", "km_figure", "time_axis"]
+
 import math
 
 import numpy as np

@@ -10,6 +10,8 @@ log-rank or Cox table was analysed from it.
 
 from __future__ import annotations
 
+__all__ = ["methods_paragraph"]
+
 from pathlib import Path
 
 import pandas as pd

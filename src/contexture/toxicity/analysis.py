@@ -47,6 +47,16 @@ Organ uptake change (:func:`organ_uptake_change`, :func:`organ_uptake_tests`)
 
 from __future__ import annotations
 
+__all__ = [
+    "COLUMNS",
+    "CONF_LEVEL",
+    "MIN_PER_GROUP",
+    "biomarker_tests",
+    "organ_uptake_change",
+    "organ_uptake_tests",
+    "toxicity_analysis",
+]
+
 import logging
 import re
 

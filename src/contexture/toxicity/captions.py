@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FACTS"]
+
 from contexture.captioning import Cohort, Facts, format_p
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["toxicity_figure"]
+
 import logging
 import textwrap
 

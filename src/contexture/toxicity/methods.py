@@ -7,6 +7,8 @@ used; patient counts come from ``tables/toxicity.tsv``.
 
 from __future__ import annotations
 
+__all__ = ["MIN_PER_GROUP", "methods_paragraph"]
+
 from pathlib import Path
 
 import pandas as pd

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from contexture.errors import InputError
 from contexture.io import read_table, write_table
 from contexture.io.validation import SCHEMA_DIR
+from tests.conftest import REPO
 
-REPO = SCHEMA_DIR.parents[1]
 # IDs that pandas' inference changed or merged: leading zeros, numeric look-alikes,
 # spaces, unicode, and text pandas treats as missing or boolean by default.
 IDS = ["001", "01", "1", "1.0", "1e3", " a b", "Pé-ü 患者", "NA", "nan", "True", "-0", "0x1F"]

@@ -17,7 +17,8 @@ def test_every_stage_has_a_methods_paragraph():
 
 
 def test_empty_results_give_one_empty_paragraph_per_stage(tmp_path, cohort_config):
-    assert methods.paragraphs(tmp_path, cohort_config()) == [""] * len(STAGES)
+    # one per stage, then the multiplicity section
+    assert methods.paragraphs(tmp_path, cohort_config()) == [""] * (len(STAGES) + 1)
 
 
 def test_paragraphs_follow_the_stage_order(tmp_path, cohort_config):

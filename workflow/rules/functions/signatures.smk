@@ -14,12 +14,12 @@ def expression_available(cohort):
 
 def signature_resource(path):
     """A resource path of the signatures section: absolute or relative to the working
-    directory if it exists there, otherwise relative to the contexture repository."""
-    from contexture.signatures.scores import REPOSITORY_DIR
+    directory if it exists there, otherwise a file shipped in the contexture package."""
+    from contexture.package_data import package_path
 
     if os.path.isabs(path) or os.path.exists(path):
         return path
-    return str(REPOSITORY_DIR / path)
+    return str(package_path(path))
 
 
 def signature_files(cohort):
