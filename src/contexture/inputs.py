@@ -347,7 +347,7 @@ def validate_cohort_inputs(name: str, cohort: dict, parsed: dict | None = None) 
         found.add(problem)
     missing_keys = {key for key, _ in missing}
     for modality in MODALITIES:
-        keys = {modality.config_key(entry) for entry in modality.inputs}
+        keys = {modality.config_key(entry) for entry, _ in modality.declared_paths(cohort)}
         if modality.is_declared(cohort) and not keys & missing_keys:
             modality.check_inputs(cohort[modality.name], found)
     reconcile_patients(found, cohort.get("on_unknown_patient", "error"))
