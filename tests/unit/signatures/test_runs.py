@@ -78,3 +78,39 @@ def test_patient_baseline_from_the_run_with_most_genes_then_run_order():
     # High/low against the patient's run's own cut: A's baseline patients {P1: 1, P3: 3} -> type-7 q25 = 1.5;
     # B's {P1: 5, P2: 6} -> 5.25.
     assert features["immunosign_high"].tolist() == [False, True, True]
+
+
+def test_a_run_without_a_sample_sheet_gives_no_nan_patient(caplog):
+    """Item 9 with runs: run B has no sheet; its samples stand alone, scored on B's genes."""
+    from contexture.signatures import score_cohort
+    from contexture.signatures.scores import read_signature, signature_path
+
+    samples = pd.DataFrame(
+        {
+            "sample_id": ["a1", "a2", "b1", "b2"],
+            "patient_id": ["P1", "P2", None, None],
+            "timepoint": ["baseline", "baseline", None, None],
+            "run": ["A", "A", "B", "B"],
+        }
+    )
+    expression = pd.DataFrame(
+        {"a1": [1.0, 3.0], "a2": [2.0, 6.0], "b1": [4.0, 8.0], "b2": [5.0, 7.0]}, index=["GZMA", "PRF1"]
+    )
+    result = score_cohort(
+        expression,
+        samples,
+        [read_signature(signature_path("cyt"))],
+        immunosign="cyt",
+        min_gene_fraction=0.8,
+        on_insufficient="skip",
+        low_quantile=0.25,
+        log_base=10,
+    )
+    scores = result.scores.set_index("sample_id")
+    assert scores["score"].to_dict() == {"a1": 2.0, "a2": 4.0, "b1": 6.0, "b2": 6.0}  # mean of the two log2 values
+    assert scores["run"].to_dict() == {"a1": "A", "a2": "A", "b1": "B", "b2": "B"}
+    assert scores.loc[["b1", "b2"], "patient_id"].isna().all() and scores.loc[["b1", "b2"], "group"].isna().all()
+    assert result.features["patient_id"].tolist() == ["P1", "P2"]  # no "nan" patient
+    assert result.features["immunosign_run"].tolist() == ["A", "A"]
+    assert result.coverage["run"].tolist() == ["A", "B"]
+    assert "2 of 4 samples have no patient" in caplog.text
