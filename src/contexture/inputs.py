@@ -22,7 +22,9 @@ Beyond the tables' own schemas, the stage checks reconcile the modalities' files
   too: an unlisted file is either a forgotten sheet row or a stray file from another
   study, and guessing would silently change the sample set); RCC files must parse
   (truncation, non-numeric counts, duplicate probes) and share one CodeSet (``GeneRLF``)
-  and one probe set; the RLF, when given, must name that CodeSet.
+  and one probe set; the RLF, when given, must name that CodeSet. A cohort of several
+  runs (``nanostring.runs``) is checked run by run, each run one CodeSet, and a sample ID
+  or an RCC file in two runs is an error (:func:`contexture.nanostring.checks.check_nanostring_runs`).
 * PET: every image, mask and labels file named by the scans table exists; an
   ``on_treatment`` scan dated before treatment start (``scan_day < 0``) is an error
   (scans table and VOI table); every label in a mask is in its labels table and vice
@@ -360,7 +362,7 @@ def validate_cohort_inputs(name: str, cohort: dict, parsed: dict | None = None) 
         found.add(problem)
     missing_keys = {key for key, _ in missing}
     for modality in MODALITIES:
-        keys = {modality.config_key(entry) for entry in modality.inputs}
+        keys = {modality.config_key(entry) for entry, _ in modality.declared_paths(cohort)}
         if modality.is_declared(cohort) and not keys & missing_keys:
             modality.check_inputs(cohort[modality.name], found)
     reconcile_patients(found, cohort.get("on_unknown_patient", "error"))

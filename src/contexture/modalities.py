@@ -24,7 +24,7 @@ __all__ = ["BY_NAME", "Input", "MODALITIES", "Modality", "NAMES", "STAGES", "Tim
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Stage packages under contexture/, in the order of the analysis: raw data first, then
 # the analyses that combine them. Each is a package with the shared shape (DESIGN.md).
@@ -98,6 +98,10 @@ class Modality:
     check reads (``ihc.columns``); the check sees the inputs and these keys only
     (:func:`contexture.inputs.validation_config`), so editing any other option never
     reruns the validation.
+    ``runs``: the key of a list of sections in the modality's section, each declaring the
+    inputs of one run (``nanostring.runs``: several RCC sets, one CodeSet each); the
+    section then declares no input itself. Each run's inputs are found under
+    ``<runs>.<i>.<key>`` (0-based, as the config validation names list items).
     """
 
     name: str
@@ -107,6 +111,7 @@ class Modality:
     timepoints: Timepoints
     check: str
     check_options: tuple[str, ...] = ()
+    runs: str | None = None
 
     @property
     def availability_schema(self) -> str:
@@ -127,24 +132,37 @@ class Modality:
         """The dotted cohort key of one input (``pet.scans``; ``clinical``)."""
         return f"{self.name}.{entry.key}" if entry.key else self.name
 
+    def run_sections(self, section: object) -> list[tuple[str, dict]]:
+        """(key prefix, section) of each run a modality section declares: its ``runs``
+        items (prefix ``runs.<i>.``), or the section itself as one run (prefix ``""``)."""
+        if not isinstance(section, dict):
+            return []
+        runs = section.get(self.runs) if self.runs else None
+        if isinstance(runs, list):
+            return [(f"{self.runs}.{i}.", run) for i, run in enumerate(runs) if isinstance(run, dict)]
+        return [("", section)]
+
     def is_declared(self, cohort: dict) -> bool:
         """Whether a (real) cohort declares this modality's input files."""
         value = cohort.get(self.name)
         if self.path_valued:
             return isinstance(value, str)
-        return isinstance(value, dict) and any(key in value for key in self.declaring_keys)
+        return any(key in run for _, run in self.run_sections(value) for key in self.declaring_keys)
 
     def declared_paths(self, cohort: dict) -> list[tuple[Input, str]]:
-        """(input, path) of every input of this modality a cohort declares."""
+        """(input, path) of every input of this modality a cohort declares.
+
+        An input of a run is returned with its key inside the section (``runs.1.rcc``),
+        so :meth:`config_key` names it exactly."""
         value = cohort.get(self.name)
         if self.path_valued:
             return [(self.inputs[0], value)] if isinstance(value, str) else []
-        section = value if isinstance(value, dict) else {}
         pairs = []
-        for entry in self.inputs:
-            path = _lookup(section, entry.key)
-            if isinstance(path, str):
-                pairs.append((entry, path))
+        for prefix, section in self.run_sections(value):
+            for entry in self.inputs:
+                path = _lookup(section, entry.key)
+                if isinstance(path, str):
+                    pairs.append((replace(entry, key=prefix + entry.key) if prefix else entry, path))
         return pairs
 
     def path_columns(self, key: str) -> tuple[str, ...]:
@@ -157,16 +175,25 @@ class Modality:
         value = cohort.get(self.name)
         if self.path_valued or not isinstance(value, dict):
             return value
-        section: dict = {}
-        for key in (*(entry.key for entry in self.inputs), *self.check_options):
-            found = _lookup(value, key)
-            if found is None:
-                continue
-            *parents, last = key.split(".")
-            target = section
-            for part in parents:
-                target = target.setdefault(part, {})
-            target[last] = found
+
+        def pick(source: dict, keys) -> dict:
+            section: dict = {}
+            for key in keys:
+                found = _lookup(source, key)
+                if found is None:
+                    continue
+                *parents, last = key.split(".")
+                target = section
+                for part in parents:
+                    target = target.setdefault(part, {})
+                target[last] = found
+            return section
+
+        inputs = [entry.key for entry in self.inputs]
+        section = pick(value, [*inputs, *self.check_options])
+        if self.runs and isinstance(value.get(self.runs), list):
+            # A run's name names its parsed set and its messages: the check reads it.
+            section[self.runs] = [pick(run, ["name", *inputs]) for _, run in self.run_sections(value)]
         return section
 
     def check_inputs(self, value: object, found) -> None:
@@ -212,7 +239,8 @@ MODALITIES = (
         ),
         availability="nanostring/samples.tsv",
         timepoints=Timepoints(included_column="included"),
-        check="contexture.nanostring.checks:check_nanostring_inputs",
+        check="contexture.nanostring.checks:check_nanostring_runs",
+        runs="runs",
     ),
     Modality(
         "ihc",

@@ -33,7 +33,17 @@ def test_demo_writes_tables_and_figures(demo_run):
     sample_ids = sorted(sheet["sample_id"])
     assert list(raw.columns[3:]) == sample_ids
     assert all(pd.api.types.is_integer_dtype(raw[c]) for c in sample_ids)
-    assert list(samples.columns) == ["sample_id", "patient_id", "timepoint", "batch", "file", "qc_pass", "included"]
+    assert list(samples.columns) == [
+        "sample_id",
+        "run",
+        "patient_id",
+        "timepoint",
+        "batch",
+        "file",
+        "qc_pass",
+        "included",
+    ]
+    assert set(samples["run"]) == {"run1"}  # a simulated cohort is one run
     assert samples["sample_id"].tolist() == sample_ids
     # The designed failures, and only they, fail QC and are excluded downstream.
     failed = set(lanes.loc[~lanes["qc_pass"], "sample_id"])

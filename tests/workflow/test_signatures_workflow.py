@@ -27,6 +27,7 @@ def test_scores_table_follows_the_contract_and_the_25th_percentile_cut(results):
         "sample_id",
         "patient_id",
         "timepoint",
+        "run",
         "signature",
         "score",
         "fraction_below_lod",

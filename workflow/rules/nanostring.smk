@@ -1,6 +1,7 @@
 # NanoString nCounter stage: RCC files -> raw counts, lane QC, normalized expression, QC
 # figures (contexture.io.rcc, contexture.nanostring.normalization; docs/nanostring.md). Simulated
-# cohorts get their RCC files from simulate_nanostring.
+# cohorts get their RCC files from simulate_nanostring. A cohort with several runs (CodeSets) is
+# still one job: each run is normalized within itself and the tables carry a `run` column.
 
 
 include: "functions/nanostring.smk"
@@ -51,6 +52,7 @@ rule nanostring:
         mem_mb=4000,
         runtime=30,
     params:
+        runs=lambda wc: nanostring_run_list(wc.cohort),
         qc=lambda wc: nanostring_option(wc.cohort, "qc"),
         exclude_failed=lambda wc: nanostring_option(wc.cohort, "exclude_failed"),
         housekeeping=lambda wc: nanostring_option(wc.cohort, "housekeeping"),

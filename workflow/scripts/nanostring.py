@@ -1,4 +1,4 @@
-"""Read RCC files (or validation's parsed set), QC every lane and normalize (contexture.nanostring.process_cohort)."""
+"""Read each run's RCC files (or validation's parsed sets), QC every lane and normalize (contexture.nanostring.process_runs)."""
 
 from contexture import nanostring
 from contexture.io import write_table
@@ -7,15 +7,25 @@ from contexture.runner import run
 
 
 def main(smk):
-    sheet = None
-    if "samples" in smk.input.keys():
-        sheet = read_validated_table(smk.input.samples, "tables/nanostring_samples", what="NanoString sample sheet")
     p = smk.params
-    result = nanostring.process_cohort(
-        list(smk.input.get("rcc", [])),
-        sheet,
-        sheet_path=str(smk.input.get("samples", "")),
-        parsed=smk.input.get("parsed"),
+    runs = [
+        nanostring.RunInput(
+            entry["name"],
+            rcc=list(smk.input.get("rcc", [])),
+            sheet=(
+                read_validated_table(entry["samples"], "tables/nanostring_samples", what="NanoString sample sheet")
+                if entry["samples"]
+                else None
+            ),
+            sheet_path=str(entry["samples"] or ""),
+            parsed=nanostring.parsed_run_folder(smk.input.parsed, entry["name"])
+            if "parsed" in smk.input.keys()
+            else None,
+        )
+        for entry in p.runs
+    ]
+    result = nanostring.process_runs(
+        runs,
         qc=p.qc,
         exclude_failed=p.exclude_failed,
         method=p.method,

@@ -1,8 +1,7 @@
-"""Score gene signatures per sample; coverage table; patient-level Immunosign columns (contexture.signatures.score_cohort)."""
+"""Score gene signatures per sample and run; coverage table; patient-level Immunosign columns (contexture.signatures.score_cohort)."""
 
 from contexture import signatures
 from contexture.io import read_table, write_table
-from contexture.nanostring.normalization import at_or_below_detection_limit
 from contexture.runner import run
 from contexture.signatures.expression import read_analysis_expression
 from contexture.signatures.scores import read_signature
@@ -12,10 +11,10 @@ def main(smk):
     expression, samples = read_analysis_expression(smk.input.expression, smk.input.samples)
     files = [read_signature(path) for path in smk.input.signatures]
     p = smk.params
-    below_lod = at_or_below_detection_limit(
+    below_lod = signatures.detection_limits(  # per run: each run's genes, its lanes' limits
         read_table(smk.input.raw_counts, "results/nanostring/raw_counts"),
         read_table(smk.input.lanes, "results/nanostring/lanes"),
-        list(expression.columns),
+        samples,
     )
     result = signatures.score_cohort(
         expression,

@@ -157,3 +157,101 @@ def check_nanostring_inputs(section: dict, found: Collector) -> None:
             found.add(merge_error)
         else:
             found.parsed["nanostring"] = merger.finish(list(merger.paths))
+
+
+def check_nanostring_runs(section: dict, found: Collector) -> None:
+    """Every run of a cohort's ``nanostring`` section (:mod:`contexture.nanostring.runs`), then across runs.
+
+    Each run is checked alone by :func:`check_nanostring_inputs` (its files, sheet and RLF:
+    one CodeSet per run), its problems prefixed with ``nanostring.runs.<i> (<name>)`` when
+    the section lists runs. Across runs: an RCC file in two runs, and a sample ID in two
+    runs (from the sheets, or the file names without one), are refused naming both runs'
+    sheets or folders; a patient and timepoint in two runs is allowed. When every run is
+    clean, ``found.parsed["nanostring"]`` is ``{run name: merged set}`` in run order.
+    """
+    from contexture.errors import ConfigError
+    from contexture.nanostring.runs import nanostring_runs
+
+    try:
+        runs = nanostring_runs(section)
+    except ConfigError as error:
+        found.add(str(error))
+        return
+    several = "runs" in section
+    problems_before = len(found.problems)
+    sets = {}
+    for position, run in enumerate(runs):
+        before = len(found.problems)
+        found.parsed.pop("nanostring", None)
+        check_nanostring_inputs(run, found)
+        if several:
+            found.problems[before:] = [
+                f"nanostring.runs.{position} ({run['name']}): {problem}" for problem in found.problems[before:]
+            ]
+        if "nanostring" in found.parsed:
+            sets[run["name"]] = found.parsed.pop("nanostring")
+    if several:
+        _check_across_runs(runs, found)
+    if len(found.problems) == problems_before and len(sets) == len(runs):
+        found.parsed["nanostring"] = sets
+
+
+def _run_sample_ids(run: dict) -> tuple[list, dict[str, int]] | None:
+    """(RCC files, {sample ID: first sheet row}) of one run; None when its files or sheet do not read
+    (the run's own check reports why)."""
+    from pathlib import Path
+
+    from contexture.io import read_input_table
+    from contexture.io.rcc import rcc_stem
+    from contexture.io.validation import load_schema, validate_frame
+
+    try:
+        files = find_rcc_files(run["rcc"])
+    except InputError:
+        return None
+    if "samples" not in run:
+        return files, {rcc_stem(Path(f).name): 0 for f in files}
+    try:
+        sheet, problems = validate_frame(
+            read_input_table(run["samples"]), load_schema("tables/nanostring_samples"), str(run["samples"])
+        )
+    except InputError:
+        return None
+    if problems:
+        return None
+    ids: dict[str, int] = {}
+    for row, sample in enumerate(sheet["sample_id"].astype(str), start=1):
+        ids.setdefault(sample, row)
+    return files, ids
+
+
+def _check_across_runs(runs: list[dict], found: Collector) -> None:
+    """A file or a sample ID in two runs is refused, naming both runs (:func:`check_nanostring_runs`)."""
+    seen_files: dict[str, str] = {}
+    seen_ids: dict[str, tuple[str, str]] = {}
+    for position, run in enumerate(runs):
+        read = _run_sample_ids(run)
+        if read is None:
+            continue
+        files, ids = read
+        where = f"nanostring.runs.{position} ({run['name']})"
+        for path in files:
+            key = str(path.resolve())
+            if key in seen_files:
+                found.add(
+                    f"RCC file '{path}' is in {where} and in {seen_files[key]}: a lane belongs to one run; remove it "
+                    "from one of the runs' folders"
+                )
+            else:
+                seen_files[key] = where
+        source = f"sample sheet '{run['samples']}'" if "samples" in run else f"RCC folder '{run['rcc']}' (file names)"
+        for sample, row in ids.items():
+            if sample in seen_ids:
+                other_where, other_source = seen_ids[sample]
+                found.add(
+                    f"{source}{f', row {row}' if row else ''}, column 'sample_id': {sample!r} of {where} is also a "
+                    f"sample of {other_where} ({other_source}); expected each sample ID in one run only (the same "
+                    "patient and timepoint in two runs is fine under two sample IDs)"
+                )
+            else:
+                seen_ids[sample] = (where, source)

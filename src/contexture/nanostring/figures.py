@@ -61,6 +61,7 @@ def positive_linearity_figure(raw_counts: pd.DataFrame, lanes: pd.DataFrame, con
     positive = raw_counts[raw_counts["code_class"].astype(str).str.startswith("Positive")]
     samples = list(lanes["sample_id"])
     long = positive.melt(id_vars=["code_class", "name", "accession"], value_vars=samples, var_name="sample_id")
+    long = long[long["value"].notna()]  # several runs: a run's probes are empty in the others' lanes
     long["concentration_fm"] = long["name"].map(concentrations)
     long = long.merge(lanes[["sample_id", "qc_pass", "positive_linearity_r2"]], on="sample_id")
     fig, (left, right) = figure(TWO_COLUMN_MM, 70, ncols=2)
@@ -114,7 +115,7 @@ def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str)
     ):
         rle = relative_log_expression(frame.set_index("name"))
         ax.boxplot(
-            [rle[c].to_numpy() for c in rle.columns],
+            [rle[c].dropna().to_numpy() for c in rle.columns],  # several runs: other runs' genes empty
             showfliers=False,
             widths=0.6,
             medianprops={"color": OKABE_ITO["vermillion"], "lw": 0.8},

@@ -24,9 +24,22 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     method = options["normalization"]["method"]
     failed = lanes.loc[~lanes["qc_pass"], "sample_id"].tolist()
     excluded = lanes.loc[~lanes["included"], "sample_id"].tolist()
+    runs = list(dict.fromkeys(lanes["run"].astype(str))) if "run" in lanes.columns else []
+    several = (
+        f"The lanes came from {len(runs)} runs ("
+        + ", ".join(
+            f"{run}: {int((lanes['run'].astype(str) == run).sum())} lanes, CodeSet "
+            + "/".join(sorted(set(lanes.loc[lanes["run"].astype(str) == run, "gene_rlf"].dropna().astype(str))))
+            for run in runs
+        )
+        + "), each QC'd and normalized within itself (its own reference lanes and housekeeping genes). "
+        if len(runs) > 1
+        else ""
+    )
     return (
         "## Gene expression (NanoString nCounter)\n\n"
-        f"{len(lanes)} RCC files were read (probes matched by code class, name and accession) and checked "
+        + several
+        + f"{len(lanes)} RCC files were read (probes matched by code class, name and accession) and checked "
         "lane by lane against the nCounter QC rules (NanoString MAN-C0011; nSolver 4.0 User Manual): "
         f"imaging (FOV counted/FOV count ≥ {qc.imaging_min_fov_ratio:g}), binding density, positive-control "
         f"linearity (R² ≥ {qc.positive_linearity_min_r2:g}), limit of detection ({LOD_PROBE} above the mean + "

@@ -28,7 +28,15 @@ from contexture.errors import ConfigError
 # expression (scipy.stats, statsmodels) and figures (matplotlib) are imported by the entry
 # points that use them: the workflow's DAG imports this package for signature names only
 # (contexture.lazy).
-from contexture.signatures.scores import Signature, assign_groups, patient_features, score_signatures, sort_scores
+from contexture.nanostring.runs import FIRST_RUN
+from contexture.signatures.scores import (
+    RUN_COLUMN,
+    Signature,
+    assign_groups,
+    patient_features,
+    score_signatures,
+    sort_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,39 +69,61 @@ def score_cohort(
     low_quantile: float,
     log_base: float,
     allow_partial_weighted: bool = False,
-    below_lod: pd.DataFrame | None = None,
+    below_lod: pd.DataFrame | dict[str, pd.DataFrame] | None = None,
     below_lod_warn_fraction: float = 0.3,
     exclude_below_lod: bool = False,
     exclude_below_lod_fraction: float = 0.5,
 ) -> Scores:
-    """Score every signature on every analysed sample; cut high/low; patient Immunosign columns.
+    """Score every signature on every analysed sample, run by run; cut high/low; patient Immunosign columns.
 
     ``immunosign`` names the signature behind ``immunosign_score``/``immunosign_high`` and
     must be among ``signatures`` (a :class:`~contexture.errors.ConfigError` otherwise).
-    ``below_lod`` (genes x samples at or below the lane's limit of detection) and the
-    three background options: :func:`contexture.signatures.scores.score_signatures`.
-    The coverage table records ``low_quantile`` and each signature's cut
-    (:func:`contexture.signatures.scores.assign_groups`).
+    ``below_lod`` (genes x samples at or below the lane's limit of detection; with several
+    runs ``{run: table}``, :func:`detection_limits`) and the three background options:
+    :func:`contexture.signatures.scores.score_signatures`.
+
+    Runs (``samples``' ``run`` column; :func:`~contexture.signatures.expression.split_runs`):
+    each run is scored alone on the genes it carries (z-scores standardized on its own
+    baseline samples) and cut at its own ``low_quantile`` (:func:`contexture.signatures.scores.assign_groups`);
+    scores and coverage rows carry their ``run``. The patient columns take each patient's
+    score from one run (:func:`contexture.signatures.scores.patient_run_choice`).
     """
+    from contexture.signatures.expression import sample_runs, split_runs
+
     names = [s.name for s in signatures]
     if immunosign not in names:
         raise ConfigError(f"signatures.immunosign '{immunosign}' is not among signatures.use {names}")
-    scores, coverage = score_signatures(
-        expression,
-        samples,
-        signatures,
-        min_fraction=min_gene_fraction,
-        on_insufficient=on_insufficient,
-        log_base=log_base,
-        allow_partial_weighted=allow_partial_weighted,
-        below_lod=below_lod,
-        below_lod_warn_fraction=below_lod_warn_fraction,
-        exclude_below_lod=exclude_below_lod,
-        exclude_below_lod_fraction=exclude_below_lod_fraction,
-    )
-    scores, cuts = assign_groups(scores, low_quantile)
-    coverage["low_quantile"] = low_quantile
-    coverage["low_cut"] = coverage["signature"].map(cuts)
+    blocks = split_runs(expression, samples)
+    if not blocks:  # no sample: one empty run, as before runs existed
+        blocks = {sample_runs(samples).iloc[0] if len(samples) else FIRST_RUN: (expression, samples)}
+    if isinstance(below_lod, pd.DataFrame) or below_lod is None:
+        below_lod = dict.fromkeys(blocks, below_lod)
+    score_parts, coverage_parts = [], []
+    for run, (matrix, run_samples) in blocks.items():
+        if len(blocks) > 1:
+            log.info("run %s: scoring %d samples on its %d genes", run, matrix.shape[1], matrix.shape[0])
+        scores, coverage = score_signatures(
+            matrix,
+            run_samples,
+            signatures,
+            min_fraction=min_gene_fraction,
+            on_insufficient=on_insufficient,
+            log_base=log_base,
+            allow_partial_weighted=allow_partial_weighted,
+            below_lod=below_lod.get(run),
+            below_lod_warn_fraction=below_lod_warn_fraction,
+            exclude_below_lod=exclude_below_lod,
+            exclude_below_lod_fraction=exclude_below_lod_fraction,
+        )
+        scores, cuts = assign_groups(scores, low_quantile)
+        coverage["low_quantile"] = low_quantile
+        coverage["low_cut"] = coverage["signature"].map(cuts)
+        scores.insert(3, RUN_COLUMN, run)
+        coverage.insert(0, RUN_COLUMN, run)
+        score_parts.append(scores)
+        coverage_parts.append(coverage)
+    scores = pd.concat(score_parts, ignore_index=True) if len(score_parts) > 1 else score_parts[0]
+    coverage = pd.concat(coverage_parts, ignore_index=True) if len(coverage_parts) > 1 else coverage_parts[0]
     known = samples["patient_id"].notna()
     if not known.all():
         log.warning(
@@ -109,8 +139,29 @@ def score_cohort(
         immunosign,
         low_quantile,
         patients=sorted(set(samples.loc[known, "patient_id"].astype(str))),
+        coverage=coverage,
     )
     return Scores(sort_scores(scores, names), coverage, features)
+
+
+def detection_limits(raw_counts: pd.DataFrame, lanes: pd.DataFrame, samples: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``{run: genes x samples}``: True where the raw count is at or below the lane's limit of detection.
+
+    Per run (:func:`contexture.nanostring.run_blocks` of the tables the nanostring rule
+    wrote), for the run's analysed ``samples``
+    (:func:`contexture.nanostring.normalization.at_or_below_detection_limit`), so each
+    run's genes are named as in its own normalized matrix.
+    """
+    from contexture.nanostring import run_blocks
+    from contexture.nanostring.normalization import at_or_below_detection_limit
+    from contexture.signatures.expression import sample_runs
+
+    blocks = run_blocks(raw_counts, lanes, ["code_class", "name", "accession"])
+    runs = sample_runs(samples)
+    return {
+        run: at_or_below_detection_limit(block, lanes, list(samples.loc[(runs == run).to_numpy(), "sample_id"]))
+        for run, block in blocks.items()
+    }
 
 
 def paired_changes_table(
@@ -119,20 +170,19 @@ def paired_changes_table(
     """Each signature's score before and after, per patient with both timepoints (the paired figure's data).
 
     ``scores`` are the long signature scores; a patient with several samples at a
-    timepoint counts with their mean (:func:`~contexture.signatures.expression.patient_means`).
+    timepoint counts with their mean, both from one run
+    (:func:`~contexture.signatures.expression.paired_values`).
     Columns :data:`PAIR_COLUMNS`: ``baseline`` holds the ``pre`` timepoint's score and
     ``on_treatment`` the ``post`` one's, whatever the two timepoints are called;
     ``response`` is ``responder``/``non_responder``, or ``unknown`` (also for every
     patient when ``response`` is None). Signatures in the order they first appear.
     """
-    from contexture.signatures.expression import patient_means, score_matrix
+    from contexture.signatures.expression import paired_values, score_matrix
 
     if scores.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     values = score_matrix(scores)
-    before = patient_means(values, samples, pre)
-    after = patient_means(values, samples, post)
-    both = sorted(set(before.columns) & set(after.columns))
+    before, after = paired_values(values, samples, pre, post)  # pairs within one run
     rows = [
         {
             "signature": signature,
@@ -142,7 +192,9 @@ def paired_changes_table(
             "on_treatment": after.at[signature, patient],
         }
         for signature in dict.fromkeys(scores["signature"])
-        for patient in both
+        if signature in before.index
+        for patient in before.columns
+        if pd.notna(before.at[signature, patient])
     ]
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
@@ -258,6 +310,7 @@ __all__ = [
     "paired_changes_figure",
     "analyse_correlations",
     "baseline_heatmap",
+    "detection_limits",
     "paired_changes_table",
     "score_cohort",
 ]

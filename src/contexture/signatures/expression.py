@@ -22,6 +22,18 @@ P-values are adjusted by Benjamini-Hochberg (``contexture.stats.rank_tests``;
 R ``p.adjust(method = "BH")``) within each family: one feature type
 (gene / signature) x one comparison.
 
+Several runs (``run`` column of the sample table; :mod:`contexture.nanostring.runs`): the
+matrix is the union of the runs' genes, empty where a sample's run lacks a gene, and each
+run was normalized within itself. A paired change is formed within one run only: a
+patient's ``pre`` and ``post`` samples must both be in the run, and a patient whose
+``pre`` and ``post`` samples are only in different runs is left out (logged, and counted
+in the methods text; :func:`cross_run_patients`): values normalized against different
+references, and possibly different probes, are not comparable. A patient paired in several
+runs is represented, for each feature, by the first run in run order that pairs it and
+has the feature. A patient's value at one timepoint (heat map, correlations) is likewise
+taken from the first run in run order with the patient at that timepoint and the feature
+(:func:`patient_means`), never averaged across runs.
+
 Correlations: Spearman's rho between each chemokine/cytokine gene and each T-cell gene
 over patients' baseline expression, p from the t approximation (scipy ``spearmanr``;
 R ``cor.test(method = "spearman", exact = FALSE)``), BH across all pairs.
@@ -43,6 +55,7 @@ log = logging.getLogger(__name__)
 # matplotlib's PDF backend logs every font subsetting step at INFO; keep rule logs readable.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
+RUN_COLUMN = "run"
 COMPARISONS = ("all", "responder", "non_responder", "responder_vs_non_responder")
 # Fewest features per worker: below this, forking costs more than it saves.
 MIN_BLOCK = 100
@@ -65,11 +78,15 @@ CHANGE_COLUMNS = (
 # --- inputs -----------------------------------------------------------------------------
 
 
-def expression_matrix(table: pd.DataFrame, *, file: str = "normalized expression") -> pd.DataFrame:
+def expression_matrix(
+    table: pd.DataFrame, *, file: str = "normalized expression", runs: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Genes x samples float matrix from a table whose first column ``name`` holds gene symbols.
 
     Every problem (duplicate gene, non-numeric or non-finite value) is reported at once,
-    naming the file, row and column.
+    naming the file, row and column. ``runs`` (sample -> run, several runs) allows a gene's
+    cells to be empty for every sample of a run, the run's CodeSet lacking the gene; an
+    empty cell among a run's values is still a problem.
     """
     if table.columns[0] != "name":
         raise InputError(f"{file}: the first column must be 'name' (gene symbol); found {table.columns[0]!r}")
@@ -79,6 +96,14 @@ def expression_matrix(table: pd.DataFrame, *, file: str = "normalized expression
         problems.append(Problem(file, int(row) + 1, "name", names.iloc[row], "each gene once"))
     values = table.drop(columns="name").apply(pd.to_numeric, errors="coerce")
     bad = ~np.isfinite(values.to_numpy(dtype=float))
+    if runs:
+        # A run's block: a gene empty in all of the run's samples is a gene its CodeSet lacks.
+        empty = table.drop(columns="name").isna().to_numpy()
+        members = np.array([runs.get(str(c)) for c in values.columns], dtype=object)
+        for run in dict.fromkeys(members):
+            where = members == run
+            absent = empty[:, where].all(axis=1)
+            bad[np.ix_(absent, where)] = False
     for row, col in zip(*np.nonzero(bad), strict=True):
         problems.append(
             Problem(file, int(row) + 1, values.columns[col], table.iloc[row, col + 1], "a finite log2 expression value")
@@ -92,16 +117,20 @@ def expression_matrix(table: pd.DataFrame, *, file: str = "normalized expression
 def analysis_samples(samples: pd.DataFrame, matrix_columns, *, file: str = "samples table") -> pd.DataFrame:
     """The samples to analyse: ``included`` ones (all when the column is absent), in matrix order.
 
-    Returns ``sample_id``, ``patient_id``, ``timepoint`` for the matrix columns that are
+    Returns ``sample_id``, ``patient_id``, ``timepoint`` (and ``run`` when given) for the matrix columns that are
     included; a missing patient or timepoint (no sample sheet) stays missing. A matrix column absent from the sample table, or an included sample
     absent from the matrix, is an error.
     """
     required = ["sample_id", "patient_id", "timepoint"]
     missing = [c for c in required if c not in samples.columns]
+    if RUN_COLUMN in samples.columns:
+        required.append(RUN_COLUMN)
     if missing:
         raise InputError(f"{file}: missing column(s) {missing}; found {list(samples.columns)}")
     samples = samples.copy()
     samples["sample_id"] = samples["sample_id"].astype(str)
+    if RUN_COLUMN in samples.columns:
+        samples[RUN_COLUMN] = samples[RUN_COLUMN].astype(str)
     for column in ("patient_id", "timepoint"):  # empty without a sample sheet: kept empty, never "nan"
         samples[column] = samples[column].astype(object).map(lambda value: None if pd.isna(value) else str(value))
     matrix_columns = [str(c) for c in matrix_columns]
@@ -147,17 +176,74 @@ def read_analysis_expression(expression_path, samples_path) -> tuple[pd.DataFram
     """
     from contexture.io import read_table
 
+    table = read_table(samples_path, "results/nanostring/samples")
+    runs = (
+        dict(zip(table["sample_id"].astype(str), table[RUN_COLUMN].astype(str), strict=True))
+        if RUN_COLUMN in table.columns and table[RUN_COLUMN].nunique() > 1
+        else None
+    )
     expression = expression_matrix(
-        read_table(expression_path, "results/nanostring/normalized"), file=str(expression_path)
+        read_table(expression_path, "results/nanostring/normalized"), file=str(expression_path), runs=runs
     )
-    samples = analysis_samples(
-        read_table(samples_path, "results/nanostring/samples"), expression.columns, file=str(samples_path)
-    )
+    samples = analysis_samples(table, expression.columns, file=str(samples_path))
     return expression[samples["sample_id"].to_list()], samples
 
 
-def patient_means(values: pd.DataFrame, samples: pd.DataFrame, timepoint: str) -> pd.DataFrame:
-    """Features x patients: mean of each patient's samples at ``timepoint`` (columns sorted)."""
+# --- runs -------------------------------------------------------------------------------
+
+
+def sample_runs(samples: pd.DataFrame) -> pd.Series:
+    """Each sample's run (indexed like ``samples``); one unnamed run without a ``run`` column."""
+    if RUN_COLUMN in samples.columns:
+        return samples[RUN_COLUMN].astype(str)
+    from contexture.nanostring.runs import FIRST_RUN
+
+    return pd.Series(FIRST_RUN, index=samples.index)
+
+
+def split_runs(values: pd.DataFrame, samples: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """``{run: (values, samples)}`` in run order (first appearance in ``samples``).
+
+    ``values`` is features x samples (the union matrix of several runs, or scores); a
+    run's block has its samples (in ``samples``' order) and the features with a value in
+    any of them -- the run's own matrix, as the nanostring stage gave it.
+    """
+    runs = sample_runs(samples)
+    blocks = {}
+    for run in dict.fromkeys(runs):
+        chosen = samples[(runs == run).to_numpy()]
+        block = values[[s for s in chosen["sample_id"] if s in values.columns]]
+        blocks[run] = (block[block.notna().any(axis=1)], chosen.reset_index(drop=True))
+    return blocks
+
+
+def _first_by_run(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Features x patients: each cell from the first frame (run order) where it is not empty."""
+    if not frames:
+        return pd.DataFrame()
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.combine_first(frame)
+    index = list(dict.fromkeys(i for frame in frames for i in frame.index))
+    return out.reindex(index=index, columns=sorted(out.columns))
+
+
+def cross_run_patients(samples: pd.DataFrame, pre: str, post: str) -> list[str]:
+    """Patients with a ``pre`` and a ``post`` sample, but never both in one run (no pair is formed)."""
+    if samples.empty:
+        return []
+    runs = sample_runs(samples)
+    known = samples.assign(_run=runs.to_numpy())[samples["patient_id"].notna()]
+    at = {t: known[known["timepoint"] == t] for t in (pre, post)}
+    both_any = set(at[pre]["patient_id"]) & set(at[post]["patient_id"])
+    within = set(at[pre][["patient_id", "_run"]].itertuples(index=False)) & set(
+        at[post][["patient_id", "_run"]].itertuples(index=False)
+    )
+    return sorted(both_any - {patient for patient, _ in within})
+
+
+def _run_patient_means(values: pd.DataFrame, samples: pd.DataFrame, timepoint: str) -> pd.DataFrame:
+    """Features x patients: mean of each patient's samples at ``timepoint`` (one run; columns sorted)."""
     chosen = samples[samples["timepoint"] == timepoint]
     if chosen.empty:
         return pd.DataFrame(index=values.index, columns=pd.Index([], name="patient_id"), dtype=float)
@@ -166,14 +252,56 @@ def patient_means(values: pd.DataFrame, samples: pd.DataFrame, timepoint: str) -
     return block.T.groupby(level=0, sort=True).mean().T
 
 
+def patient_means(values: pd.DataFrame, samples: pd.DataFrame, timepoint: str) -> pd.DataFrame:
+    """Features x patients: mean of each patient's samples at ``timepoint`` (columns sorted).
+
+    With several runs, the means are within each run and a patient's value of a feature
+    is the first run's (run order) that has the patient at ``timepoint`` and the feature:
+    values of two runs are never averaged (module docstring).
+    """
+    blocks = split_runs(values, samples) if RUN_COLUMN in samples.columns else {}
+    if len(blocks) <= 1:
+        return _run_patient_means(values, samples, timepoint)
+    means = _first_by_run([_run_patient_means(v, s, timepoint) for v, s in blocks.values()])
+    means = means.reindex(index=values.index)
+    means.columns.name = "patient_id"
+    return means
+
+
+def paired_values(
+    values: pd.DataFrame, samples: pd.DataFrame, pre: str = "baseline", post: str = "on_treatment"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features x patients ``(before, after)``: patient means at ``pre`` and ``post`` of one run.
+
+    Patients with both timepoints in one run (columns sorted); with several runs, each
+    cell's pair is from the first run (run order) pairing the patient with the feature, and
+    patients paired in no run are left out (:func:`cross_run_patients`).
+    """
+    blocks = split_runs(values, samples) if RUN_COLUMN in samples.columns else {None: (values, samples)}
+    befores, afters = [], []
+    for block, chosen in blocks.values():
+        before = _run_patient_means(block, chosen, pre)
+        after = _run_patient_means(block, chosen, post)
+        both = sorted(set(before.columns) & set(after.columns))
+        before, after = before[both], after[both]
+        paired = before.notna() & after.notna()
+        befores.append(before.where(paired))
+        afters.append(after.where(paired))
+    if len(blocks) == 1:
+        return befores[0], afters[0]
+    before, after = _first_by_run(befores), _first_by_run(afters)
+    index = [i for i in values.index if i in before.index]
+    before, after = before.reindex(index), after.reindex(index=index, columns=before.columns)
+    before.columns.name = after.columns.name = "patient_id"
+    return before, after
+
+
 def paired_changes(
     values: pd.DataFrame, samples: pd.DataFrame, pre: str = "baseline", post: str = "on_treatment"
 ) -> pd.DataFrame:
-    """Features x patients: post - pre for patients with both timepoints."""
-    before = patient_means(values, samples, pre)
-    after = patient_means(values, samples, post)
-    both = sorted(set(before.columns) & set(after.columns))
-    return after[both] - before[both]
+    """Features x patients: post - pre for patients with both timepoints (in one run: :func:`paired_values`)."""
+    before, after = paired_values(values, samples, pre, post)
+    return after - before
 
 
 def score_matrix(scores: pd.DataFrame) -> pd.DataFrame:
@@ -284,8 +412,18 @@ def expression_changes(
     )
     frames.extend(parts)
     table = pd.concat(frames, ignore_index=True)
-    n_pairs = len(paired_changes(expression.iloc[:1], samples, pre, post).columns)
+    n_pairs = len(genes.columns)
     log.info("paired %s -> %s changes: %d patients with both timepoints", pre, post, n_pairs)
+    crossed = cross_run_patients(samples, pre, post)
+    if crossed:
+        log.warning(
+            "%d patient(s) have %s and %s samples only in different runs and are left out of the paired changes "
+            "(a pair is formed within one run: runs are normalized separately and may be different CodeSets): %s",
+            len(crossed),
+            pre,
+            post,
+            ", ".join(crossed[:20]),
+        )
     table = adjust_families(table)
     order = {c: i for i, c in enumerate(COMPARISONS)}
     table = table.assign(_t=table["feature_type"].map({"signature": 0, "gene": 1}), _c=table["comparison"].map(order))

@@ -2,7 +2,8 @@
 
 Options (gene fraction, low quantile, pre/post timepoints) are the run's ``signatures``
 section; which signatures were scored, partial or skipped, and the proxy's gene count
-come from ``tables/signature_coverage.tsv``.
+come from ``tables/signature_coverage.tsv`` (one row per run and signature); with several
+runs, the pairs left out across runs from ``nanostring/samples.tsv``.
 """
 
 from __future__ import annotations
@@ -94,6 +95,43 @@ def background_sentences(coverage, cohort_config: dict) -> list[str]:
     return text
 
 
+def run_sentences(cohort_dir: Path, coverage, options: dict) -> list[str]:
+    """How a cohort of several runs (``run`` column) was scored and paired; none for one run.
+
+    The number of patients left out of the paired changes because their ``pre`` and
+    ``post`` samples are in different runs comes from ``nanostring/samples.tsv``
+    (:func:`contexture.signatures.expression.cross_run_patients`, analysed samples only).
+    """
+    if "run" not in coverage.columns or coverage["run"].nunique() < 2:
+        return []
+    from contexture.signatures.expression import analysis_samples, cross_run_patients
+
+    runs = list(dict.fromkeys(coverage["run"].astype(str)))
+    text = [
+        f"The {len(runs)} NanoString runs ({', '.join(runs)}) were scored separately, each on the genes its panel "
+        "carries, z-scores standardized and high/low groups cut within each run. A patient's baseline score (the "
+        "patient-level feature) was taken from the run whose panel measured most of the signature's genes, ties "
+        "broken by run order; scores of two runs were never averaged."
+    ]
+    samples_path = Path(cohort_dir) / "nanostring" / "samples.tsv"
+    if samples_path.is_file():
+        samples = read_result_table(samples_path)
+        included = samples[samples["included"].astype(bool)] if "included" in samples.columns else samples
+        analysed = analysis_samples(included, included["sample_id"].astype(str), file=str(samples_path))
+        crossed = cross_run_patients(analysed, options["pre_timepoint"], options["post_timepoint"])
+        text.append(
+            "Paired changes were formed only from two samples of one run; "
+            + (
+                f"{len(crossed)} patient(s) whose {_timepoint(options['pre_timepoint'])} and "
+                f"{_timepoint(options['post_timepoint'])} samples were in different runs were left out, as values "
+                "normalized in different runs are not comparable."
+                if crossed
+                else "no patient had its two samples only in different runs."
+            )
+        )
+    return text
+
+
 def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
     """Signature scoring (``""`` when ``tables/signature_coverage.tsv`` is absent)."""
     path = Path(cohort_dir) / "tables" / "signature_coverage.tsv"
@@ -125,14 +163,17 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
             else "; weighted signatures (the gene expression profile) only with all their weighted genes."
         )
     )
+    several = "run" in coverage.columns and coverage["run"].nunique() > 1
     for row in coverage.itertuples(index=False):
+        where = f" in run {row.run}" if several else ""
         if row.status == "skipped":
-            text.append(f"{row.signature} was not scored ({skip_reason(row, options['min_gene_fraction'])}).")
+            text.append(f"{row.signature} was not scored{where} ({skip_reason(row, options['min_gene_fraction'])}).")
         elif row.status == "partial":
             text.append(
-                f"{row.signature} was scored from {row.n_present} of {row.n_genes} genes "
+                f"{row.signature} was scored{where} from {row.n_present} of {row.n_genes} genes "
                 f"(missing {str(row.missing_genes).replace(',', ', ') or 'none'})."
             )
+    text.extend(run_sentences(cohort_dir, coverage, options))
     text.extend(background_sentences(coverage, cohort_config))
     if not (coverage["status"] != "skipped").any():
         text.append("No signature could be scored, so no high/low groups, changes or correlations were analysed.")

@@ -626,29 +626,81 @@ def assign_groups(scores: pd.DataFrame, low_quantile: float = DEFAULT_LOW_QUANTI
     return grouped, cuts.rename("cut")
 
 
+RUN_COLUMN = "run"
+
+
+def patient_run_choice(scores: pd.DataFrame, signature: str, coverage: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each patient's baseline score of ``signature`` from one run: ``patient_id, run, score, n_present``.
+
+    One value per patient and signature (what survival, response and toxicity use): the
+    mean of the patient's baseline samples within a run. With several runs (``run``
+    column) the run is the one whose panel carries most of the signature's genes
+    (``n_present`` of the run's ``coverage`` row: genes scored, after any exclusion below
+    the limit of detection), ties broken by run order (first appearance in ``scores``);
+    values of two runs are never averaged. Patients without a baseline score are absent.
+    """
+    runs = scores[RUN_COLUMN].astype(str) if RUN_COLUMN in scores.columns else pd.Series("", index=scores.index)
+    order = {run: i for i, run in enumerate(dict.fromkeys(runs))}
+    chosen = scores[(scores["signature"] == signature) & (scores["timepoint"] == BASELINE)].assign(_run=runs)
+    per_patient = chosen.groupby(["_run", "patient_id"], as_index=False, sort=True)["score"].mean()
+    present = {}
+    if coverage is not None and RUN_COLUMN in coverage.columns:
+        rows = coverage[coverage["signature"] == signature]
+        present = dict(zip(rows[RUN_COLUMN].astype(str), rows["n_present"], strict=True))
+    per_patient["n_present"] = per_patient["_run"].map(present).fillna(0).astype(int)
+    per_patient["_order"] = per_patient["_run"].map(order)
+    per_patient = per_patient.sort_values(["patient_id", "n_present", "_order"], ascending=[True, False, True])
+    first = per_patient.drop_duplicates("patient_id", keep="first")
+    return first.rename(columns={"_run": RUN_COLUMN})[["patient_id", RUN_COLUMN, "score", "n_present"]].reset_index(
+        drop=True
+    )
+
+
 def patient_features(
-    scores: pd.DataFrame, immunosign: str, low_quantile: float = DEFAULT_LOW_QUANTILE, patients=None
+    scores: pd.DataFrame,
+    immunosign: str,
+    low_quantile: float = DEFAULT_LOW_QUANTILE,
+    patients=None,
+    coverage: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Patient table columns ``immunosign_score`` and ``immunosign_high`` (baseline).
+    """Patient table columns ``immunosign_score``, ``immunosign_high``, ``immunosign_signature``, ``immunosign_run``.
 
     ``immunosign_score`` is the patient's baseline score (mean of baseline samples) of
-    the signature named ``immunosign``; ``immunosign_high`` is whether it reaches the
-    ``low_quantile`` cut (:func:`assign_groups`). Patients in ``patients`` without a
-    baseline score (or all patients, when that signature was not scored) get empty cells.
+    the signature named ``immunosign``, from one run (:func:`patient_run_choice`; the run
+    in ``immunosign_run``); ``immunosign_high`` is whether it reaches the ``low_quantile``
+    cut of that run's baseline patient scores (:func:`assign_groups`, per run). Patients
+    in ``patients`` without a baseline score (or all patients, when that signature was not
+    scored) get empty cells.
     """
-    per_patient = baseline_patient_scores(scores)
-    chosen = per_patient[per_patient["signature"] == immunosign]
+    choice = patient_run_choice(scores, immunosign, coverage)
+    runs = scores[RUN_COLUMN].astype(str) if RUN_COLUMN in scores.columns else pd.Series("", index=scores.index)
+    cuts = {}
+    for name in dict.fromkeys(runs):
+        per_patient = baseline_patient_scores(scores[(runs == name).to_numpy()])
+        cuts[name] = quantile_type7(per_patient.loc[per_patient["signature"] == immunosign, "score"], low_quantile)
     named = scores["patient_id"].dropna().astype(str)  # a sample without a patient feeds no patient row
     ids = sorted(set(named) | set(map(str, patients if patients is not None else [])))
     table = pd.DataFrame({"patient_id": ids})
-    values = chosen.set_index(chosen["patient_id"].astype(str))["score"]
-    table["immunosign_score"] = table["patient_id"].map(values)
-    cut = quantile_type7(chosen["score"], low_quantile)
+    chosen = choice.set_index(choice["patient_id"].astype(str))
+    table["immunosign_score"] = table["patient_id"].map(chosen["score"])
+    run = table["patient_id"].map(chosen[RUN_COLUMN])
+    cut = run.map(cuts).astype(float)
     high = pd.Series(pd.NA, index=table.index, dtype="boolean")
     known = table["immunosign_score"].notna()
-    high[known] = table.loc[known, "immunosign_score"] >= cut
+    high[known] = table.loc[known, "immunosign_score"] >= cut[known]
     table["immunosign_high"] = high
-    table["immunosign_signature"] = immunosign if not chosen.empty else pd.NA
+    table["immunosign_signature"] = immunosign if not choice.empty else pd.NA
+    table["immunosign_run"] = run.where(known & (run != ""), pd.NA)
+    used = sorted(set(run[known]) - {""})
+    if len(used) > 1:
+        log.warning(
+            "immunosign_score of %s comes from %d runs (%s; each patient's from the run whose panel carries most of "
+            "its genes, ties by run order): scores of runs normalized separately, or of different CodeSets, are on "
+            "different scales, so immunosign_high is cut within each run; treat immunosign_score across runs with care",
+            immunosign,
+            len(used),
+            ", ".join(f"{r}: {int((run[known] == r).sum())} patients" for r in used),
+        )
     return table
 
 

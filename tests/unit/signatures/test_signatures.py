@@ -411,4 +411,5 @@ def test_samples_without_a_patient_feed_no_patient_row():
         "immunosign_score",
         "immunosign_high",
         "immunosign_signature",
+        "immunosign_run",
     ]
