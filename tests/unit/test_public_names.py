@@ -17,9 +17,6 @@ import pytest
 import contexture
 from tests.conftest import REPO
 
-# Modules whose __all__ the NanoString and signatures work adds; drop them from here once
-# it has landed.
-PENDING = ("contexture.nanostring", "contexture.signatures", "contexture.io.rcc")
 MODULES = sorted(
     info.name for info in pkgutil.walk_packages(contexture.__path__, prefix="contexture.") if info.name != "__main__"
 )
@@ -47,8 +44,6 @@ def test_module_list_is_the_package():
 @pytest.mark.parametrize("name", MODULES)
 def test_module_has_all_and_every_name_is_defined(name):
     module = importlib.import_module(name)
-    if name.startswith(PENDING) and not hasattr(module, "__all__"):
-        pytest.skip(f"{name}: __all__ comes with the NanoString/signatures work")
     assert isinstance(module.__all__, list), f"{name}: __all__ is not a list"
     assert len(set(module.__all__)) == len(module.__all__), f"{name}: __all__ lists a name twice"
     missing = [n for n in module.__all__ if not hasattr(module, n)]
@@ -60,8 +55,8 @@ def test_every_name_imported_from_a_module_is_in_its_all():
     problems = []
     for name, imported in sorted(_imports_from_contexture().items()):
         module = importlib.import_module(name)
-        if name.startswith(PENDING) or not hasattr(module, "__all__"):
-            continue  # the test above fails a module without __all__ that is not pending
+        if not hasattr(module, "__all__"):
+            continue  # the test above fails a module without __all__
         for symbol in sorted(imported):
             submodule = f"{name}.{symbol}" in MODULES
             if not symbol.startswith("_") and not submodule and symbol not in module.__all__:

@@ -60,6 +60,11 @@ import pandas as pd
 from contexture.errors import InputError
 
 __all__ = [
+    "RccMerger",
+    "parse_rcc_bytes",
+    "read_rcc_bytes",
+    "read_rcc_set",
+    "write_rcc_set",
     "REQUIRED_SECTIONS",
     "OPTIONAL_SECTIONS",
     "CODE_SUMMARY_COLUMNS",

@@ -22,3 +22,8 @@ FACTS: dict[str, Facts] = {
     "nanostring_relative_log_expression.png": _lane_qc("NanoString relative log expression"),
     "lanes.tsv": _lane_qc("NanoString lane QC"),
 }
+
+
+__all__ = [
+    "FACTS",
+]

@@ -255,3 +255,9 @@ def _check_across_runs(runs: list[dict], found: Collector) -> None:
                 )
             else:
                 seen_ids[sample] = (where, source)
+
+
+__all__ = [
+    "check_nanostring_inputs",
+    "check_nanostring_runs",
+]

@@ -143,3 +143,12 @@ def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str)
     if len(samples) > 80:
         axes[1].set_xticks([])
     return fig, pd.DataFrame(rows)
+
+
+__all__ = [
+    "binding_density_figure",
+    "imaging_figure",
+    "positive_linearity_figure",
+    "factors_figure",
+    "rle_figure",
+]

@@ -56,3 +56,8 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         )
         + "and log2-transformed."
     )
+
+
+__all__ = [
+    "methods_paragraph",
+]

@@ -725,3 +725,36 @@ def samples_table(samples: pd.DataFrame, lanes: pd.DataFrame) -> pd.DataFrame:
     columns = SAMPLE_COLUMNS + (["plexset_row"] if "plexset_row" in samples.columns else [])
     table = samples[columns].merge(qc, on="sample_id", how="left", validate="one_to_one")
     return table.sort_values("sample_id", kind="stable").reset_index(drop=True)
+
+
+__all__ = [
+    "POSITIVE_QC_NAMES",
+    "LOD_PROBE",
+    "FAIL_FLAGS",
+    "PLEXSET_NOT_APPLICABLE",
+    "REFERENCE_DEPENDENT_FLAGS",
+    "QCThresholds",
+    "NanostringResult",
+    "geometric_mean_floored",
+    "scaling_factors",
+    "positive_control_factors",
+    "housekeeping_factors",
+    "positive_linearity_r2",
+    "instrument_from_scanner",
+    "housekeeping_rows",
+    "lane_qc",
+    "plexset_samples",
+    "background_per_lane",
+    "apply_background",
+    "normalize_nsolver",
+    "ruvg",
+    "relative_log_expression",
+    "process",
+    "at_or_below_detection_limit",
+    "log2_raw_counts",
+    "SAMPLE_COLUMNS",
+    "plexset_row_letter",
+    "match_sample_sheet",
+    "assign_samples",
+    "samples_table",
+]

@@ -68,3 +68,12 @@ def nanostring_runs(section: dict | None) -> list[dict]:
 def run_names(section: dict | None) -> list[str]:
     """The run names of a real cohort's ``nanostring`` section, or ``[run1]`` for a simulated one."""
     return [run["name"] for run in nanostring_runs(section)] or [FIRST_RUN]
+
+
+__all__ = [
+    "RUN_INPUTS",
+    "FIRST_RUN",
+    "default_run_name",
+    "nanostring_runs",
+    "run_names",
+]

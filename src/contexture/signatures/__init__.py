@@ -304,6 +304,7 @@ def analyse_correlations(
 
 
 __all__ = [
+    "PAIR_COLUMNS",
     "Changes",
     "Scores",
     "analyse_changes",

@@ -73,3 +73,8 @@ FACTS: dict[str, Facts] = {
     "expression_changes.tsv": _expression_changes,
     "expression_correlations.tsv": _correlations,
 }
+
+
+__all__ = [
+    "FACTS",
+]

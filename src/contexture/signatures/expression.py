@@ -489,3 +489,27 @@ def spearman_correlations(
     table = pd.DataFrame(rows, columns=["gene", "gene_category", "tcell_gene", "tcell_category", "n", "rho", "p"])
     table["q"] = benjamini_hochberg(table["p"]) if len(table) else []
     return table
+
+
+__all__ = [
+    "RUN_COLUMN",
+    "COMPARISONS",
+    "MIN_BLOCK",
+    "CHANGE_COLUMNS",
+    "expression_matrix",
+    "analysis_samples",
+    "responder_status",
+    "read_analysis_expression",
+    "sample_runs",
+    "split_runs",
+    "cross_run_patients",
+    "patient_means",
+    "paired_values",
+    "paired_changes",
+    "score_matrix",
+    "change_tests",
+    "adjust_families",
+    "expression_changes",
+    "read_gene_list",
+    "spearman_correlations",
+]

@@ -150,3 +150,11 @@ def correlation_figure(correlations: pd.DataFrame, alpha: float = 0.05) -> tuple
                 ax.text(j, i, f"{value:.2f}{star}", ha="center", va="center", fontsize=5)
     fig.colorbar(image, ax=ax, label="Spearman rho (baseline)", shrink=0.8)
     return fig, correlations
+
+
+__all__ = [
+    "RESPONSE_LABELS",
+    "baseline_heatmap_figure",
+    "paired_scores_figure",
+    "correlation_figure",
+]

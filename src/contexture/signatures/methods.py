@@ -189,3 +189,11 @@ def methods_paragraph(cohort_dir: Path, cohort_config: dict) -> str:
         "at baseline by Spearman's rho. P-values were adjusted by Benjamini-Hochberg."
     )
     return " ".join(text)
+
+
+__all__ = [
+    "skip_reason",
+    "background_sentences",
+    "run_sentences",
+    "methods_paragraph",
+]

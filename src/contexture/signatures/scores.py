@@ -716,3 +716,39 @@ def sort_scores(scores: pd.DataFrame, signatures: list[str]) -> pd.DataFrame:
     )
     keyed = keyed.sort_values(["_s", "patient_id", "_t", "timepoint", "sample_id"], kind="stable")
     return keyed.drop(columns=["_s", "_t"]).reset_index(drop=True)
+
+
+__all__ = [
+    "RESOURCE_DIR",
+    "METHODS",
+    "DEFAULT_MIN_FRACTION",
+    "DEFAULT_LOW_QUANTILE",
+    "DEFAULT_BELOW_LOD_WARN_FRACTION",
+    "DEFAULT_EXCLUDE_BELOW_LOD_FRACTION",
+    "BASELINE",
+    "COVERAGE_COLUMNS",
+    "SCORE_COLUMNS",
+    "UnscorableSignatureError",
+    "Signature",
+    "signature_from_dict",
+    "read_signature",
+    "signature_path",
+    "check_signature_names",
+    "Coverage",
+    "minimum_present",
+    "match_coverage",
+    "gene_coverage",
+    "score_signature",
+    "coverage_row",
+    "genes_below_lod",
+    "background_summary",
+    "score_signatures",
+    "quantile_type7",
+    "baseline_patient_scores",
+    "assign_groups",
+    "RUN_COLUMN",
+    "patient_run_choice",
+    "patient_features",
+    "ORDER_TIMEPOINTS",
+    "sort_scores",
+]
