@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from contexture.io import qupath, write_table
+from contexture.parallel import map_units
 
 FIELD_UM = 2000.0
 CORE_RADIUS_UM = 600.0
@@ -163,22 +164,33 @@ def plan_slides(patients: pd.DataFrame, lesions: pd.DataFrame, seed: int) -> pd.
     return pd.DataFrame(rows, columns=["slide_id", "timepoint", "patient_id", "lesion_id", "phenotype", "log_scale"])
 
 
+def _write_slide(unit: tuple[int, str, str, float, Path, int]) -> None:
+    """Draw one slide's cells from its own stream and write its detections and annotations."""
+    index, slide_id, phenotype, log_scale, out_dir, seed = unit
+    rng = np.random.default_rng([seed, 0x1C, index])
+    cells = _slide_cells(rng, phenotype, math.exp(log_scale))
+    image = f"{slide_id}.svs"
+    qupath.write_detections(cells, out_dir / "cells" / f"{slide_id}.tsv.gz", image)
+    qupath.write_annotations(_annotations(), out_dir / "annotations" / f"{slide_id}.tsv", image)
+
+
 def write_ihc(
-    truth_patients: pd.DataFrame, truth_lesions: pd.DataFrame, out_dir: str | Path, seed: int
+    truth_patients: pd.DataFrame, truth_lesions: pd.DataFrame, out_dir: str | Path, seed: int, threads: int = 1
 ) -> pd.DataFrame:
     """Write ``slides.tsv``, ``cells/<slide>.tsv.gz`` and ``annotations/<slide>.tsv`` under ``out_dir``.
 
-    Returns the slide sheet. Deterministic in ``seed`` (one random stream per slide).
+    Returns the slide sheet. Deterministic in ``seed`` (one random stream per slide), so
+    the slides are written on ``threads`` processes (:func:`contexture.parallel.map_units`)
+    with the same files at any thread count.
     """
     out_dir = Path(out_dir)
     plan = plan_slides(truth_patients, truth_lesions, seed)
-    annotations = _annotations()
-    for index, slide in enumerate(plan.itertuples(index=False)):
-        rng = np.random.default_rng([seed, 0x1C, index])
-        cells = _slide_cells(rng, slide.phenotype, math.exp(slide.log_scale))
-        image = f"{slide.slide_id}.svs"
-        qupath.write_detections(cells, out_dir / "cells" / f"{slide.slide_id}.tsv.gz", image)
-        qupath.write_annotations(annotations, out_dir / "annotations" / f"{slide.slide_id}.tsv", image)
+    units = [
+        (index, slide.slide_id, slide.phenotype, float(slide.log_scale), out_dir, seed)
+        for index, slide in enumerate(plan.itertuples(index=False))
+    ]
+    for _ in map_units(_write_slide, units, threads):
+        pass
     sheet = pd.DataFrame(
         {
             "slide_id": plan["slide_id"],
