@@ -454,9 +454,12 @@ def _plan_scans(
     rng = np.random.default_rng([seed, 89])
     units = []
     scan_number = 0
+    # Each patient's rows, in table order (as a boolean filter per patient gives them, in
+    # one pass instead of one scan of the table per patient).
+    by_patient = {str(pid): own for pid, own in lesions.groupby("patient_id", sort=False)}
     for index, patient in patients.iterrows():
         pid = str(patient["patient_id"])
-        own = lesions[lesions["patient_id"] == pid]
+        own = by_patient.get(pid, lesions.iloc[:0])
         dicom = index % 8 == 1
         baseline = own[own["timepoint"] == "baseline"].reset_index(drop=True)
         radii = (3 * own.groupby("lesion_id")["volume_ml"].max() * 1000 / (4 * math.pi)) ** (1 / 3)
