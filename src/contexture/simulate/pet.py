@@ -22,12 +22,13 @@ clinical weight is used. Two DICOM patients (:data:`DICOM_MASK_PATIENTS`, the 10
 :func:`region_contours`; ROIName = lesion_id, ``aorta``, ``muscle``) and as a DICOM SEG of
 the scan's label map on its own grid (the 2 mm grid where the NIfTI mask is, so the
 demo's SEG is resampled too; SegmentLabel likewise) in the scans table; their NIfTI label
-map is written beside them.
-clinical weight is used. Every scan carries the patient's sex and a height (drawn from a
+map is written beside them. Every scan carries the patient's sex and a height (drawn from a
 generator of its own, so adding it changed no other draw: male N(178, 7) cm, female
 N(165, 6.5) cm, clipped to 150-200 cm) as DICOM PatientSize/PatientSex or the sidecar's
 PatientSize (m)/PatientSex (dcm2niix's names), so the lesion table has SUL. Deterministic
-from the cohort seed.
+from the cohort seed: every random number is drawn first, in one pass and in the order of a
+sequential loop (:func:`_plan_scans`), then the scans are written on ``threads`` processes,
+so the files are the same at any thread count (docs/scale.md).
 
 Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
 patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
