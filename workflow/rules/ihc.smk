@@ -18,6 +18,13 @@ rule simulate_ihc:
         "results/{cohort}/benchmarks/simulate_ihc.tsv"
     conda:
         "../../envs/ihc.yaml"
+    # One slide per thread (each its own random stream), in its own process; the files do
+    # not depend on the count.
+    threads: 8
+    resources:
+        # Each worker one slide's cells (~0.2 GB resident).
+        mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
+        runtime=30,
     params:
         seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
     script:

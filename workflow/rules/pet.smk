@@ -18,6 +18,13 @@ rule simulate_pet:
         "results/{cohort}/benchmarks/simulate_pet.tsv"
     conda:
         "../../envs/pet.yaml"
+    # Random numbers drawn first in one pass, then one scan per thread built and written in
+    # its own process (contexture.parallel); the files do not depend on the count.
+    threads: 8
+    resources:
+        # Each worker one 64x64x48 scan and its DICOM series (~0.3 GB resident).
+        mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
+        runtime=30,
     params:
         seed=lambda wc: cohort_config(wc.cohort)["simulate"]["seed"],
         dose_finding_patients=lambda wc: pet_dose_finding_patients(wc.cohort),

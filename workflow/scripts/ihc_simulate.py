@@ -8,7 +8,7 @@ from contexture.simulate.ihc import write_ihc
 def main(smk):
     patients = read_table(smk.input.patients, "results/raw/truth/patients")
     lesions = read_table(smk.input.lesions, "results/raw/truth/lesions")
-    write_ihc(patients, lesions, smk.output.raw, smk.params.seed)
+    write_ihc(patients, lesions, smk.output.raw, smk.params.seed, threads=smk.threads)
 
 
 run(main, snakemake)

@@ -14,6 +14,7 @@ def main(smk):
         Path(smk.output.scans).parent,
         smk.params.seed,
         dose_finding_patients=smk.params.dose_finding_patients,
+        threads=smk.threads,
     )
 
 

@@ -568,61 +568,67 @@ def write_dicom_pet(
     frame_uid = generate_uid(entropy_srcs=[uid_seed, "frame"])
     n_slices = activity_bqml.shape[2]
     names = file_names or [f"slice_{k:04d}.dcm" for k in range(n_slices)]
+    # One dataset for the series, its per-slice elements replaced slice by slice: building
+    # the ~50 series-wide elements (each validated by pydicom) once instead of per file.
+    # The files are the same as from a fresh dataset per slice (elements are written in
+    # tag order whatever the order they were set in).
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = PET_IMAGE_STORAGE
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = pydicom.Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = PET_IMAGE_STORAGE
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.Modality = "PT"
+    ds.Manufacturer = "contexture simulator"
+    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = _da(scan_start)
+    ds.StudyTime = ds.SeriesTime = ds.AcquisitionTime = _tm(scan_start)
+    ds.PatientID = patient_id
+    ds.PatientName = patient_id
+    ds.PatientWeight = f"{weight_kg:.1f}"
+    if height_m is not None:
+        ds.PatientSize = f"{height_m:.2f}"
+    if sex is not None:
+        ds.PatientSex = sex
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+    ds.SeriesNumber = 1
+    ds.ImageOrientationPatient = [
+        f"{v:.6f}" for v in np.concatenate([column_step, row_step]) / np.repeat([column_spacing, row_spacing], 3)
+    ]
+    ds.PixelSpacing = [f"{row_spacing:.4f}", f"{column_spacing:.4f}"]
+    ds.SliceThickness = f"{slice_spacing:.4f}"
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows, ds.Columns = activity_bqml.shape[1], activity_bqml.shape[0]
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.RescaleIntercept = "0"
+    ds.Units, ds.DecayCorrection, ds.CountsSource = "BQML", "START", "EMISSION"
+    ds.SeriesType = ["WHOLE BODY", "IMAGE"]
+    ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
+    ds.ActualFrameDuration = 1800000
+    ds.FrameReferenceTime = "0"
+    ds.DecayFactor = "1"
+    item = pydicom.Dataset()
+    item.Radiopharmaceutical = radiopharmaceutical
+    item.RadionuclideTotalDose = f"{injected_bq:.6g}"
+    item.RadionuclideHalfLife = f"{half_life_s:.6g}"
+    item.RadiopharmaceuticalStartTime = _tm(injection)
+    if injection_datetime_tag:
+        item.RadiopharmaceuticalStartDateTime = _da(injection) + _tm(injection)
+    code = pydicom.Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-1302E", "SRT", "^89^Zirconium"
+    item.RadionuclideCodeSequence = Sequence([code])
+    ds.RadiopharmaceuticalInformationSequence = Sequence([item])
     for k in range(n_slices):
         plane = activity_bqml[:, :, k].T.astype(np.float64)  # rows x columns
         peak = float(np.abs(plane).max())
         slope = peak / 32000.0 if peak > 0 else 1.0
         stored = np.round(plane / slope).astype(np.int16)
         sop_uid = generate_uid(entropy_srcs=[uid_seed, "slice", str(k)])
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = PET_IMAGE_STORAGE
         meta.MediaStorageSOPInstanceUID = sop_uid
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = pydicom.Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID = PET_IMAGE_STORAGE
         ds.SOPInstanceUID = sop_uid
-        ds.ImageType = ["ORIGINAL", "PRIMARY"]
-        ds.Modality = "PT"
-        ds.Manufacturer = "contexture simulator"
-        ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = _da(scan_start)
-        ds.StudyTime = ds.SeriesTime = ds.AcquisitionTime = _tm(scan_start)
-        ds.PatientID = patient_id
-        ds.PatientName = patient_id
-        ds.PatientWeight = f"{weight_kg:.1f}"
-        if height_m is not None:
-            ds.PatientSize = f"{height_m:.2f}"
-        if sex is not None:
-            ds.PatientSex = sex
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
-        ds.SeriesNumber, ds.InstanceNumber = 1, k + 1
-        ds.ImageOrientationPatient = [
-            f"{v:.6f}" for v in np.concatenate([column_step, row_step]) / np.repeat([column_spacing, row_spacing], 3)
-        ]
+        ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [f"{v:.4f}" for v in affine_lps[:3, 3] + k * slice_step]
-        ds.PixelSpacing = [f"{row_spacing:.4f}", f"{column_spacing:.4f}"]
-        ds.SliceThickness = f"{slice_spacing:.4f}"
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = plane.shape
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleSlope, ds.RescaleIntercept = f"{slope:.8g}", "0"
-        ds.Units, ds.DecayCorrection, ds.CountsSource = "BQML", "START", "EMISSION"
-        ds.SeriesType = ["WHOLE BODY", "IMAGE"]
-        ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
-        ds.ActualFrameDuration = 1800000
-        ds.FrameReferenceTime = "0"
-        ds.DecayFactor = "1"
-        item = pydicom.Dataset()
-        item.Radiopharmaceutical = radiopharmaceutical
-        item.RadionuclideTotalDose = f"{injected_bq:.6g}"
-        item.RadionuclideHalfLife = f"{half_life_s:.6g}"
-        item.RadiopharmaceuticalStartTime = _tm(injection)
-        if injection_datetime_tag:
-            item.RadiopharmaceuticalStartDateTime = _da(injection) + _tm(injection)
-        code = pydicom.Dataset()
-        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-1302E", "SRT", "^89^Zirconium"
-        item.RadionuclideCodeSequence = Sequence([code])
-        ds.RadiopharmaceuticalInformationSequence = Sequence([item])
+        ds.RescaleSlope = f"{slope:.8g}"
         ds.PixelData = stored.tobytes()
         with atomic_path(folder / names[k]) as temporary:
             ds.save_as(temporary, enforce_file_format=True)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from contexture.io import qupath, write_table
+from contexture.parallel import map_units
 
 FIELD_UM = 2000.0
 CORE_RADIUS_UM = 600.0
@@ -91,12 +92,15 @@ def _slide_cells(rng: np.random.Generator, phenotype: str, scale: float) -> pd.D
     areas_mm2 = {k: v / 1e6 for k, v in _areas_um2().items()}
     inner_band_mm2 = math.pi * (MARGIN_TUMOR_UM**2 - CORE_RADIUS_UM**2) / 1e6
     outer_band_mm2 = areas_mm2["margin"] - inner_band_mm2
-    parts = []
+    # Columns gathered as arrays and framed once (a DataFrame per group and a concat cost
+    # more than drawing the cells).
+    classes, parents, points = [], [], []
 
     def add(n_expected: float, r_min: float, r_max: float | None, cls: str, parent: str) -> None:
         n = int(rng.poisson(n_expected))
-        xy = _points(rng, n, r_min, r_max)
-        parts.append(pd.DataFrame({"class": cls, "parent": parent, "x": xy[:, 0], "y": xy[:, 1]}))
+        points.append(_points(rng, n, r_min, r_max))
+        classes.append(np.full(n, cls, dtype=object))
+        parents.append(np.full(n, parent, dtype=object))
 
     add(TUMOR_CELLS_PER_MM2["core"] * areas_mm2["core"], 0, CORE_RADIUS_UM, "Tumor", "Tumor")
     add(TUMOR_CELLS_PER_MM2["margin"] * inner_band_mm2, CORE_RADIUS_UM, MARGIN_TUMOR_UM, "Tumor", "Invasive margin")
@@ -115,12 +119,23 @@ def _slide_cells(rng: np.random.Generator, phenotype: str, scale: float) -> pd.D
         add(expected, r_min, r_max, "CD3: CD8", parent)
         add(expected * (CD3_PER_CD8 - 1), r_min, r_max, "CD3", parent)
     # A few cells outside every annotation (slide edge), parent = the image root.
-    xy = rng.uniform(0, 30, (OUTSIDE_CELLS, 2))
-    parts.append(pd.DataFrame({"class": "Stroma", "parent": "Image", "x": xy[:, 0], "y": xy[:, 1]}))
-    cells = pd.concat(parts, ignore_index=True)
-    cells["nucleus_area"] = np.round(rng.gamma(9.0, 4.0, len(cells)), 1)
-    # QuPath lists detections in no particular order; sort spatially for determinism.
-    return cells.sort_values(["y", "x"], kind="stable").reset_index(drop=True)
+    points.append(rng.uniform(0, 30, (OUTSIDE_CELLS, 2)))
+    classes.append(np.full(OUTSIDE_CELLS, "Stroma", dtype=object))
+    parents.append(np.full(OUTSIDE_CELLS, "Image", dtype=object))
+    xy = np.concatenate(points)
+    nucleus_area = np.round(rng.gamma(9.0, 4.0, len(xy)), 1)
+    # QuPath lists detections in no particular order; sort spatially for determinism (by y,
+    # then x, ties in drawing order: np.lexsort is stable).
+    order = np.lexsort((xy[:, 0], xy[:, 1]))
+    return pd.DataFrame(
+        {
+            "class": np.concatenate(classes)[order],
+            "parent": np.concatenate(parents)[order],
+            "x": xy[order, 0],
+            "y": xy[order, 1],
+            "nucleus_area": nucleus_area[order],
+        }
+    )
 
 
 def _annotations() -> pd.DataFrame:
@@ -165,22 +180,33 @@ def plan_slides(patients: pd.DataFrame, lesions: pd.DataFrame, seed: int) -> pd.
     return pd.DataFrame(rows, columns=["slide_id", "timepoint", "patient_id", "lesion_id", "phenotype", "log_scale"])
 
 
+def _write_slide(unit: tuple[int, str, str, float, Path, int]) -> None:
+    """Draw one slide's cells from its own stream and write its detections and annotations."""
+    index, slide_id, phenotype, log_scale, out_dir, seed = unit
+    rng = np.random.default_rng([seed, 0x1C, index])
+    cells = _slide_cells(rng, phenotype, math.exp(log_scale))
+    image = f"{slide_id}.svs"
+    qupath.write_detections(cells, out_dir / "cells" / f"{slide_id}.tsv.gz", image)
+    qupath.write_annotations(_annotations(), out_dir / "annotations" / f"{slide_id}.tsv", image)
+
+
 def write_ihc(
-    truth_patients: pd.DataFrame, truth_lesions: pd.DataFrame, out_dir: str | Path, seed: int
+    truth_patients: pd.DataFrame, truth_lesions: pd.DataFrame, out_dir: str | Path, seed: int, threads: int = 1
 ) -> pd.DataFrame:
     """Write ``slides.tsv``, ``cells/<slide>.tsv.gz`` and ``annotations/<slide>.tsv`` under ``out_dir``.
 
-    Returns the slide sheet. Deterministic in ``seed`` (one random stream per slide).
+    Returns the slide sheet. Deterministic in ``seed`` (one random stream per slide), so
+    the slides are written on ``threads`` processes (:func:`contexture.parallel.map_units`)
+    with the same files at any thread count.
     """
     out_dir = Path(out_dir)
     plan = plan_slides(truth_patients, truth_lesions, seed)
-    annotations = _annotations()
-    for index, slide in enumerate(plan.itertuples(index=False)):
-        rng = np.random.default_rng([seed, 0x1C, index])
-        cells = _slide_cells(rng, slide.phenotype, math.exp(slide.log_scale))
-        image = f"{slide.slide_id}.svs"
-        qupath.write_detections(cells, out_dir / "cells" / f"{slide.slide_id}.tsv.gz", image)
-        qupath.write_annotations(annotations, out_dir / "annotations" / f"{slide.slide_id}.tsv", image)
+    units = [
+        (index, slide.slide_id, slide.phenotype, float(slide.log_scale), out_dir, seed)
+        for index, slide in enumerate(plan.itertuples(index=False))
+    ]
+    for _ in map_units(_write_slide, units, threads):
+        pass
     sheet = pd.DataFrame(
         {
             "slide_id": plan["slide_id"],

@@ -22,12 +22,13 @@ clinical weight is used. Two DICOM patients (:data:`DICOM_MASK_PATIENTS`, the 10
 :func:`region_contours`; ROIName = lesion_id, ``aorta``, ``muscle``) and as a DICOM SEG of
 the scan's label map on its own grid (the 2 mm grid where the NIfTI mask is, so the
 demo's SEG is resampled too; SegmentLabel likewise) in the scans table; their NIfTI label
-map is written beside them.
-clinical weight is used. Every scan carries the patient's sex and a height (drawn from a
+map is written beside them. Every scan carries the patient's sex and a height (drawn from a
 generator of its own, so adding it changed no other draw: male N(178, 7) cm, female
 N(165, 6.5) cm, clipped to 150-200 cm) as DICOM PatientSize/PatientSex or the sidecar's
 PatientSize (m)/PatientSex (dcm2niix's names), so the lesion table has SUL. Deterministic
-from the cohort seed.
+from the cohort seed: every random number is drawn first, in one pass and in the order of a
+sequential loop (:func:`_plan_scans`), then the scans are written on ``threads`` processes,
+so the files are the same at any thread count (docs/scale.md).
 
 Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
 patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
@@ -61,7 +62,9 @@ __all__ = [
 ]
 
 import datetime as dt
+import logging
 import math
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -71,7 +74,10 @@ import pandas as pd
 from contexture.io import write_table, write_yaml
 from contexture.io.pet_images import write_dicom_pet, write_nifti
 from contexture.io.pet_masks import write_rtstruct, write_segmentation
+from contexture.parallel import map_units
 from contexture.pet.suv import ZR89_HALF_LIFE_S, decayed_activity
+
+log = logging.getLogger(__name__)
 
 SHAPE = (64, 64, 48)
 VOXEL_MM = 4.0
@@ -422,29 +428,57 @@ def region_contours(centres: np.ndarray, radii: np.ndarray, points: int = 128) -
     return rois
 
 
-def write_pet_raw(
-    latent_patients: pd.DataFrame,
-    latent_lesions: pd.DataFrame,
-    out_dir: str | Path,
-    seed: int,
-    dose_finding_patients: int = 0,
-) -> pd.DataFrame:
-    """Write images, masks, labels tables and ``scans.tsv`` under ``out_dir``; return the scans table.
+@dataclass(frozen=True)
+class _Scan:
+    """One simulated scan with every random number it needs already drawn (:func:`write_pet_raw`).
 
-    With ``dose_finding_patients`` > 0 the dose-finding part is added (module docstring).
+    ``noise_state`` is the cohort generator's state just before the scan's voxel noise;
+    :func:`_write_scan` draws the noise again from it, so the unit stays small (no 1.5 MB
+    array per scan held in memory or sent to a worker) and the volume is the one a
+    single sequential pass would build.
     """
-    out_dir = Path(out_dir)
+
+    out_dir: Path
+    seed: int
+    index: int  # the patient's 0-based position in patient order
+    pid: str
+    timepoint: str
+    scan: pd.DataFrame  # this scan's lesions, in the patient's baseline order
+    centres: np.ndarray
+    blood_suv: float
+    noise_state: dict
+    scan_number: int
+    scan_day: int
+    scan_start: dt.datetime
+    injection: dt.datetime
+    dose_bq: float
+    weight: float
+    height_m: float
+    sex: str
+    dicom: bool
+    time_only: bool
+    file_names: list[str] | None
+
+
+def _plan_scans(
+    patients: pd.DataFrame, lesions: pd.DataFrame, heights_m: np.ndarray, out_dir: Path, seed: int
+) -> list[_Scan]:
+    """Every scan's random draws, in the one order the cohort generator has always been drawn in.
+
+    Per patient: lesion centres, blood-pool SUV; per scan: scan clock time, injection
+    offset, injected activity, blood-pool factor, voxel noise (skipped here, see
+    :class:`_Scan`), DICOM file names. Changing this order changes every file.
+    """
     rng = np.random.default_rng([seed, 89])
-    patients = latent_patients.sort_values("patient_id").reset_index(drop=True)
-    heights_m = simulated_heights_m(patients["sex"], seed)
-    lesions = latent_lesions.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable")
-    rows = []
+    units = []
     scan_number = 0
+    # Each patient's rows, in table order (as a boolean filter per patient gives them, in
+    # one pass instead of one scan of the table per patient).
+    by_patient = {str(pid): own for pid, own in lesions.groupby("patient_id", sort=False)}
     for index, patient in patients.iterrows():
         pid = str(patient["patient_id"])
-        own = lesions[lesions["patient_id"] == pid]
+        own = by_patient.get(pid, lesions.iloc[:0])
         dicom = index % 8 == 1
-        time_only = dicom and index == 1
         baseline = own[own["timepoint"] == "baseline"].reset_index(drop=True)
         radii = (3 * own.groupby("lesion_id")["volume_ml"].max() * 1000 / (4 * math.pi)) ** (1 / 3)
         radii = radii.reindex(baseline["lesion_id"]).to_numpy()
@@ -464,104 +498,155 @@ def write_pet_raw(
             )
             injection = scan_start - dt.timedelta(days=2, seconds=int(rng.integers(-3 * 3600, 3 * 3600)))
             dose_bq = INJECTED_MBQ * 1e6 * float(rng.uniform(0.95, 1.05))
-            weight = float(patient["weight_kg"])
-            fine_mask = scan_number % 4 == 0
-            suv, labels = scan_volumes(scan, centres, blood_suv * float(rng.uniform(0.9, 1.1)), rng, fine_mask)
-            elapsed = (scan_start - injection).total_seconds()
-            activity = suv * np.float32(decayed_activity(dose_bq, elapsed, ZR89_HALF_LIFE_S) / (weight * 1000.0))
-            folder = out_dir / "images" / f"{pid}_{timepoint}"
-            folder.mkdir(parents=True, exist_ok=True)
-            # The NIfTI mask is written for every scan (also where the scans table names the
-            # patient's RTSTRUCT or SEG), so that every form can be compared on the same scan.
-            write_nifti(folder / "mask.nii.gz", labels, fine_affine() if fine_mask else pet_affine())
-            row = {"patient_id": pid, "timepoint": timepoint, "scan_day": scan_day}
-            if dicom:
-                names = [f"{rng.integers(0, 16**8):08x}.dcm" for _ in range(SHAPE[2])]
-                write_dicom_pet(
-                    folder / "dicom",
-                    activity,
-                    pet_affine(),
-                    patient_id=pid,
-                    weight_kg=weight,
-                    injected_bq=dose_bq,
-                    half_life_s=ZR89_HALF_LIFE_S,
-                    injection=injection,
+            scan_blood_suv = blood_suv * float(rng.uniform(0.9, 1.1))
+            noise_state = rng.bit_generator.state
+            # The very draw scan_volumes makes, to move the stream past it (2 ms a scan).
+            rng.normal(0.0, 0.05, SHAPE)
+            names = [f"{rng.integers(0, 16**8):08x}.dcm" for _ in range(SHAPE[2])] if dicom else None
+            units.append(
+                _Scan(
+                    out_dir=out_dir,
+                    seed=seed,
+                    index=index,
+                    pid=pid,
+                    timepoint=timepoint,
+                    scan=scan,
+                    centres=centres,
+                    blood_suv=scan_blood_suv,
+                    noise_state=noise_state,
+                    scan_number=scan_number,
+                    scan_day=scan_day,
                     scan_start=scan_start,
-                    uid_seed=f"{seed}-{pid}-{timepoint}",
-                    injection_datetime_tag=not time_only,
-                    file_names=names,
+                    injection=injection,
+                    dose_bq=dose_bq,
+                    weight=float(patient["weight_kg"]),
                     height_m=heights_m[index],
                     sex=str(patient["sex"]),
+                    dicom=dicom,
+                    time_only=dicom and index == 1,
+                    file_names=names,
                 )
-                row["image"] = f"images/{pid}_{timepoint}/dicom"
-                row["injection_date"] = injection.date().isoformat() if time_only else None
-            else:
-                sidecar = bids_pet_sidecar(
-                    dose_bq,
-                    scan_start,
-                    elapsed,
-                    ModeOfAdministration="bolus",
-                    AttenuationCorrection="CT-based",
-                    ReconMethodName="OSEM",
-                    PatientSize=heights_m[index],
-                    PatientSex=str(patient["sex"]),
-                )
-                if scan_number % 5 != 0:
-                    sidecar["BodyWeight"] = weight
-                write_nifti(folder / "pet.nii.gz", activity, pet_affine(), sidecar=sidecar)
-                row["image"] = f"images/{pid}_{timepoint}/pet.nii.gz"
-                row["injection_date"] = None
-            label_rows = [
-                {
-                    "label": number,
-                    "lesion_id": lesion,
-                    "site": site,
-                    "kind": "lesion",
-                    "irradiated": "true" if irradiated else "false",
-                    "reference_region": None,
-                }
-                for number, (lesion, site, irradiated) in enumerate(
-                    zip(scan["lesion_id"], scan["site"], scan["irradiated"].astype(bool), strict=True), start=1
-                )
-            ]
-            label_rows += [
-                {
-                    "label": label,
-                    "lesion_id": None,
-                    "site": None,
-                    "kind": "reference",
-                    "irradiated": None,
-                    "reference_region": region,
-                }
-                for region, label in REFERENCE_LABELS.items()
-            ]
-            write_table(pd.DataFrame(label_rows), folder / "labels.tsv")
-            row["mask"] = f"images/{pid}_{timepoint}/mask.nii.gz"
-            row["labels"] = f"images/{pid}_{timepoint}/labels.tsv"
-            form = DICOM_MASK_PATIENTS.get(index) if dicom else None
-            if form is not None:
-                names = {item["label"]: str(item["lesion_id"] or item["reference_region"]) for item in label_rows}
-                if form == "rtstruct":
-                    scan_radii = (3 * scan["volume_ml"].to_numpy() * 1000 / (4 * math.pi)) ** (1 / 3)
-                    rois = dict(zip(names.values(), region_contours(centres, scan_radii), strict=True))
-                    write_rtstruct(
-                        folder / "rtstruct.dcm", rois, folder / "dicom", uid_seed=f"{seed}-{pid}-{timepoint}"
-                    )
-                else:
-                    write_segmentation(
-                        folder / "seg.dcm",
-                        labels,
-                        fine_affine() if fine_mask else pet_affine(),
-                        names,
-                        folder / "dicom",
-                        uid_seed=f"{seed}-{pid}-{timepoint}",
-                        reference_values=frozenset(REFERENCE_LABELS.values()),
-                    )
-                labels_table = pd.DataFrame(label_rows).assign(label=[names[v] for v in names])
-                write_table(labels_table, folder / f"labels_{form}.tsv")
-                row["mask"] = f"images/{pid}_{timepoint}/{'rtstruct' if form == 'rtstruct' else 'seg'}.dcm"
-                row["labels"] = f"images/{pid}_{timepoint}/labels_{form}.tsv"
-            rows.append(row)
+            )
+    return units
+
+
+def _write_scan(unit: _Scan) -> dict:
+    """Build one scan's volumes and write its image, masks and labels tables; return its scans row."""
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = unit.noise_state
+    pid, timepoint, scan, centres, seed = unit.pid, unit.timepoint, unit.scan, unit.centres, unit.seed
+    fine_mask = unit.scan_number % 4 == 0
+    suv, labels = scan_volumes(scan, centres, unit.blood_suv, rng, fine_mask)
+    elapsed = (unit.scan_start - unit.injection).total_seconds()
+    activity = suv * np.float32(decayed_activity(unit.dose_bq, elapsed, ZR89_HALF_LIFE_S) / (unit.weight * 1000.0))
+    folder = unit.out_dir / "images" / f"{pid}_{timepoint}"
+    folder.mkdir(parents=True, exist_ok=True)
+    # The NIfTI mask is written for every scan (also where the scans table names the
+    # patient's RTSTRUCT or SEG), so that every form can be compared on the same scan.
+    write_nifti(folder / "mask.nii.gz", labels, fine_affine() if fine_mask else pet_affine())
+    row = {"patient_id": pid, "timepoint": timepoint, "scan_day": unit.scan_day}
+    if unit.dicom:
+        write_dicom_pet(
+            folder / "dicom",
+            activity,
+            pet_affine(),
+            patient_id=pid,
+            weight_kg=unit.weight,
+            injected_bq=unit.dose_bq,
+            half_life_s=ZR89_HALF_LIFE_S,
+            injection=unit.injection,
+            scan_start=unit.scan_start,
+            uid_seed=f"{seed}-{pid}-{timepoint}",
+            injection_datetime_tag=not unit.time_only,
+            file_names=unit.file_names,
+            height_m=unit.height_m,
+            sex=unit.sex,
+        )
+        row["image"] = f"images/{pid}_{timepoint}/dicom"
+        row["injection_date"] = unit.injection.date().isoformat() if unit.time_only else None
+    else:
+        sidecar = bids_pet_sidecar(
+            unit.dose_bq,
+            unit.scan_start,
+            elapsed,
+            ModeOfAdministration="bolus",
+            AttenuationCorrection="CT-based",
+            ReconMethodName="OSEM",
+            PatientSize=unit.height_m,
+            PatientSex=unit.sex,
+        )
+        if unit.scan_number % 5 != 0:
+            sidecar["BodyWeight"] = unit.weight
+        write_nifti(folder / "pet.nii.gz", activity, pet_affine(), sidecar=sidecar)
+        row["image"] = f"images/{pid}_{timepoint}/pet.nii.gz"
+        row["injection_date"] = None
+    label_rows = [
+        {
+            "label": number,
+            "lesion_id": lesion,
+            "site": site,
+            "kind": "lesion",
+            "irradiated": "true" if irradiated else "false",
+            "reference_region": None,
+        }
+        for number, (lesion, site, irradiated) in enumerate(
+            zip(scan["lesion_id"], scan["site"], scan["irradiated"].astype(bool), strict=True), start=1
+        )
+    ]
+    label_rows += [
+        {"label": label, "lesion_id": None, "site": None, "kind": "reference", "irradiated": None,
+         "reference_region": region}
+        for region, label in REFERENCE_LABELS.items()
+    ]  # fmt: skip
+    write_table(pd.DataFrame(label_rows), folder / "labels.tsv")
+    row["mask"] = f"images/{pid}_{timepoint}/mask.nii.gz"
+    row["labels"] = f"images/{pid}_{timepoint}/labels.tsv"
+    form = DICOM_MASK_PATIENTS.get(unit.index) if unit.dicom else None
+    if form is not None:
+        names = {item["label"]: str(item["lesion_id"] or item["reference_region"]) for item in label_rows}
+        if form == "rtstruct":
+            scan_radii = (3 * scan["volume_ml"].to_numpy() * 1000 / (4 * math.pi)) ** (1 / 3)
+            rois = dict(zip(names.values(), region_contours(centres, scan_radii), strict=True))
+            write_rtstruct(folder / "rtstruct.dcm", rois, folder / "dicom", uid_seed=f"{seed}-{pid}-{timepoint}")
+        else:
+            write_segmentation(
+                folder / "seg.dcm",
+                labels,
+                fine_affine() if fine_mask else pet_affine(),
+                names,
+                folder / "dicom",
+                uid_seed=f"{seed}-{pid}-{timepoint}",
+                reference_values=frozenset(REFERENCE_LABELS.values()),
+            )
+        labels_table = pd.DataFrame(label_rows).assign(label=[names[v] for v in names])
+        write_table(labels_table, folder / f"labels_{form}.tsv")
+        row["mask"] = f"images/{pid}_{timepoint}/{'rtstruct' if form == 'rtstruct' else 'seg'}.dcm"
+        row["labels"] = f"images/{pid}_{timepoint}/labels_{form}.tsv"
+    return row
+
+
+def write_pet_raw(
+    latent_patients: pd.DataFrame,
+    latent_lesions: pd.DataFrame,
+    out_dir: str | Path,
+    seed: int,
+    dose_finding_patients: int = 0,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Write images, masks, labels tables and ``scans.tsv`` under ``out_dir``; return the scans table.
+
+    With ``dose_finding_patients`` > 0 the dose-finding part is added (module docstring).
+    Every random number is drawn first, in one sequential pass (:func:`_plan_scans`);
+    the scans are then built and written on ``threads`` processes
+    (:func:`contexture.parallel.map_units`), so the files are the same at any thread count.
+    """
+    out_dir = Path(out_dir)
+    patients = latent_patients.sort_values("patient_id").reset_index(drop=True)
+    heights_m = simulated_heights_m(patients["sex"], seed)
+    lesions = latent_lesions.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable")
+    units = _plan_scans(patients, lesions, heights_m, out_dir, seed)
+    rows = list(map_units(_write_scan, units, threads))
+    log.info("PET: %d scans of %d patients written on %d thread(s)", len(rows), len(patients), threads)
     columns = ["patient_id", "timepoint", "scan_day", "image", "mask", "labels", "injection_date"]
     truth_file = out_dir / "dose_finding_truth.yaml"
     if dose_finding_patients > 0:
