@@ -343,7 +343,7 @@ def score_slides(slides: pd.DataFrame, options: dict, reference: pd.DataFrame | 
     if reference is None:
         # One slide per patient (its baseline slide, :func:`baseline_slides`), so that a
         # patient with several baseline biopsies does not weigh more in the percentiles.
-        reference = baseline_slides(slides, options["baseline_timepoint"])
+        reference = baseline_slides(slides, options["baseline_timepoint"], warn=False)
         slides["immunoscore_reference"] = "cohort baseline slides"
     else:
         missing = [c for c in IMMUNOSCORE_COLUMNS if c not in reference.columns]
@@ -362,18 +362,20 @@ def read_reference(path: str | os.PathLike) -> pd.DataFrame:
     return read_validated_table(path, "tables/ihc_immunoscore_reference", what="Immunoscore reference table")
 
 
-def baseline_slides(slides: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
+def baseline_slides(slides: pd.DataFrame, baseline: str = "baseline", *, warn: bool = True) -> pd.DataFrame:
     """Each patient's baseline slide: the one with the largest tumour area (then slide_id).
 
     With one baseline slide per patient (the usual design) this is simply that slide;
-    with several, the largest tumour area is the most representative sample.
+    with several, the largest tumour area is the most representative sample, and the
+    patients are logged (``warn``; the Immunoscore reference asks without, so that the
+    rule's log names them once, from the patient features).
     """
     base = slides[slides["timepoint"].astype(str) == baseline].copy()
     area = base["area_mm2_tumor"] if "area_mm2_tumor" in base.columns else pd.Series(0.0, index=base.index)
     base["_area"] = area.fillna(0.0)
     base = base.sort_values(["patient_id", "_area", "slide_id"], ascending=[True, False, True], kind="stable")
     several = base["patient_id"].duplicated()
-    if several.any():
+    if warn and several.any():
         log.warning(
             "patients with several baseline slides (largest tumour area used): %s",
             sorted(set(base.loc[several, "patient_id"])),

@@ -466,3 +466,22 @@ def test_analyse_slides_from_a_density_table(tmp_path):
     assert "No cell coordinates" in fig.axes[0].texts[0].get_text()
     for fig, _ in (result.density_figure, result.immunoscore_figure, result.cell_map):
         fig.clf()
+
+
+def test_a_patient_with_two_baseline_slides_is_named_once_and_the_larger_tumour_area_is_used(tmp_path, caplog):
+    """The Immunoscore reference and the patient features both take each patient's baseline
+    slide; the rule's log names the patients with several once, not once per use."""
+    path = tmp_path / "densities.tsv"
+    rows = [
+        f"{slide}\t{patient}\tbaseline\t{region}\tCD8\t{density}"
+        for slide, patient, tumor in (("S1", "P1", 250.0), ("S2", "P1", 40.0), ("S3", "P2", 30.0))
+        for region, density in (("tumor", tumor), ("stroma", 80.0), ("margin", 80.0))
+    ]
+    path.write_text("slide_id\tpatient_id\ttimepoint\tregion\tmarker\tdensity\n" + "\n".join(rows) + "\n")
+    with caplog.at_level("WARNING", logger="contexture"):
+        slides = score_slides(slides_from_density_table(path), {})
+        features = patient_features(slides)
+    named = [r.getMessage() for r in caplog.records if "several baseline slides" in r.getMessage()]
+    assert named == ["patients with several baseline slides (largest tumour area used): ['P1']"]
+    # No tumour areas in a density table: ties broken by slide_id, so P1's slide is S1.
+    assert list(features["ihc_slide_id"]) == ["S1", "S3"]
