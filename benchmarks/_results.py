@@ -1,8 +1,9 @@
-"""Shared writer of a benchmark's result table (the `make bench` contract in run.py)."""
+"""Shared by the benchmarks: the result-table writer (the `make bench` contract in run.py) and CPU time."""
 
 from __future__ import annotations
 
 import csv
+import resource
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -27,3 +28,11 @@ def write_results(benchmark: str, rows: list[tuple | dict], path: Path | None = 
                 writer.writerow([benchmark, *row, *[""] * (5 - len(row))])
     print(f"wrote {path}")
     return path
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished workers (the pool's processes)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _results import write_results
+from _results import cpu_seconds, write_results
 
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import quantify_scans
@@ -65,14 +65,6 @@ def make_scan(folder: Path, number: int, lesions: int, rng: np.random.Generator)
     header = "label\tlesion_id\tsite\tkind\tirradiated\treference_region\n"
     references = "101\t\t\treference\t\taorta\n102\t\t\treference\t\tmuscle\n"
     (folder / f"labels{number}.tsv").write_text(header + "\n".join(rows) + "\n" + references)
-
-
-def cpu_seconds() -> float:
-    """User + system CPU of this process and its finished workers (the pool's processes)."""
-    return sum(
-        usage.ru_utime + usage.ru_stime
-        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
-    )
 
 
 def main() -> None:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import resource
 import time
 
 import numpy as np
 import pandas as pd
-from _results import write_results
+from _results import cpu_seconds, write_results
 
 from contexture.response.classifier import evaluate_classifier
 
@@ -35,14 +34,6 @@ def cohort(n: int, seed: int = 1) -> pd.DataFrame:
     x[rng.random(x.shape) < 0.1] = np.nan  # some missing values, imputed inside each fold
     responder = rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(x[:, 0])))
     return pd.DataFrame(x, columns=FEATURES).assign(responder=responder)
-
-
-def cpu_seconds() -> float:
-    """User + system CPU of this process and its finished workers (the pool's processes)."""
-    return sum(
-        usage.ru_utime + usage.ru_stime
-        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
-    )
 
 
 def main() -> None:

@@ -23,6 +23,11 @@ def shared_fixtures() -> Path:
     return path
 
 
+def write_tsv(path: Path, header: list[str], rows) -> None:
+    """A tab-separated table: ``header`` then one line per row of ``rows``, values as ``str()``."""
+    path.write_text("\t".join(header) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
+
+
 def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real workflow in ``workdir`` with ``config`` written as its config/config.yaml.
 

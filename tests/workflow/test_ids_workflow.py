@@ -17,7 +17,7 @@ import math
 
 import pytest
 
-from tests.conftest import run_snakemake
+from tests.conftest import run_snakemake, write_tsv
 from tests.unit.nanostring.test_nanostring_rcc import CODE_LINES, rcc_text
 
 pytestmark = pytest.mark.workflow
@@ -32,13 +32,9 @@ def lesion_ids(patient: str) -> list[str]:
     return ODD_LESIONS if patient == "NA" else [f"L{k}" for k in range(1, 9)]
 
 
-def _tsv(path, header, rows):
-    path.write_text("\t".join(header) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
-
-
 def build_cohort(folder):
     folder.mkdir()
-    _tsv(
+    write_tsv(
         folder / "clinical.tsv",
         ["patient_id", "pfs_days", "pfs_event", "os_days", "os_event", "dmmr"],
         [(p, 60 + 30 * i, 1, 200 + 60 * i, i % 2, i % 2 == 0) for i, p in enumerate(PATIENTS)],
@@ -61,9 +57,11 @@ def build_cohort(folder):
         for region, marker, density in (("tumor", "CD8", 100 + 50 * i), ("margin", "CD8", 200 + 40 * i),
                                         ("tumor", "CD3", 300 + 30 * i), ("margin", "CD3", 500 + 20 * i)):  # fmt: skip
             densities.append((SLIDES[i], patient, "baseline", lesion_ids(patient)[0], region, marker, density))
-    _tsv(folder / "voi.tsv", ["patient_id", "lesion_id", "timepoint", "scan_day", "site", "suvmax", "irradiated"], voi)
-    _tsv(folder / "recist.tsv", ["patient_id", "assessment_day", "lesion_id", "kind", "diameter_mm"], recist)
-    _tsv(
+    write_tsv(
+        folder / "voi.tsv", ["patient_id", "lesion_id", "timepoint", "scan_day", "site", "suvmax", "irradiated"], voi
+    )
+    write_tsv(folder / "recist.tsv", ["patient_id", "assessment_day", "lesion_id", "kind", "diameter_mm"], recist)
+    write_tsv(
         folder / "densities.tsv",
         ["slide_id", "patient_id", "timepoint", "lesion_id", "region", "marker", "density"],
         densities,
@@ -76,7 +74,7 @@ def build_cohort(folder):
         lines = [f"{line.rsplit(',', 1)[0]},{int(line.rsplit(',', 1)[1]) + i}" for line in CODE_LINES]
         (rcc / f"lane{i}.RCC").write_text(rcc_text(lines, sample_id=sample, lane=str(i)))
         sheet.append((f"rcc/lane{i}.RCC", sample, patient, "baseline"))
-    _tsv(folder / "samples.tsv", ["file", "sample_id", "patient_id", "timepoint"], sheet)
+    write_tsv(folder / "samples.tsv", ["file", "sample_id", "patient_id", "timepoint"], sheet)
     return {
         "clinical": str(folder / "clinical.tsv"),
         "recist": str(folder / "recist.tsv"),

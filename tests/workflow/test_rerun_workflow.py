@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_snakemake
+from tests.conftest import run_snakemake, write_tsv
 
 pytestmark = pytest.mark.workflow
 
@@ -23,13 +23,9 @@ PATIENTS = [f"P{i:02d}" for i in range(1, 9)]
 TARGET_RULES = {"default", "all"}
 
 
-def _tsv(path, header, rows):
-    path.write_text("\t".join(header) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
-
-
 def build_cohort(folder):
     folder.mkdir()
-    _tsv(
+    write_tsv(
         folder / "clinical.tsv",
         ["patient_id", "pfs_days", "pfs_event", "os_days", "os_event", "dmmr"],
         [
@@ -42,7 +38,7 @@ def build_cohort(folder):
         for day, shrink in ((-7, 1.0), (56, 0.6 + 0.1 * i), (112, 0.5 + 0.15 * i)):
             recist.append((patient, day, "L1", "target", round(30 * shrink, 1)))
             recist.append((patient, day, "L2", "target", round(20 * shrink, 1)))
-    _tsv(folder / "recist.tsv", ["patient_id", "assessment_day", "lesion_id", "kind", "diameter_mm"], recist)
+    write_tsv(folder / "recist.tsv", ["patient_id", "assessment_day", "lesion_id", "kind", "diameter_mm"], recist)
     return {"clinical": str(folder / "clinical.tsv"), "recist": str(folder / "recist.tsv")}
 
 

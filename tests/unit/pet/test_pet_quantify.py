@@ -88,6 +88,22 @@ def test_suvpeak_of_a_hot_voxel_and_a_uniform_sphere():
     assert stats.loc[3, "suvpeak"] == pytest.approx(32 / 7)
 
 
+# BIDS-PET sidecar of the test scans: 70 kg, 50 MBq of 89Zr injected 48 h before the scan
+# (activity in Bq/ml = SUV / 0.0021399746).
+SIDECAR_70KG_50MBQ_48H = {
+    "TracerRadionuclide": "Zr89",
+    "InjectedRadioactivity": 50.0,
+    "InjectedRadioactivityUnits": "MBq",
+    "TimeZero": "10:00:00",
+    "ScanStart": 0,
+    "InjectionStart": -172800,
+    "ImageDecayCorrected": True,
+    "ImageDecayCorrectionTime": 0,
+    "Units": "Bq/mL",
+    "BodyWeight": 70.0,
+}
+
+
 def _scan_files(tmp_path, mask_affine=None, labels_extra="", mask_values=None):
     """One NIfTI scan: SUV 1 background, lesion SUV 6 (label 1), aorta SUV 2 (label 2)."""
     affine = _iso(4.0)
@@ -100,18 +116,7 @@ def _scan_files(tmp_path, mask_affine=None, labels_extra="", mask_values=None):
     if mask_values is not None:
         labels[0, 0, 0] = mask_values
     # Activity for 70 kg, 50 MBq, 48 h of 89Zr: Bq/ml = SUV / 0.0021399746
-    sidecar = {
-        "TracerRadionuclide": "Zr89",
-        "InjectedRadioactivity": 50.0,
-        "InjectedRadioactivityUnits": "MBq",
-        "TimeZero": "10:00:00",
-        "ScanStart": 0,
-        "InjectionStart": -172800,
-        "ImageDecayCorrected": True,
-        "ImageDecayCorrectionTime": 0,
-        "Units": "Bq/mL",
-        "BodyWeight": 70.0,
-    }
+    sidecar = dict(SIDECAR_70KG_50MBQ_48H)
     write_nifti(tmp_path / "pet.nii.gz", suv / np.float32(0.0021399746), affine, sidecar=sidecar)
     write_nifti(tmp_path / "mask.nii.gz", labels, affine if mask_affine is None else mask_affine)
     (tmp_path / "labels.tsv").write_text(
@@ -311,18 +316,7 @@ def _cohort_files(tmp_path, suvs=(3.0, 6.0, 9.0, 12.0), broken=None):
         suv[8:11, 8:11, 8:11] = 2.0
         labels = np.zeros(suv.shape, np.int16)
         labels[2:5, 2:5, 2:5], labels[8:11, 8:11, 8:11] = 1, 2
-        sidecar = {
-            "TracerRadionuclide": "Zr89",
-            "InjectedRadioactivity": 50.0,
-            "InjectedRadioactivityUnits": "MBq",
-            "TimeZero": "10:00:00",
-            "ScanStart": 0,
-            "InjectionStart": -172800,
-            "ImageDecayCorrected": True,
-            "ImageDecayCorrectionTime": 0,
-            "Units": "Bq/mL",
-            "BodyWeight": 70.0,
-        }
+        sidecar = dict(SIDECAR_70KG_50MBQ_48H)
         if number == broken:
             del sidecar["BodyWeight"]
         write_nifti(tmp_path / f"pet{number}.nii.gz", suv / np.float32(0.0021399746), affine, sidecar=sidecar)
