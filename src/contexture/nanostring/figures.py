@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from contexture.nanostring.normalization import relative_log_expression
-from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure
+from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure, plain_log_ticks
 
 PASS, FAIL = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
 
@@ -64,6 +64,22 @@ def positive_linearity_figure(raw_counts: pd.DataFrame, lanes: pd.DataFrame, con
     long = long[long["value"].notna()]  # several runs: a run's probes are empty in the others' lanes
     long["concentration_fm"] = long["name"].map(concentrations)
     long = long.merge(lanes[["sample_id", "qc_pass", "positive_linearity_r2"]], on="sample_id")
+    columns = ["sample_id", "name", "concentration_fm", "value", "positive_linearity_r2", "qc_pass"]
+    if not long["concentration_fm"].notna().any():
+        # PlexSet: POS_1-POS_8 are one ERCC at one concentration, so there is no titration
+        # to draw (lanes.tsv's qc_not_applicable says so); a note, not empty axes.
+        fig, ax = figure(TWO_COLUMN_MM, 30)
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            "Positive-control linearity does not apply: no positive control of these lanes has a "
+            "titrated concentration (PlexSet POS_1-POS_8 are one ERCC at one concentration).",
+            ha="center",
+            va="center",
+            wrap=True,
+        )
+        return fig, long[columns]
     fig, (left, right) = figure(TWO_COLUMN_MM, 70, ncols=2)
     for _sample, part in long.groupby("sample_id", sort=True):
         part = part.sort_values("concentration_fm")
@@ -83,7 +99,7 @@ def positive_linearity_figure(raw_counts: pd.DataFrame, lanes: pd.DataFrame, con
     right.scatter(x, lanes["positive_linearity_r2"], color=_colours(lanes), s=6)
     right.set_ylabel("R² (log2 count ~ log2 concentration)")
     right.set_title("Positive-control linearity by lane")
-    return fig, long[["sample_id", "name", "concentration_fm", "value", "positive_linearity_r2", "qc_pass"]]
+    return fig, long[columns]
 
 
 def factors_figure(lanes: pd.DataFrame, positive_range, housekeeping_range):
@@ -97,6 +113,7 @@ def factors_figure(lanes: pd.DataFrame, positive_range, housekeeping_range):
         for limit in limits:
             ax.axhline(limit, ls="--", lw=0.6, color="black")
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
         ax.set_ylabel(label)
     _lane_axis(bottom, lanes)
     top.set_title("Normalization factors by lane")

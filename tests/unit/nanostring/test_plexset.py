@@ -217,3 +217,25 @@ def test_validation_names_the_sheet_row_and_column_of_a_bad_plexset_row(shared_f
     found = Collector()
     check_nanostring_inputs({"rcc": str(folder), "samples": str(tmp_path / "s.tsv")}, found)
     assert len(found.problems) == 1 and message in found.problems[0], found.problems
+
+
+def test_plexset_linearity_figure_is_a_note_not_empty_axes():
+    """No positive control with a titrated concentration (PlexSet POS_1-8): the linearity
+    figure says why instead of drawing two empty panels; its source keeps the counts."""
+    from contexture.io.rcc import POSITIVE_CONCENTRATIONS
+    from contexture.nanostring.figures import positive_linearity_figure
+
+    raw = pd.DataFrame(
+        {
+            "code_class": ["Positive", "Positive"],
+            "name": ["POS_1", "POS_2"],
+            "accession": ["E2", "E2"],
+            "S1": [4366, 4227],
+        }
+    )
+    lanes = pd.DataFrame({"sample_id": ["S1"], "qc_pass": [True], "positive_linearity_r2": [np.nan]})
+    fig, source = positive_linearity_figure(raw, lanes, POSITIVE_CONCENTRATIONS)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len(fig.axes) == 1 and not fig.axes[0].axison
+    assert len(texts) == 1 and "does not apply" in texts[0]
+    assert source["value"].tolist() == [4366, 4227] and source["concentration_fm"].isna().all()
