@@ -44,7 +44,6 @@ __all__ = [
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from contexture.stats.rank_tests import signed_rank_test
 
@@ -53,6 +52,8 @@ PSEUDOCOUNT_PER_MM2 = 1.0
 
 def kendall_tau_b(x: np.ndarray | pd.Series, y: np.ndarray | pd.Series) -> dict[str, float]:
     """Kendall's tau-b of complete pairs with its two-sided p-value and n."""
+    from scipy import stats  # on first use: a job that never calls this need not import it
+
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     complete = ~(np.isnan(x) | np.isnan(y))

@@ -64,7 +64,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from contexture.errors import InputError
 from contexture.pet.models import T_METHOD
@@ -260,6 +259,8 @@ def _row(tissue, day, dose, statistic, estimate, low, high, df, sd, n, method) -
 
 def descriptive_rows(data: pd.DataFrame, ci_level: float) -> list[dict]:
     """Arithmetic mean, SD and t interval of the mean per tissue, day, dose and statistic."""
+    from scipy import stats  # on first use: a job that never calls this need not import it
+
     rows = []
     for statistic in STATISTICS:
         usable = data[data[statistic].notna()]

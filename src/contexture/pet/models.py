@@ -73,7 +73,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from contexture.errors import InputError
 from contexture.pet.features import geometric_mean_suvmax
@@ -296,6 +295,8 @@ def factor_analysis(
     Rows with a missing factor are dropped; a factor with < 2 levels is skipped with a log
     message. ``design_text`` is added to every method (what the observations are).
     """
+    from scipy import stats  # on first use: a job that never calls this need not import it
+
     frame = data[data[column].notna()]
     levels = sorted(frame[column].astype(str).unique())
     if len(levels) < 2:
@@ -585,6 +586,8 @@ def response_analysis(baseline: pd.DataFrame, covariates: pd.DataFrame, options:
     Trend across ``bor_order`` (Kendall's tau-b), and responders vs non-responders
     (Mann-Whitney U; Hodges-Lehmann ratio of geometric means with CI).
     """
+    from scipy import stats  # on first use: a job that never calls this need not import it
+
     level = options["ci_level"]
     # prepare_lesions has applied options["exclude_irradiated"]: every lesion left counts.
     geomeans = geometric_mean_suvmax(baseline, irradiated="include").reset_index()

@@ -45,7 +45,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from contexture.errors import InputError, Problem, raise_problems
 from contexture.parallel import blocks, map_in_order
@@ -457,6 +456,8 @@ def spearman_correlations(
     logged and left out; pairs of a gene with itself are skipped. With fewer than
     ``min_patients`` patients rho and p are missing. ``q``: BH over all pairs.
     """
+    from scipy import stats  # on first use: a job that never calls this need not import it
+
     rows = []
     available = set(baseline.index)
     for listed, what in ((genes, "chemokine/cytokine"), (tcell_genes, "T-cell")):

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # ndtri: the normal quantile (what scipy.stats.norm.ppf calls), without importing scipy.stats
 
 from contexture.io import write_table, write_yaml
 from contexture.pet.features import GEOMEAN_SUVMAX_COLUMN, geometric_mean_suvmax
@@ -73,7 +73,7 @@ def variance_components(targets: dict = TARGETS) -> dict:
     the ICC.
     """
     q1, q3 = targets["patient_geomean_iqi"]
-    sd_log_geomean = math.log(q3 / q1) / (2 * stats.norm.ppf(0.75))
+    sd_log_geomean = math.log(q3 / q1) / (2 * special.ndtri(0.75))
     icc, m = targets["icc"], targets["lesions_per_patient"]
     total = sd_log_geomean**2 / (icc + (1 - icc) / m)
     weights = np.array(list(SITE_COUNTS.values()), float)
@@ -178,8 +178,8 @@ def simulate_latent(patients: int = 38, seed: int = 1) -> tuple[pd.DataFrame, pd
     infiltration = patient_effect + rng.normal(0, 0.3, n)
     infiltration_z = (infiltration - patient_effect.mean()) / math.sqrt(patient_effect.var() + 0.09)
     fractions = TARGETS["ihc_phenotype_fractions"]
-    cut_desert = stats.norm.ppf(fractions["desert"])
-    cut_stromal = stats.norm.ppf(fractions["desert"] + fractions["stromal"])
+    cut_desert = special.ndtri(fractions["desert"])
+    cut_stromal = special.ndtri(fractions["desert"] + fractions["stromal"])
     phenotype = np.where(
         infiltration_z < cut_desert, "desert", np.where(infiltration_z < cut_stromal, "stromal", "inflamed")
     )

@@ -59,7 +59,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+
+# scipy.optimize and scipy.stats are imported where a fit or a test needs them (~0.5 s that
+# a job drawing a figure from the fitted tables need not pay; issue 21).
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,8 @@ def _jacobian(f, x: np.ndarray, relative: float = 1e-4) -> list[np.ndarray]:
 
 def _optimize(sums: _Sums, reml: bool) -> np.ndarray:
     """Relative variances minimizing the profiled deviance (bounded at 0, as lme4)."""
+    from scipy import optimize
+
     if not sums.nested:
         # One parameter: rho = gamma / (1 + gamma) (the ICC) on [0, 1). A grid finds the
         # basin, bounded Brent refines it; the boundary rho = 0 is checked explicitly.
@@ -282,6 +286,8 @@ class TTest:
 
     def interval(self, level: float) -> tuple[float, float]:
         """estimate -/+ t_{df, (1 + level) / 2} se (R: ``contest1D(..., confint = TRUE)``)."""
+        from scipy import stats
+
         if not self.se > 0:
             return math.nan, math.nan
         half = float(stats.t.ppf(0.5 + level / 2, self.df)) * self.se
@@ -379,6 +385,8 @@ class MixedFit:
         hand: statsmodels' MixedLM reports Wald z only, and no well-kept Python library
         computes these degrees of freedom.
         """
+        from scipy import stats
+
         w = self._weights(weights)
         estimate = float(w @ self.params)
         variance = float(w @ self.cov @ w)
@@ -397,6 +405,8 @@ class MixedFit:
         F = sum t_m^2 / q on q numerator df, denominator df 2E / (E - q) with
         E = sum nu_m / (nu_m - 2) (2 if any nu_m <= 2; nu_1 when all nu_m are equal).
         """
+        from scipy import stats
+
         matrix = np.atleast_2d(np.asarray(contrasts, dtype=float))
         if matrix.shape[1] != self.params.size:
             raise ValueError(f"contrast matrix has {matrix.shape[1]} columns for {self.params.size} fixed effects")

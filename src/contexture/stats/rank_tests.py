@@ -55,9 +55,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
-from scipy.stats import contingency
-from statsmodels.stats.multitest import multipletests
+
+# scipy.stats, scipy.optimize and statsmodels are imported inside the functions that use
+# them: together ~0.5 s, which every job importing this module (most stages) would
+# otherwise pay whether or not it tests anything (issue 21, the demo's per-job imports).
 
 EXACT_LIMIT = 50  # R's wilcox.test: exact p-values below 50 observations (per group)
 INTERVALS = ("auto", "exact", "asymptotic", "normal_order_statistic")
@@ -113,6 +114,8 @@ def signed_rank_test(x, y=None) -> RankTestResult:
     missing value are dropped. Rules in the module docstring. Untested (NaN) when no
     difference is non-zero.
     """
+    from scipy import stats
+
     d = np.asarray(x, dtype=float) if y is None else np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
     d = _finite(d)
     nonzero = d[d != 0]
@@ -138,6 +141,8 @@ def rank_sum_test(x, y, *, conf_int: bool = False, conf_level: float = 0.95) -> 
     with R's interval (:func:`hodges_lehmann`). Missing values are dropped; untested
     (NaN) when a group is empty.
     """
+    from scipy import stats
+
     x, y = _finite(x), _finite(y)
     if x.size == 0 or y.size == 0:
         return _UNTESTED
@@ -182,6 +187,8 @@ def _exact_w_quantile(prob: float, m: int, n: int) -> int:
 
 def _asymptotic_interval(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, float]:
     """R's asymptotic CI of the shift: where (W(d) - mn/2 - cc) / sigma(d) crosses the normal quantiles."""
+    from scipy import optimize, stats
+
     nx, ny = len(x), len(y)
 
     def standardized(d: float, zq: float) -> float:
@@ -215,6 +222,8 @@ def hodges_lehmann(x, y, conf_level: float = 0.95, *, interval: str = "auto") ->
     ``"normal_order_statistic"`` the C-th smallest and largest pairwise differences,
     C = round(n m / 2 - z sqrt(n m (n + m + 1) / 12)) (Hollander & Wolfe 1999, eq. 4.41).
     """
+    from scipy import stats
+
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}, not {interval!r}")
     x, y = _finite(x), _finite(y)
@@ -247,6 +256,9 @@ def fisher_test(table, conf_level: float = 0.95) -> dict:
     ``estimate``/``ci_*``: conditional MLE odds ratio and its exact CI (R's);
     ``statistic``: the sample odds ratio a d / (b c) (inf or nan when a cell is 0).
     """
+    from scipy import stats
+    from scipy.stats import contingency
+
     table = np.asarray(table, dtype=int)
     _, p = stats.fisher_exact(table, alternative="two-sided")
     odds = contingency.odds_ratio(table, kind="conditional")
@@ -265,6 +277,8 @@ def fisher_test(table, conf_level: float = 0.95) -> dict:
 
 def benjamini_hochberg(p) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values, R ``p.adjust(p, method = "BH")``; missing stay missing."""
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(p, dtype=float)
     q = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
