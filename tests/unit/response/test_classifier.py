@@ -1,11 +1,14 @@
 """Response classifier: equal to scikit-learn's fit, centred at 0.5 on noise, finds a signal, skips cleanly."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -14,6 +17,7 @@ from contexture.response.classifier import (
     evaluate_classifier,
     fit_penalized_logistic,
     repeated_cv_auc,
+    stratified_fold_ids,
 )
 
 
@@ -46,6 +50,27 @@ def test_batched_fit_equals_scikit_learn_pipeline():
             ]
         ).fit(x[train[row]], y[train[row]])
         assert predicted[row] == pytest.approx(reference.predict_proba(x)[:, 1], abs=1e-6)
+
+
+@pytest.mark.parametrize("n, folds", [(38, 5), (12, 5), (7, 3), (200, 10), (9, 5)])
+def test_stratified_fold_ids_equal_scikit_learn_stratified_k_fold(n, folds):
+    # The reference is scikit-learn itself: StratifiedKFold(folds, shuffle=True,
+    # random_state=seed).split(X, y), test fold i -> i, for balanced and unbalanced
+    # labels (a class smaller than folds included) and labels not starting with 0.
+    rng = np.random.default_rng(n)
+    for labels in (rng.integers(0, 2, n), (rng.random(n) < 0.2).astype(int), rng.choice([3, 1], n)):
+        if np.bincount(labels).max() < folds:
+            continue
+        seeds = [0, 1, 7, 12345, 2**31 - 1]
+        expected = np.empty((len(seeds), n), dtype=int)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            for r, seed in enumerate(seeds):
+                for fold, (_, test) in enumerate(
+                    StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros((n, 1)), labels)
+                ):
+                    expected[r, test] = fold
+        np.testing.assert_array_equal(stratified_fold_ids(labels, folds, seeds), expected)
 
 
 def test_auc_rows_equal_roc_auc_score_with_ties():
