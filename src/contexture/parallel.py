@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -42,7 +43,20 @@ from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["map_units", "map_in_order", "blocks", "usable_workers", "native_threads"]
+__all__ = [
+    "HEAVY_RULE_THREADS",
+    "map_units",
+    "map_in_order",
+    "blocks",
+    "usable_workers",
+    "native_threads",
+    "threads_for_work",
+    "input_megabytes",
+    "table_rows",
+]
+
+# The most threads a heavy rule asks for (Snakemake caps it at --cores; SLURM: cpus per task).
+HEAVY_RULE_THREADS = 8
 
 
 @contextlib.contextmanager
@@ -182,3 +196,38 @@ def map_in_order(function: Callable, items: Iterable, workers: int, *arguments) 
     """``[function(item, *arguments) for item in items]`` on up to ``workers`` processes
     (at most the CPUs this process may use), in the order of ``items``: :func:`map_units`."""
     return list(map_units(_WithArguments(function, arguments), items, usable_workers(workers), chunksize=1))
+
+
+def threads_for_work(work: float, work_per_thread: float, most: int = HEAVY_RULE_THREADS) -> int:
+    """The threads a heavy rule asks Snakemake for: one per ``work_per_thread`` units of
+    work (scans' megabytes, patients, genes), at least 1 and at most ``most``.
+
+    A small job on a pool gains less than the core it holds: Snakemake reserves every
+    thread a job asks for, so a 2-thread job that spends most of its time in serial parts
+    (imports, figures, the merged statistics) leaves a core idle that another job could
+    use. Results never depend on the count (see the module docstring).
+    """
+    if not work > 0:
+        return 1
+    return max(1, min(int(most), math.ceil(work / work_per_thread)))
+
+
+def input_megabytes(paths: Iterable[str | os.PathLike]) -> float:
+    """Total size in MB (10^6 bytes) of the files in ``paths``, a directory counting every
+    file below it; a path that does not exist yet (a dry run) counts 0."""
+    total = 0
+    for path in paths:
+        if os.path.isdir(path):
+            for folder, _, files in os.walk(path):
+                total += sum(os.path.getsize(os.path.join(folder, name)) for name in files)
+        elif os.path.isfile(path):
+            total += os.path.getsize(path)
+    return total / 1e6
+
+
+def table_rows(path: str | os.PathLike) -> int:
+    """Data rows of a header-first text table (lines after the first; 0 if it does not exist)."""
+    if not os.path.isfile(path):
+        return 0
+    with open(path, "rb") as handle:
+        return max(0, sum(1 for _ in handle) - 1)

@@ -1,4 +1,4 @@
-"""contexture.parallel.map_units: unit order, in-process at one thread, errors and logs as on one core."""
+"""contexture.parallel: map_units (unit order, in-process at one thread, errors and logs as on one core) and the threads a heavy rule asks for."""
 
 import logging
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 
 from contexture.errors import InputError
-from contexture.parallel import map_units
+from contexture.parallel import HEAVY_RULE_THREADS, input_megabytes, map_units, table_rows, threads_for_work
 
 log = logging.getLogger("contexture.test_parallel")
 
@@ -75,3 +75,32 @@ def test_native_pools_get_the_rule_budget_and_no_more():
     with native_threads(3):
         assert _native_pool_sizes(None) == ([3], 3)
     assert ({pool["num_threads"] for pool in threadpool_info()}, pyarrow.cpu_count()) == before
+
+
+def test_threads_for_work_is_one_per_share_of_work_between_one_and_the_most():
+    # ceil(work / work per thread), clipped to [1, most]: 22 MB at 50 MB a thread is 1,
+    # 580 MB is 12 -> the most (8); nothing (a dry run's missing inputs) is 1.
+    assert threads_for_work(22, 50) == 1
+    assert threads_for_work(50, 50) == 1
+    assert threads_for_work(50.001, 50) == 2
+    assert threads_for_work(580, 50) == HEAVY_RULE_THREADS == 8
+    assert threads_for_work(580, 50, most=4) == 4
+    assert threads_for_work(0, 50) == threads_for_work(float("nan"), 50) == 1
+
+
+def test_input_megabytes_counts_files_and_everything_below_folders(tmp_path):
+    (tmp_path / "scans" / "P1").mkdir(parents=True)
+    (tmp_path / "scans" / "P1" / "pet.nii.gz").write_bytes(b"x" * 1_500_000)
+    (tmp_path / "scans" / "labels.tsv").write_bytes(b"x" * 250_000)
+    (tmp_path / "table.tsv").write_bytes(b"x" * 250_000)
+    paths = [tmp_path / "scans", tmp_path / "table.tsv", tmp_path / "not_yet_made.tsv"]
+    assert input_megabytes(map(str, paths)) == 2.0
+
+
+def test_table_rows_counts_lines_after_the_header(tmp_path):
+    table = tmp_path / "patients.tsv"
+    table.write_text("patient_id\tx\nP1\t1\nP2\t2\nP3\t3\n")
+    assert table_rows(table) == 3
+    (tmp_path / "header_only.tsv").write_text("patient_id\n")
+    assert table_rows(tmp_path / "header_only.tsv") == 0
+    assert table_rows(tmp_path / "missing.tsv") == 0

@@ -13,6 +13,7 @@ from contexture.config import (
     validate_config,
 )
 from contexture.errors import ContextureError
+from contexture.parallel import input_megabytes, table_rows, threads_for_work
 from contexture.signatures.scores import check_signature_names
 
 
@@ -80,6 +81,32 @@ def is_simulated(cohort):
 
 def has_modality(cohort, modality):
     return modality in cohort_modalities(cohort_config(cohort))
+
+
+# Threads of the heavy rules, sized to their work (contexture.parallel.threads_for_work):
+# Snakemake evaluates these when it schedules the job, after its inputs exist, so the
+# sizes are the real ones. A small job runs on one core beside other jobs instead of
+# holding a second core it barely uses; `--set-threads rule=n` (or `set-threads:` in a
+# profile) overrides. The work per thread of each rule is in docs/scale.md.
+def threads_by_input_megabytes(megabytes_per_thread):
+    """A `threads:` callable: one thread per this many MB of the job's input files."""
+    return lambda wildcards, input: threads_for_work(
+        input_megabytes(input), megabytes_per_thread
+    )
+
+
+def threads_by_table_rows(name, rows_per_thread):
+    """A `threads:` callable: one thread per this many rows of input table `name`."""
+    return lambda wildcards, input: threads_for_work(
+        table_rows(input[name]), rows_per_thread
+    )
+
+
+def threads_by_simulated_patients(patients_per_thread):
+    """A `threads:` callable of the simulators: one thread per this many patients."""
+    return lambda wildcards: threads_for_work(
+        cohort_config(wildcards.cohort)["simulate"]["patients"], patients_per_thread
+    )
 
 
 def figure_labels(cohort):

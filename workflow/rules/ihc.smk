@@ -16,11 +16,14 @@ rule simulate_ihc:
         "results/{cohort}/logs/simulate_ihc.log",
     benchmark:
         "results/{cohort}/benchmarks/simulate_ihc.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/ihc.yaml"
     # One slide per thread (each its own random stream), in its own process; the files do
-    # not depend on the count.
-    threads: 8
+    # not depend on the count. One thread per 100 patients, at most 8 (common.smk).
+    threads: threads_by_simulated_patients(100)
     resources:
         # Each worker one slide's cells (~0.2 GB resident).
         mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
@@ -71,11 +74,15 @@ rule ihc:
         "results/{cohort}/logs/ihc.log",
     benchmark:
         "results/{cohort}/benchmarks/ihc.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/ihc.yaml"
     # One slide (block of serial sections) per thread at a time, each in its own process
-    # (contexture.parallel); the tables do not depend on the count. Capped by --cores.
-    threads: 8
+    # (contexture.parallel); the tables do not depend on the count. One thread per 20 MB of
+    # exports, at most 8 (common.smk); capped by --cores.
+    threads: threads_by_input_megabytes(20)
     resources:
         # Each worker holds one slide's cells (~0.6 GB at 1,000,000 cells, docs/scale.md).
         mem_mb=lambda wildcards, threads: 2000 + 1000 * threads,

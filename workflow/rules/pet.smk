@@ -16,11 +16,15 @@ rule simulate_pet:
         "results/{cohort}/logs/simulate_pet.log",
     benchmark:
         "results/{cohort}/benchmarks/simulate_pet.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/pet.yaml"
     # Random numbers drawn first in one pass, then one scan per thread built and written in
-    # its own process (contexture.parallel); the files do not depend on the count.
-    threads: 8
+    # its own process (contexture.parallel); the files do not depend on the count. One
+    # thread per 100 patients, at most 8 (common.smk).
+    threads: threads_by_simulated_patients(100)
     resources:
         # Each worker one 64x64x48 scan and its DICOM series (~0.3 GB resident).
         mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
@@ -51,11 +55,15 @@ rule pet_quantify:
         "results/{cohort}/logs/pet_quantify.log",
     benchmark:
         "results/{cohort}/benchmarks/pet_quantify.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/pet.yaml"
     # One scan per thread at a time, each in its own process (contexture.parallel); the
-    # tables do not depend on the count. Capped by --cores; set-threads in a profile changes it.
-    threads: 8
+    # tables do not depend on the count. One thread per 50 MB of images, at most 8
+    # (common.smk); capped by --cores; set-threads in a profile changes it.
+    threads: threads_by_input_megabytes(50)
     resources:
         # The parent holds the tables; each worker one volume (~0.6 GB at 200x200x300, docs/scale.md).
         mem_mb=lambda wildcards, threads: 2000 + 1000 * threads,

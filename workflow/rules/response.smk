@@ -142,11 +142,15 @@ rule response_classifier:
         "results/{cohort}/logs/response_classifier.log",
     benchmark:
         "results/{cohort}/benchmarks/response_classifier.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/response.yaml"
     # Bootstrap and permutation replicates refitted across processes (contexture.parallel);
-    # every random draw is made first, so the table does not depend on the count.
-    threads: 8
+    # every random draw is made first, so the table does not depend on the count. One
+    # thread per 50 patients, at most 8 (common.smk).
+    threads: threads_by_table_rows("patients", 50)
     resources:
         mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
         runtime=30,

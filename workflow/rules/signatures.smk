@@ -88,8 +88,9 @@ rule expression_changes:
     conda:
         "../../envs/signatures.yaml"
     # Gene tests in blocks on this many processes (at most --cores; SLURM: cpus per
-    # task), merged in a fixed order: the table does not depend on it (docs/scale.md).
-    threads: 4
+    # task), merged in a fixed order: the table does not depend on it (docs/scale.md). One
+    # thread per 500 genes, at most 8 (common.smk).
+    threads: threads_by_table_rows("expression", 500)
     resources:
         mem_mb=2000,
         runtime=30,

@@ -33,6 +33,9 @@ rule survival:
         "results/{cohort}/logs/survival.log",
     benchmark:
         "results/{cohort}/benchmarks/survival.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/survival.yaml"
     resources:
@@ -76,6 +79,9 @@ rule survival_figures:
         "results/{cohort}/logs/survival_figures.log",
     benchmark:
         "results/{cohort}/benchmarks/survival_figures.tsv"
+    # The chain to the patient table, then the longest jobs after it, run first
+    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
+    priority: 1
     conda:
         "../../envs/survival.yaml"
     resources:
