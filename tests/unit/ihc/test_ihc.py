@@ -335,6 +335,28 @@ def test_tau_b_rows_equal_scipy_with_ties_and_padding():
         assert rows[row] == pytest.approx(stats.kendalltau(x[row, keep], y[row, keep], variant="b").statistic)
 
 
+def test_cluster_bootstrap_tau_is_the_interval_of_each_resample_written_out():
+    # The reference writes each resample out (cluster k taken w_k times, its lesions
+    # copied) and takes scipy's tau-b of it; the function's quadratic forms over
+    # clusters must give the same resample taus, hence the same percentile interval.
+    rng = np.random.default_rng(8)
+    sizes = rng.integers(1, 4, 25)
+    cluster = np.repeat([f"P{k:02d}" for k in rng.permutation(25)], sizes)
+    x = np.round(rng.normal(size=cluster.size), 1)  # ties
+    y = np.round(x + rng.normal(size=cluster.size))
+    x[[2, 7]] = np.nan  # a lesion without a density takes part in no pair
+    low, high = cluster_bootstrap_tau(x, y, cluster, resamples=300, conf_level=0.9, seed=5)
+    codes = pd.factorize(pd.Series(cluster))[0]
+    draws = np.random.default_rng(5).integers(0, 25, size=(300, 25))
+    taus = []
+    for row in draws:
+        index = np.concatenate([np.flatnonzero(codes == k) for k in row])
+        keep = index[~np.isnan(x[index])]
+        taus.append(stats.kendalltau(x[keep], y[keep], variant="b").statistic)
+    expected = np.quantile(np.asarray(taus)[np.isfinite(taus)], [0.05, 0.95])
+    assert (low, high) == pytest.approx(tuple(expected), abs=1e-12)
+
+
 def test_pet_correlation_excludes_irradiated_and_notes_clustering():
     pairs = _pairs(irradiated=2)
     table = pet_correlation(pairs, ["cd8_density_tumor"], bootstrap=200, seed=4)
