@@ -18,11 +18,14 @@ PASS, FAIL = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
 
 def _lane_axis(ax, lanes: pd.DataFrame) -> np.ndarray:
     x = np.arange(len(lanes))
-    ax.set_xticks(x)
-    ax.set_xticklabels(lanes["sample_id"], rotation=90, fontsize=4 if len(lanes) > 30 else 5)
     if len(lanes) > 80:
+        # Too many to read: no tick labels (made and then removed, 1,500 of them took
+        # seconds to lay out).
         ax.set_xticks([])
         ax.set_xlabel(f"lanes (n = {len(lanes)})")
+        return x
+    ax.set_xticks(x)
+    ax.set_xticklabels(lanes["sample_id"], rotation=90, fontsize=4 if len(lanes) > 30 else 5)
     return x
 
 
@@ -155,10 +158,11 @@ def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str)
                 }
             )
     samples = list(log2_after.columns[1:])
-    axes[1].set_xticks(np.arange(1, len(samples) + 1))
-    axes[1].set_xticklabels(samples, rotation=90, fontsize=4 if len(samples) > 30 else 5)
     if len(samples) > 80:
-        axes[1].set_xticks([])
+        axes[1].set_xticks([])  # too many to read (as _lane_axis)
+    else:
+        axes[1].set_xticks(np.arange(1, len(samples) + 1))
+        axes[1].set_xticklabels(samples, rotation=90, fontsize=4 if len(samples) > 30 else 5)
     return fig, pd.DataFrame(rows)
 
 
