@@ -264,7 +264,9 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
     headers = []
     for path in _dicom_files(folder):
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            # Each file is parsed once, pixels included (issue 21: no raw file parsed
+            # twice); a slice's pixel bytes are dropped as soon as they are converted.
+            ds = pydicom.dcmread(path)
         except (InvalidDicomError, OSError, EOFError):
             continue
         sop = str(ds.get("SOPClassUID", ""))
@@ -329,8 +331,7 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
     check_image_shape((int(first.Columns), int(first.Rows), len(headers)), str(folder), "PET DICOM series")
     values = np.empty((int(first.Columns), int(first.Rows), len(headers)), dtype=np.float32)
     rows = []
-    for k, (path, _header) in enumerate(headers):
-        ds = pydicom.dcmread(path)
+    for k, (path, ds) in enumerate(headers):
         slope = _number(ds.get("RescaleSlope"))
         intercept = _number(ds.get("RescaleIntercept"))
         slope = 1.0 if slope is None else slope
@@ -353,7 +354,7 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
                 "philips_activity_scale_factor": _number(_private(ds, 0x7053, 0x1009)),
             }
         )
-        del ds
+        del ds.PixelData
     slices = pd.DataFrame(rows)
     attributes = _series_attributes(first, folder, [ds for _, ds in headers])
     return PetImage(
