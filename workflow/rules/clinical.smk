@@ -9,6 +9,8 @@ rule clinical:
         clinical="results/{cohort}/clinical/clinical.tsv",
     log:
         "results/{cohort}/logs/clinical.log",
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/core.yaml"
     script:

@@ -16,9 +16,9 @@ rule simulate_ihc:
         "results/{cohort}/logs/simulate_ihc.log",
     benchmark:
         "results/{cohort}/benchmarks/simulate_ihc.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
-    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
-    priority: 1
+    # The heavy chain to the patient table first: a job asking for several cores
+    # starts only when they are all free, so it must not queue behind short jobs.
+    priority: 2
     conda:
         "../../envs/ihc.yaml"
     # One slide per thread (each its own random stream), in its own process; the files do
@@ -74,9 +74,9 @@ rule ihc:
         "results/{cohort}/logs/ihc.log",
     benchmark:
         "results/{cohort}/benchmarks/ihc.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
-    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
-    priority: 1
+    # The heavy chain to the patient table first: a job asking for several cores
+    # starts only when they are all free, so it must not queue behind short jobs.
+    priority: 2
     conda:
         "../../envs/ihc.yaml"
     # One slide (block of serial sections) per thread at a time, each in its own process

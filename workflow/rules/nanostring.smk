@@ -19,6 +19,8 @@ rule simulate_nanostring:
         "results/{cohort}/logs/simulate_nanostring.log",
     benchmark:
         "results/{cohort}/benchmarks/simulate_nanostring.tsv"
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/nanostring.yaml"
     params:
@@ -46,6 +48,8 @@ rule nanostring:
         "results/{cohort}/logs/nanostring.log",
     benchmark:
         "results/{cohort}/benchmarks/nanostring.tsv"
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/nanostring.yaml"
     resources:

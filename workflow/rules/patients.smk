@@ -17,7 +17,7 @@ rule patients:
         ),
     log:
         "results/{cohort}/logs/patients.log",
-    # The chain to the patient table, then the longest jobs after it, run first
+    # The chain to the patient table, and the longest jobs after it, run first
     # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
     priority: 1
     conda:

@@ -16,9 +16,9 @@ rule simulate_pet:
         "results/{cohort}/logs/simulate_pet.log",
     benchmark:
         "results/{cohort}/benchmarks/simulate_pet.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
-    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
-    priority: 1
+    # The heavy chain to the patient table first: a job asking for several cores
+    # starts only when they are all free, so it must not queue behind short jobs.
+    priority: 2
     conda:
         "../../envs/pet.yaml"
     # Random numbers drawn first in one pass, then one scan per thread built and written in
@@ -55,9 +55,9 @@ rule pet_quantify:
         "results/{cohort}/logs/pet_quantify.log",
     benchmark:
         "results/{cohort}/benchmarks/pet_quantify.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
-    # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
-    priority: 1
+    # The heavy chain to the patient table first: a job asking for several cores
+    # starts only when they are all free, so it must not queue behind short jobs.
+    priority: 2
     conda:
         "../../envs/pet.yaml"
     # One scan per thread at a time, each in its own process (contexture.parallel); the

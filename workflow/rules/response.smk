@@ -16,6 +16,8 @@ rule simulate_recist:
         expected="results/{cohort}/raw/truth/recist_expected.tsv",
     log:
         "results/{cohort}/logs/simulate_recist.log",
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/response.yaml"
     params:
@@ -50,6 +52,8 @@ rule recist:
         "results/{cohort}/logs/recist.log",
     benchmark:
         "results/{cohort}/benchmarks/recist.tsv"
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/response.yaml"
     resources:
@@ -142,7 +146,7 @@ rule response_classifier:
         "results/{cohort}/logs/response_classifier.log",
     benchmark:
         "results/{cohort}/benchmarks/response_classifier.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
+    # The chain to the patient table, and the longest jobs after it, run first
     # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
     priority: 1
     conda:

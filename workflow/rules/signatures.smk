@@ -28,6 +28,8 @@ rule signature_scores:
         "results/{cohort}/logs/signature_scores.log",
     benchmark:
         "results/{cohort}/benchmarks/signature_scores.tsv"
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/signatures.yaml"
     resources:

@@ -13,6 +13,8 @@ rule simulate_cohort:
         "results/{cohort}/logs/simulate_cohort.log",
     benchmark:
         "results/{cohort}/benchmarks/simulate_cohort.tsv"
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/core.yaml"
     params:

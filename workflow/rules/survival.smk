@@ -33,7 +33,7 @@ rule survival:
         "results/{cohort}/logs/survival.log",
     benchmark:
         "results/{cohort}/benchmarks/survival.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
+    # The chain to the patient table, and the longest jobs after it, run first
     # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
     priority: 1
     conda:
@@ -79,7 +79,7 @@ rule survival_figures:
         "results/{cohort}/logs/survival_figures.log",
     benchmark:
         "results/{cohort}/benchmarks/survival_figures.tsv"
-    # The chain to the patient table, then the longest jobs after it, run first
+    # The chain to the patient table, and the longest jobs after it, run first
     # (Snakemake's greedy scheduler takes the highest priority among ready jobs).
     priority: 1
     conda:

@@ -18,6 +18,8 @@ rule validate_inputs:
         parsed=directory("results/{cohort}/validation/parsed"),
     log:
         "results/{cohort}/logs/validate_inputs.log",
+    # Upstream of the patient table: runs before jobs that are not (docs/scale.md).
+    priority: 1
     conda:
         "../../envs/core.yaml"
     params:
