@@ -13,6 +13,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# Bytecode for the editable package, as pip writes it for installed ones: where Python
+	# may not write it itself (PYTHONDONTWRITEBYTECODE), every job would compile it again.
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 demo: $(STAMP)
