@@ -8,6 +8,7 @@ table (configurable: error or warning).
 from __future__ import annotations
 
 __all__ = [
+    "LABELLED_PATIENTS",
     "MODALITY_ORDER",
     "availability_table",
     "check_patients_known",
@@ -129,6 +130,10 @@ def modality_timepoints(modality: str, table: pd.DataFrame) -> pd.DataFrame:
     return items[["patient_id", "timepoint"]].reset_index(drop=True)
 
 
+# The most patients the overview names one by one (as the NanoString QC figures' lanes).
+LABELLED_PATIENTS = 80
+
+
 def overview_figure(matrix: pd.DataFrame):
     """The CONSORT-like availability plot: patients (rows) × modality/timepoint (columns)."""
     from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure
@@ -147,11 +152,18 @@ def overview_figure(matrix: pd.DataFrame):
         interpolation="nearest",
     )
     ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right")
-    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=4 if len(matrix) > 40 else 5)
+    if len(matrix) > LABELLED_PATIENTS:
+        # Beyond this, one label per patient is an unreadable smear (and seconds of text
+        # layout at 1,000 patients); the matrix is read by column, its rows in table order.
+        ax.set_yticks([])
+    else:
+        ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=4 if len(matrix) > 40 else 5)
     totals = (matrix > 0).sum()
     for column, total in enumerate(totals):
         ax.text(column, -0.8, f"n={total}", ha="center", va="bottom", fontsize=5)
     ax.set_title(f"Data availability ({len(matrix)} patients)", pad=12)
     ax.set_xlabel("modality: timepoint")
-    ax.set_ylabel("patient")
+    ax.set_ylabel(
+        "patient" if len(matrix) <= LABELLED_PATIENTS else f"patients (n = {len(matrix)}, rows in table order)"
+    )
     return fig
