@@ -14,11 +14,14 @@ from contexture.nanostring.normalization import relative_log_expression
 from contexture.plotting import OKABE_ITO, TWO_COLUMN_MM, figure, plain_log_ticks
 
 PASS, FAIL = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
+# Up to this many lanes each is named and the RLE is one box per lane; beyond, lanes are
+# unnamed and the RLE is drawn as bands (_rle_bands).
+LABELLED_LANES = 80
 
 
 def _lane_axis(ax, lanes: pd.DataFrame) -> np.ndarray:
     x = np.arange(len(lanes))
-    if len(lanes) > 80:
+    if len(lanes) > LABELLED_LANES:
         # Too many to read: no tick labels (made and then removed, 1,500 of them took
         # seconds to lay out).
         ax.set_xticks([])
@@ -125,8 +128,25 @@ def factors_figure(lanes: pd.DataFrame, positive_range, housekeeping_range):
     ]
 
 
+def _rle_bands(ax, values: list[np.ndarray]) -> None:
+    """The boxplot's statistics (matplotlib's ``boxplot_stats``: quartiles, median, whiskers
+    at the furthest values within 1.5 IQR) drawn as one line per lane: whisker range thin
+    and grey, interquartile range thick, median a vermillion dot. With more lanes than
+    points of width, box outlines merge into a black band (and 1,500 boxplot artists
+    took seconds to draw)."""
+    from matplotlib.cbook import boxplot_stats
+
+    stats = boxplot_stats(values)
+    x = np.arange(1, len(stats) + 1)
+    ax.vlines(x, [s["whislo"] for s in stats], [s["whishi"] for s in stats], color=OKABE_ITO["grey"], lw=0.3)
+    ax.vlines(x, [s["q1"] for s in stats], [s["q3"] for s in stats], color="black", lw=0.8)
+    ax.plot(x, [s["med"] for s in stats], ls="none", marker=".", ms=1.5, mew=0, color=OKABE_ITO["vermillion"])
+    ax.set_xlim(0.5, len(stats) + 0.5)
+
+
 def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str):
-    """Relative log expression boxplots per sample, before (log2 raw) and after normalization."""
+    """Relative log expression boxplots per sample, before (log2 raw) and after normalization
+    (bands instead of boxes beyond :data:`LABELLED_LANES` samples)."""
     fig, axes = figure(_width(pd.DataFrame({"sample_id": log2_after.columns[1:]})), 110, nrows=2, sharex=True)
     rows = []
     for ax, frame, title in (
@@ -134,15 +154,19 @@ def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str)
         (axes[1], log2_after, f"normalized ({method})"),
     ):
         rle = relative_log_expression(frame.set_index("name"))
-        ax.boxplot(
-            [rle[c].dropna().to_numpy() for c in rle.columns],  # several runs: other runs' genes empty
-            showfliers=False,
-            widths=0.6,
-            medianprops={"color": OKABE_ITO["vermillion"], "lw": 0.8},
-            boxprops={"lw": 0.5},
-            whiskerprops={"lw": 0.5},
-            capprops={"lw": 0.5},
-        )
+        values = [rle[c].dropna().to_numpy() for c in rle.columns]  # several runs: other runs' genes empty
+        if len(values) > LABELLED_LANES:
+            _rle_bands(ax, values)
+        else:
+            ax.boxplot(
+                values,
+                showfliers=False,
+                widths=0.6,
+                medianprops={"color": OKABE_ITO["vermillion"], "lw": 0.8},
+                boxprops={"lw": 0.5},
+                whiskerprops={"lw": 0.5},
+                capprops={"lw": 0.5},
+            )
         ax.axhline(0, lw=0.5, color="black")
         ax.set_ylabel("RLE (log2)")
         ax.set_title(f"Relative log expression: {title}")
@@ -158,7 +182,7 @@ def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str)
                 }
             )
     samples = list(log2_after.columns[1:])
-    if len(samples) > 80:
+    if len(samples) > LABELLED_LANES:
         axes[1].set_xticks([])  # too many to read (as _lane_axis)
     else:
         axes[1].set_xticks(np.arange(1, len(samples) + 1))
@@ -167,6 +191,7 @@ def rle_figure(log2_before: pd.DataFrame, log2_after: pd.DataFrame, method: str)
 
 
 __all__ = [
+    "LABELLED_LANES",
     "binding_density_figure",
     "imaging_figure",
     "positive_linearity_figure",
