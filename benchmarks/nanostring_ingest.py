@@ -82,15 +82,18 @@ def workflow_seconds(folder: Path) -> tuple[float, float]:
     import contexture.nanostring.checks  # noqa: F401 - imported by validation; not timed, as R's library()
     from contexture.inputs import validate_cohort_inputs
     from contexture.io.rcc import write_rcc_set
-    from contexture.nanostring import process_cohort
+    from contexture.nanostring import parsed_run_folder, process_cohort
 
     cohort = {"nanostring": {"rcc": str(folder)}}
     with tempfile.TemporaryDirectory(prefix="rcc_parsed_") as parsed_folder:
         start = time.perf_counter()
         parsed: dict = {}
         validate_cohort_inputs("bench", cohort, parsed)
-        write_rcc_set(parsed.pop("nanostring"), parsed_folder)
-        process_cohort([], parsed=parsed_folder)
+        # As rule validate_inputs: one merged set per run (the single-set form is "run1").
+        (run_name, rccs), *others = parsed.pop("nanostring").items()
+        assert not others, "the benchmark's cohort is one run"
+        write_rcc_set(rccs, parsed_run_folder(parsed_folder, run_name))
+        process_cohort([], parsed=parsed_run_folder(parsed_folder, run_name))
         workflow = time.perf_counter() - start
     start = time.perf_counter()
     validate_cohort_inputs("bench", cohort)
