@@ -75,6 +75,8 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
 ENHANCED_PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.130"
 DICOMDIR_STORAGE = "1.2.840.10008.1.3.10"
+# File name endings that say "DICOM" (Siemens writes .IMA); a file so named must read as DICOM.
+DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 # Hard ceiling on the voxels of an image or mask, checked from the header before any
 # voxel is read (2048 x 2048 x 4096: no PET or CT is that large; a header claiming it is
 # damaged or malicious). The validation step applies the stricter config limits.image_voxels.
@@ -256,6 +258,24 @@ def _dicom_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+def _damaged_pet_file(ds: pydicom.Dataset) -> str | None:
+    """Why a file read as DICOM is a damaged PET slice, or None.
+
+    A file cut short keeps its preamble, so pydicom reads it without error: a PET slice
+    cut in its header has no Modality (or a SOPClassUID cut mid-value) and would be
+    skipped as "not PT", silently dropping a slice at either end of the series.
+    """
+    meta_sop = str(ds.file_meta.get("MediaStorageSOPClassUID", "")) if hasattr(ds, "file_meta") else ""
+    sop = str(ds.get("SOPClassUID", ""))
+    if len(ds) == 0:
+        return "is a DICOM file without data elements (cut short?); expected a PET slice or another object."
+    if meta_sop and sop and meta_sop != sop:
+        return f"has SOPClassUID '{sop}' but its file meta says '{meta_sop}' (cut short or damaged?)."
+    if PET_IMAGE_STORAGE in (sop, meta_sop) and ds.get("Modality") != "PT":
+        return "is a PET Image Storage file without Modality 'PT' (cut short or damaged?)."
+    return None
+
+
 def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
     """Read one DICOM PET series from ``folder`` (see the module docstring)."""
     folder = Path(folder)
@@ -267,11 +287,18 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
             # Each file is parsed once, pixels included (issue 21: no raw file parsed
             # twice); a slice's pixel bytes are dropped as soon as they are converted.
             ds = pydicom.dcmread(path)
-        except (InvalidDicomError, OSError, EOFError):
-            continue
+        except InvalidDicomError as error:
+            if path.suffix.lower() in DICOM_SUFFIXES:  # named as DICOM: cut short before its preamble ends
+                raise InputError(f"PET DICOM series '{folder}': '{path.name}' is not a readable DICOM file.") from error
+            continue  # not a DICOM file: a note or export beside the series
+        except (OSError, EOFError) as error:
+            raise InputError(f"PET DICOM series '{folder}': '{path.name}' could not be read: {error}") from error
+        damage = _damaged_pet_file(ds)
+        if damage:
+            raise InputError(f"PET DICOM series '{folder}': '{path.name}' {damage}")
         sop = str(ds.get("SOPClassUID", ""))
         if sop == DICOMDIR_STORAGE or ds.get("Modality") != "PT":
-            continue
+            continue  # another object of the study (CT, RTSTRUCT, SEG, DICOMDIR)
         if sop == ENHANCED_PET_IMAGE_STORAGE or int(ds.get("NumberOfFrames", 1) or 1) > 1:
             raise InputError(
                 f"PET DICOM series '{folder}': '{path.name}' is an enhanced multi-frame PET image; "
@@ -336,7 +363,13 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
         intercept = _number(ds.get("RescaleIntercept"))
         slope = 1.0 if slope is None else slope
         intercept = 0.0 if intercept is None else intercept
-        values[:, :, k] = (ds.pixel_array.astype(np.float64) * slope + intercept).T
+        try:
+            pixels = ds.pixel_array
+        except (ValueError, AttributeError) as error:  # pydicom: pixel data shorter than its header says
+            raise InputError(
+                f"PET DICOM series '{folder}': '{path.name}' has unreadable pixel data (truncated?): {error}"
+            ) from error
+        values[:, :, k] = (pixels.astype(np.float64) * slope + intercept).T
         acquisition = parse_dt(ds.get("AcquisitionDateTime")) or combine(
             parse_da(ds.get("AcquisitionDate")) or parse_da(ds.get("SeriesDate")), parse_tm(ds.get("AcquisitionTime"))
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -257,6 +258,32 @@ def test_two_series_in_one_folder_are_refused(tmp_path):
         shutil.move(path, tmp_path / "s" / path.name)
     with pytest.raises(InputError, match="holds 2 series"):
         read_dicom_pet(tmp_path / "s")
+
+
+@pytest.mark.parametrize(
+    "keep, reason",
+    [
+        (130, "is not a readable DICOM file"),  # cut inside the preamble
+        (200, "is a DICOM file without data elements"),  # cut in the file meta
+        (400, "has SOPClassUID '1.2.840.10008.5.' but its file meta says"),  # cut mid-UID
+        (500, "is a PET Image Storage file without Modality 'PT'"),  # cut before Modality
+        (-100, "has unreadable pixel data"),  # cut in the pixels
+    ],
+)
+def test_a_slice_cut_short_is_refused_by_name_not_dropped(tmp_path, keep, reason):
+    # The last slice, cut at `keep` bytes, read without error by pydicom but without
+    # Modality it used to be skipped as "not PT": the series came back one slice short.
+    folder = _write(tmp_path / "s", _activity(), _affine())
+    last = sorted(folder.glob("*.dcm"))[-1]
+    last.write_bytes(last.read_bytes()[:keep])
+    with pytest.raises(InputError, match=rf"'{last.name}' {re.escape(reason)}"):
+        read_dicom_pet(folder)
+
+
+def test_files_beside_the_series_that_are_not_dicom_are_skipped(tmp_path):
+    folder = _write(tmp_path / "s", _activity(), _affine())
+    (folder / "README.txt").write_text("exported by the scanner\n")
+    assert read_dicom_pet(folder).values.shape == (16, 16, 11)
 
 
 # --- lean body mass and SUL (issue 16) -----------------------------------------------------
