@@ -92,7 +92,8 @@ def cluster_bootstrap_tau(
     lesions from clusters k and l appears ``w_k w_l`` times. So each sum is the quadratic
     form ``w' C w`` of a K x K matrix C summing the pairs' signs between clusters,
     built once, instead of a sign matrix per resample (O(n^2) once and O(B K^2) by
-    matrix products, against O(B n^2): 17 s to 0.3 s at 1,000 patients). Every term
+    matrix products, against O(B n^2): 3.2 s to 0.02 s at 400 patients, the
+    `ihc_pet_correlation` rule 18 s to ~2 s at 1,000). Every term
     is an integer far below 2^53, so the sums are exact in any order and each
     resample's tau equals :func:`tau_b_rows` of its lesions bit for bit.
     """
