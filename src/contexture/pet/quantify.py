@@ -55,6 +55,7 @@ __all__ = [
     "check_mask",
     "finish_lesions",
     "iter_scans",
+    "labelled_extent",
     "labels_outside_fov",
     "load_mask",
     "peak_kernel",
@@ -172,13 +173,13 @@ def resample_labels(
     Only the block of the target grid covering the labelled voxels is computed.
     """
     out = np.zeros(target_shape, dtype=np.int32)
-    nonzero = np.argwhere(labels != 0)
-    if nonzero.size == 0:
+    extent = labelled_extent(labels)
+    if extent is None:
         return out
     if labels.shape == tuple(target_shape) and np.allclose(label_affine, target_affine, atol=1e-4):
         return labels.astype(np.int32, copy=True)
     to_target = np.linalg.inv(target_affine) @ label_affine
-    lo, hi = nonzero.min(0), nonzero.max(0)
+    lo, hi = extent
     corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     # Half a mask voxel beyond the corner centres, in target index space.
     half = np.abs(to_target[:3, :3]) @ np.full(3, 0.5)
@@ -207,22 +208,52 @@ def labels_outside_fov(
     labels: np.ndarray, label_affine: np.ndarray, target_shape, target_affine, tolerance_voxels: float = 1.0
 ) -> dict[int, int]:
     """Per label, how many labelled mask voxels lie beyond the PET field of view (+ tolerance)."""
-    nonzero = np.argwhere(labels != 0)
-    if nonzero.size == 0:
+    extent = labelled_extent(labels)
+    if extent is None:
         return {}
     to_target = np.linalg.inv(target_affine) @ label_affine
-    mapped = nonzero @ to_target[:3, :3].T + to_target[:3, 3]
     limit = np.array(target_shape) - 0.5 + tolerance_voxels
-    outside = np.any((mapped < -0.5 - tolerance_voxels) | (mapped > limit), axis=1)
+
+    def beyond(mapped: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        return np.any((mapped < -0.5 - tolerance_voxels + margin) | (mapped > limit - margin), axis=1)
+
+    # The labelled voxels lie in the box of their extent, whose image under the affine map
+    # is the parallelepiped spanned by the box's corners; inside the (convex) field of
+    # view when all eight corners are. Most masks end here, without listing every voxel.
+    # The margin leaves a corner within rounding of the limit to the voxel-by-voxel test.
+    lo, hi = extent
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    if not beyond(corners @ to_target[:3, :3].T + to_target[:3, 3], margin=1e-6).any():
+        return {}
+    nonzero = np.argwhere(labels != 0)
+    outside = beyond(nonzero @ to_target[:3, :3].T + to_target[:3, 3])
     if not outside.any():
         return {}
     values, counts = np.unique(labels[tuple(nonzero[outside].T)], return_counts=True)
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
+def labelled_extent(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lowest and highest index of the nonzero voxels along each axis (None when there are none).
+
+    The same as the minimum and maximum of ``np.argwhere(labels != 0)``, from one
+    projection per axis instead of a list of every labelled voxel.
+    """
+    labelled = labels != 0
+    lo, hi = [], []
+    for axis in range(labels.ndim):
+        occupied = np.flatnonzero(labelled.any(axis=tuple(a for a in range(labels.ndim) if a != axis)))
+        if occupied.size == 0:
+            return None
+        lo.append(occupied[0])
+        hi.append(occupied[-1])
+    return np.array(lo), np.array(hi)
+
+
 def present_labels(labels: np.ndarray) -> np.ndarray:
     """Sorted nonzero label values occurring in a non-negative integer array."""
-    counts = np.bincount(labels.ravel())
+    # order="K": a NIfTI mask is stored column-major; a C-order ravel would copy it.
+    counts = np.bincount(labels.ravel(order="K"))
     counts[0] = 0
     return np.flatnonzero(counts)
 
@@ -516,7 +547,7 @@ def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str
 
 
 def _native_volumes(labels: np.ndarray, affine: np.ndarray, codes) -> dict[int, float]:
-    counts = np.bincount(labels.ravel(), minlength=max([0, *codes]) + 1)
+    counts = np.bincount(labels.ravel(order="K"), minlength=max([0, *codes]) + 1)
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
     return {int(code): float(counts[code] * voxel_ml) for code in codes}
 

@@ -11,7 +11,10 @@ import pytest
 from contexture.errors import InputError
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import (
+    labelled_extent,
+    labels_outside_fov,
     peak_kernel,
+    present_labels,
     quantify_scans,
     resample_labels,
     voi_statistics,
@@ -55,6 +58,52 @@ def test_mask_with_flipped_axes_and_oblique_pet_matches_brute_force():
         inside = all(0 <= m[a] < mask.shape[a] for a in range(3))
         assert grid[i, j, k] == (mask[tuple(m)] if inside else 0)
     assert set(np.unique(grid)) == {0, 1, 2}
+
+
+def test_labelled_extent_and_labels_equal_the_voxel_lists_in_either_memory_order():
+    rng = np.random.default_rng(7)
+    for order in ("C", "F"):
+        for _ in range(20):
+            labels = np.zeros((13, 9, 11), dtype=np.int32, order=order)
+            n = int(rng.integers(1, 6))
+            labels[tuple(rng.integers(0, s, n) for s in labels.shape)] = rng.integers(1, 9, n)
+            nonzero = np.argwhere(labels != 0)
+            lo, hi = labelled_extent(labels)
+            np.testing.assert_array_equal(lo, nonzero.min(0))
+            np.testing.assert_array_equal(hi, nonzero.max(0))
+            np.testing.assert_array_equal(present_labels(labels), np.unique(labels[labels != 0]))
+    assert labelled_extent(np.zeros((4, 4, 4), np.int32)) is None
+
+
+def test_labels_outside_fov_counts_what_mapping_every_voxel_counts():
+    # Reference: every labelled voxel mapped into the PET's index space one at a time; a
+    # voxel is outside beyond half a voxel plus the tolerance. The masks are placed across
+    # the field of view's edge, inside it, and with corners exactly on the limit.
+    rng = np.random.default_rng(11)
+    pet_shape = (20, 18, 16)
+    angle = 0.2
+    rotation = np.array([[math.cos(angle), -math.sin(angle), 0], [math.sin(angle), math.cos(angle), 0], [0, 0, 1]])
+    pet_oblique = np.eye(4)
+    pet_oblique[:3, :3] = rotation * 4.0
+    for pet_affine in (_iso(4.0), pet_oblique):
+        for case in range(40):
+            mask = np.zeros((40, 36, 32), np.int32, order="F")
+            start = rng.integers(0, 30, 3)
+            size = rng.integers(1, 10, 3)
+            mask[start[0] : start[0] + size[0], start[1] : start[1] + size[1], start[2] : start[2] + size[2]] = 1
+            mask[tuple(rng.integers(0, s) for s in mask.shape)] = 2
+            # Case 0: the 2 mm grid's last voxel centre exactly one tolerance beyond the edge.
+            offset = (-1.0, -1.0, -1.0) if case == 0 else tuple(rng.uniform(-12.0, 4.0, 3))
+            mask_affine = _iso(2.0, offset)
+            tolerance = 1.0
+            to_pet = np.linalg.inv(pet_affine) @ mask_affine
+            expected: dict[int, int] = {}
+            for index in np.argwhere(mask != 0):
+                mapped = to_pet[:3, :3] @ index + to_pet[:3, 3]
+                if np.any(mapped < -0.5 - tolerance) or np.any(mapped > np.array(pet_shape) - 0.5 + tolerance):
+                    value = int(mask[tuple(index)])
+                    expected[value] = expected.get(value, 0) + 1
+            assert labels_outside_fov(mask, mask_affine, pet_shape, pet_affine, tolerance) == expected
 
 
 def test_peak_kernel_sizes():
