@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 
 from contexture.errors import InputError
 from contexture.io import atomic_path
@@ -563,6 +565,54 @@ def _tm(value: dt.datetime | dt.time) -> str:
     return value.strftime("%H%M%S.%f")
 
 
+# The elements of a slice that differ from slice to slice in :func:`write_dicom_pet`.
+SLICE_TAGS = (0x00080018, 0x00200013, 0x00200032, 0x00281053, 0x7FE00010)
+
+
+def _encoded(dataset: pydicom.Dataset) -> bytes:
+    """``dataset``'s elements as pydicom writes them (explicit VR little endian, no file meta)."""
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    write_dataset(buffer, dataset)
+    return buffer.getvalue()
+
+
+def _series_pieces(series: pydicom.Dataset, slice_tags: tuple[int, ...]) -> list[bytes | int]:
+    """The series-wide elements encoded in runs, with each slice element's tag between the
+    runs where it belongs in tag order (PS3.5 7.1: a dataset's elements ascend by tag)."""
+    pieces: list[bytes | int] = []
+    tags = sorted(series.keys())
+    start = 0
+    for tag in sorted(slice_tags):
+        stop = next((i for i in range(start, len(tags)) if tags[i] > tag), len(tags))
+        run = pydicom.Dataset()
+        for element_tag in tags[start:stop]:
+            run[element_tag] = series[element_tag]
+        pieces += [_encoded(run), tag]
+        start = stop
+    run = pydicom.Dataset()
+    for element_tag in tags[start:]:
+        run[element_tag] = series[element_tag]
+    pieces.append(_encoded(run))
+    return pieces
+
+
+def _file_bytes(meta, pieces: list[bytes | int], own: pydicom.Dataset) -> bytes:
+    """A DICOM file (PS3.10 7.1): 128-byte preamble, ``DICM``, file meta, then the dataset."""
+    head = DicomBytesIO()
+    head.is_little_endian, head.is_implicit_VR = True, False
+    head.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(head, meta, enforce_standard=True)
+    body = [piece if isinstance(piece, bytes) else _encoded(_only(own, piece)) for piece in pieces]
+    return head.getvalue() + b"".join(body)
+
+
+def _only(dataset: pydicom.Dataset, tag: int) -> pydicom.Dataset:
+    single = pydicom.Dataset()
+    single[tag] = dataset[tag]
+    return single
+
+
 def write_dicom_pet(
     folder: str | os.PathLike,
     activity_bqml: np.ndarray,
@@ -602,15 +652,12 @@ def write_dicom_pet(
     frame_uid = generate_uid(entropy_srcs=[uid_seed, "frame"])
     n_slices = activity_bqml.shape[2]
     names = file_names or [f"slice_{k:04d}.dcm" for k in range(n_slices)]
-    # One dataset for the series, its per-slice elements replaced slice by slice: building
-    # the ~50 series-wide elements (each validated by pydicom) once instead of per file.
-    # The files are the same as from a fresh dataset per slice (elements are written in
-    # tag order whatever the order they were set in).
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = PET_IMAGE_STORAGE
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # The ~50 series-wide elements are built and encoded once (pydicom's own encoder),
+    # and each slice's file is those bytes with the slice's own elements (UIDs, position,
+    # rescale slope, pixels) encoded in between, in tag order. Encoding every element of
+    # every file again was ~1.5 ms a file, most of the simulator's DICOM time; the files
+    # are byte for byte what Dataset.save_as writes for the same dataset (tested).
     ds = pydicom.Dataset()
-    ds.file_meta = meta
     ds.SOPClassUID = PET_IMAGE_STORAGE
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.Modality = "PT"
@@ -652,17 +699,23 @@ def write_dicom_pet(
     code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-1302E", "SRT", "^89^Zirconium"
     item.RadionuclideCodeSequence = Sequence([code])
     ds.RadiopharmaceuticalInformationSequence = Sequence([item])
+    pieces = _series_pieces(ds, SLICE_TAGS)
     for k in range(n_slices):
         plane = activity_bqml[:, :, k].T.astype(np.float64)  # rows x columns
         peak = float(np.abs(plane).max())
         slope = peak / 32000.0 if peak > 0 else 1.0
         stored = np.round(plane / slope).astype(np.int16)
         sop_uid = generate_uid(entropy_srcs=[uid_seed, "slice", str(k)])
+        own = pydicom.Dataset()
+        own.SOPInstanceUID = sop_uid
+        own.InstanceNumber = k + 1
+        own.ImagePositionPatient = [f"{v:.4f}" for v in affine_lps[:3, 3] + k * slice_step]
+        own.RescaleSlope = f"{slope:.8g}"
+        # OW, as pydicom resolves 'OB or OW' for BitsAllocated 16 (PS3.5 8.2).
+        own[0x7FE00010] = pydicom.DataElement(0x7FE00010, "OW", stored.tobytes())
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = PET_IMAGE_STORAGE
         meta.MediaStorageSOPInstanceUID = sop_uid
-        ds.SOPInstanceUID = sop_uid
-        ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = [f"{v:.4f}" for v in affine_lps[:3, 3] + k * slice_step]
-        ds.RescaleSlope = f"{slope:.8g}"
-        ds.PixelData = stored.tobytes()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
         with atomic_path(folder / names[k]) as temporary:
-            ds.save_as(temporary, enforce_file_format=True)
+            temporary.write_bytes(_file_bytes(meta, pieces, own))
