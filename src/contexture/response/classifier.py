@@ -59,6 +59,7 @@ __all__ = [
     "replicate_cv_auc",
     "select_features",
     "stratified_fold_ids",
+    "training_medians",
 ]
 
 import functools
@@ -78,6 +79,24 @@ COLUMNS = ["analysis", "term", "estimate", "ci_low", "ci_high", "p", "n", "n_res
 _MAX_BATCH_CELLS = 4_000_000
 
 
+def training_medians(x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """(B, p) median of each feature over each problem's training rows, NaN ignored.
+
+    Equal to ``np.nanmedian(np.where(train[:, :, None], x, np.nan), axis=1)`` (NaN where a
+    feature is missing in every training row), bit for bit: the mean of the two middle
+    values of the sorted present values, as ``np.median`` takes it. Written out because
+    ``nanmedian`` over more than 600 rows runs a Python-level median per problem and
+    feature (150,000 calls at 1,000 patients, a fifth of the classifier's time).
+    """
+    ordered = np.sort(np.where(train[:, :, None], x, np.nan), axis=1)  # NaN sort last
+    present = (~np.isnan(ordered)).sum(axis=1)
+    low = np.maximum(present - 1, 0) // 2
+    high = present // 2
+    pick_low = np.take_along_axis(ordered, low[:, None, :], axis=1)[:, 0, :]
+    pick_high = np.take_along_axis(ordered, np.minimum(high, ordered.shape[1] - 1)[:, None, :], axis=1)[:, 0, :]
+    return np.where(present > 0, (pick_low + pick_high) / 2, np.nan)
+
+
 def fit_penalized_logistic(
     x: np.ndarray, y: np.ndarray, train: np.ndarray, c: float, *, tol: float = 1e-10, max_iter: int = 100
 ) -> np.ndarray:
@@ -91,10 +110,7 @@ def fit_penalized_logistic(
     docstring) to ``tol`` on the step. Returns (B, n) predicted probabilities.
     """
     weight = train.astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN training column
-        median = np.nanmedian(np.where(train[:, :, None], x, np.nan), axis=1)
-    median = np.nan_to_num(median, nan=0.0)
+    median = np.nan_to_num(training_medians(x, train), nan=0.0)
     imputed = np.where(np.isnan(x), median[:, None, :], x)
     count = weight.sum(axis=1)[:, None]
     mean = np.einsum("bn,bnp->bp", weight, imputed) / count
@@ -108,7 +124,11 @@ def fit_penalized_logistic(
     for _ in range(max_iter):
         probability = special.expit(np.einsum("bnj,bj->bn", design, beta))
         gradient = c * np.einsum("bn,bnj->bj", weight * (probability - y), design) + penalty * beta
-        hessian = c * np.einsum("bn,bnj,bnk->bjk", weight * probability * (1 - probability), design, design)
+        # A batched matrix product (D' W D): five times faster than the three-operand einsum,
+        # which sums in another order (1e-15 relative); the fixed point, set by the
+        # gradient, is the same.
+        curvature = (weight * probability * (1 - probability))[:, :, None]
+        hessian = c * np.matmul((design * curvature).transpose(0, 2, 1), design)
         hessian += np.diag(penalty)[None] + np.diag(np.full(design.shape[2], 1e-12))[None]
         step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
         beta -= step

@@ -18,6 +18,7 @@ from contexture.response.classifier import (
     fit_penalized_logistic,
     repeated_cv_auc,
     stratified_fold_ids,
+    training_medians,
 )
 
 
@@ -50,6 +51,22 @@ def test_batched_fit_equals_scikit_learn_pipeline():
             ]
         ).fit(x[train[row]], y[train[row]])
         assert predicted[row] == pytest.approx(reference.predict_proba(x)[:, 1], abs=1e-6)
+
+
+@pytest.mark.parametrize("n", [7, 38, 599, 600, 601, 1000])
+def test_training_medians_equal_numpy_nanmedian_bit_for_bit(n):
+    # Reference: np.nanmedian over the training rows (its masked path below 600 rows, its
+    # per-column path above), with ties, missing values and an all-missing column.
+    rng = np.random.default_rng(n)
+    for decimals in (0, 1, 3):
+        x = np.round(rng.normal(size=(9, n, 4)) * 3, decimals)
+        x[rng.random(x.shape) < 0.3] = np.nan
+        x[0, :, 1] = np.nan
+        train = rng.random((9, n)) < 0.8
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanmedian(np.where(train[:, :, None], x, np.nan), axis=1)
+        np.testing.assert_array_equal(training_medians(x, train), expected)
 
 
 @pytest.mark.parametrize("n, folds", [(38, 5), (12, 5), (7, 3), (200, 10), (9, 5)])
