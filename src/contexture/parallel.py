@@ -34,6 +34,7 @@ runs on one core as Snakemake was told.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import multiprocessing
@@ -142,22 +143,31 @@ def map_units(function: Callable, units: Iterable, threads: int = 1, *, chunksiz
     ``function`` must be a module-level function and each unit picklable (they are sent
     to the workers). ``chunksize`` (default: the units split into four chunks per
     worker) groups small units per message to the workers.
+
+    ``units`` without a length (a generator) are not gathered first: the workers start
+    on the first chunks (``chunksize``, default 1) while this process still produces the
+    rest, so a caller whose units must be drawn one after another in one random stream
+    does not leave the other cores idle meanwhile.
     """
-    units = list(units)
+    streamed = not hasattr(units, "__len__")
     budget = max(1, int(threads or 1))
-    threads = min(budget, len(units)) if units else 1
+    if not streamed:
+        units = list(units)
+        threads = min(budget, len(units)) if units else 1
+    else:
+        threads = budget
     if threads == 1:
         with native_threads(budget):
             yield from map(function, units)
         return
     if chunksize is None:
-        chunksize = max(1, len(units) // (4 * threads))
+        chunksize = 1 if streamed else max(1, len(units) // (4 * threads))
     initargs = (logging.getLogger().level, logging.getLogger("contexture").level, max(1, budget // threads))
     with ProcessPoolExecutor(
         max_workers=threads, mp_context=_context(), initializer=_init_worker, initargs=initargs
     ) as pool:
         try:
-            for result, records in pool.map(_run_unit, [function] * len(units), units, chunksize=chunksize):
+            for result, records in pool.map(_run_unit, itertools.repeat(function), units, chunksize=chunksize):
                 for record in records:
                     logger = logging.getLogger(record.name)
                     if logger.isEnabledFor(record.levelno):

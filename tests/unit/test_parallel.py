@@ -38,6 +38,31 @@ def test_one_thread_runs_in_process_and_two_in_workers_in_unit_order(caplog):
     assert parallel_log == serial_log == [f"unit {v}" for v in units]
 
 
+def _touch(path):
+    path.write_text("done")
+    return path.name
+
+
+def test_a_generator_of_units_is_worked_on_while_it_is_still_producing(tmp_path):
+    # The generator waits, before producing its last unit, until a worker has finished the
+    # first one: were the units gathered into a list before any work started, it would
+    # wait in vain (and fail after 60 s).
+    import time
+
+    def planned():
+        for k in range(5):
+            yield tmp_path / f"unit{k}"
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "unit0").exists():
+            assert time.monotonic() < deadline, "no unit was worked on before the last was produced"
+            time.sleep(0.01)
+        yield tmp_path / "unit5"
+
+    assert list(map_units(_touch, planned(), 2, chunksize=1)) == [f"unit{k}" for k in range(6)]
+    # One thread: the plain map, the same results.
+    assert list(map_units(_touch, (tmp_path / f"unit{k}" for k in range(6)), 1)) == [f"unit{k}" for k in range(6)]
+
+
 def test_the_first_failing_unit_in_unit_order_is_raised():
     for threads in (1, 2):
         with pytest.raises(InputError, match="unit 3 refused"):

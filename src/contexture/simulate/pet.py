@@ -26,9 +26,9 @@ map is written beside them. Every scan carries the patient's sex and a height (d
 generator of its own, so adding it changed no other draw: male N(178, 7) cm, female
 N(165, 6.5) cm, clipped to 150-200 cm) as DICOM PatientSize/PatientSex or the sidecar's
 PatientSize (m)/PatientSex (dcm2niix's names), so the lesion table has SUL. Deterministic
-from the cohort seed: every random number is drawn first, in one pass and in the order of a
-sequential loop (:func:`_plan_scans`), then the scans are written on ``threads`` processes,
-so the files are the same at any thread count (docs/scale.md).
+from the cohort seed: every random number is drawn in one pass, in the order of a
+sequential loop (:func:`_plan_scans`), and the scans are written on ``threads`` processes
+as they are planned, so the files are the same at any thread count (docs/scale.md).
 
 Dose finding (``pet.simulate_dose_finding.patients`` > 0; 89ZED88082A part A): extra
 patients ``DF01``, ``DF02``, ... (not in the clinical cohort), half at 4 mg and half at
@@ -64,6 +64,7 @@ __all__ = [
 import datetime as dt
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -462,15 +463,15 @@ class _Scan:
 
 def _plan_scans(
     patients: pd.DataFrame, lesions: pd.DataFrame, heights_m: np.ndarray, out_dir: Path, seed: int
-) -> list[_Scan]:
+) -> Iterator[_Scan]:
     """Every scan's random draws, in the one order the cohort generator has always been drawn in.
 
     Per patient: lesion centres, blood-pool SUV; per scan: scan clock time, injection
     offset, injected activity, blood-pool factor, voxel noise (skipped here, see
-    :class:`_Scan`), DICOM file names. Changing this order changes every file.
+    :class:`_Scan`), DICOM file names. Changing this order changes every file. A
+    generator: the scans are written while the later ones are still being planned.
     """
     rng = np.random.default_rng([seed, 89])
-    units = []
     scan_number = 0
     # Each patient's rows, in table order (as a boolean filter per patient gives them, in
     # one pass instead of one scan of the table per patient).
@@ -503,31 +504,28 @@ def _plan_scans(
             # The very draw scan_volumes makes, to move the stream past it (2 ms a scan).
             rng.normal(0.0, 0.05, SHAPE)
             names = [f"{rng.integers(0, 16**8):08x}.dcm" for _ in range(SHAPE[2])] if dicom else None
-            units.append(
-                _Scan(
-                    out_dir=out_dir,
-                    seed=seed,
-                    index=index,
-                    pid=pid,
-                    timepoint=timepoint,
-                    scan=scan,
-                    centres=centres,
-                    blood_suv=scan_blood_suv,
-                    noise_state=noise_state,
-                    scan_number=scan_number,
-                    scan_day=scan_day,
-                    scan_start=scan_start,
-                    injection=injection,
-                    dose_bq=dose_bq,
-                    weight=float(patient["weight_kg"]),
-                    height_m=heights_m[index],
-                    sex=str(patient["sex"]),
-                    dicom=dicom,
-                    time_only=dicom and index == 1,
-                    file_names=names,
-                )
+            yield _Scan(
+                out_dir=out_dir,
+                seed=seed,
+                index=index,
+                pid=pid,
+                timepoint=timepoint,
+                scan=scan,
+                centres=centres,
+                blood_suv=scan_blood_suv,
+                noise_state=noise_state,
+                scan_number=scan_number,
+                scan_day=scan_day,
+                scan_start=scan_start,
+                injection=injection,
+                dose_bq=dose_bq,
+                weight=float(patient["weight_kg"]),
+                height_m=heights_m[index],
+                sex=str(patient["sex"]),
+                dicom=dicom,
+                time_only=dicom and index == 1,
+                file_names=names,
             )
-    return units
 
 
 def _write_scan(unit: _Scan) -> dict:
@@ -636,16 +634,17 @@ def write_pet_raw(
     """Write images, masks, labels tables and ``scans.tsv`` under ``out_dir``; return the scans table.
 
     With ``dose_finding_patients`` > 0 the dose-finding part is added (module docstring).
-    Every random number is drawn first, in one sequential pass (:func:`_plan_scans`);
-    the scans are then built and written on ``threads`` processes
-    (:func:`contexture.parallel.map_units`), so the files are the same at any thread count.
+    Every random number is drawn in one sequential pass (:func:`_plan_scans`); the scans
+    are built and written on ``threads`` processes (:func:`contexture.parallel.map_units`)
+    while the later ones are planned, so the files are the same at any thread count.
     """
     out_dir = Path(out_dir)
     patients = latent_patients.sort_values("patient_id").reset_index(drop=True)
     heights_m = simulated_heights_m(patients["sex"], seed)
     lesions = latent_lesions.sort_values(["patient_id", "lesion_id", "timepoint"], kind="stable")
+    # Streamed (a generator): the workers write the first scans while the rest are planned.
     units = _plan_scans(patients, lesions, heights_m, out_dir, seed)
-    rows = list(map_units(_write_scan, units, threads))
+    rows = list(map_units(_write_scan, units, threads, chunksize=8))
     log.info("PET: %d scans of %d patients written on %d thread(s)", len(rows), len(patients), threads)
     columns = ["patient_id", "timepoint", "scan_day", "image", "mask", "labels", "injection_date"]
     truth_file = out_dir / "dose_finding_truth.yaml"
