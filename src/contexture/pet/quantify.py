@@ -252,8 +252,7 @@ def labelled_extent(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def present_labels(labels: np.ndarray) -> np.ndarray:
     """Sorted nonzero label values occurring in a non-negative integer array."""
-    # order="K": a NIfTI mask is stored column-major; a C-order ravel would copy it.
-    counts = np.bincount(labels.ravel(order="K"))
+    counts = _label_counts(labels)
     counts[0] = 0
     return np.flatnonzero(counts)
 
@@ -271,9 +270,18 @@ def peak_kernel(affine: np.ndarray, volume_ml: float = 1.0) -> np.ndarray:
     return (distance <= radius + 1e-9).reshape(grids[0].shape)
 
 
-def voi_statistics(suv: np.ndarray, label_grid: np.ndarray, voxel_volume_ml: float, kernel: np.ndarray) -> pd.DataFrame:
-    """SUVmax, SUVmean, SUVpeak, voxels and volume per nonzero label of ``label_grid``."""
-    present = present_labels(label_grid)
+def voi_statistics(
+    suv: np.ndarray,
+    label_grid: np.ndarray,
+    voxel_volume_ml: float,
+    kernel: np.ndarray,
+    present: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """SUVmax, SUVmean, SUVpeak, voxels and volume per nonzero label of ``label_grid``.
+
+    ``present``: the grid's :func:`present_labels`, when the caller has them already.
+    """
+    present = present_labels(label_grid) if present is None else present
     rows = []
     half = np.array(kernel.shape) // 2
     kernel_f = kernel.astype(np.float64)
@@ -458,8 +466,17 @@ def suv_volume(image: PetImage, scan: str, row: dict, weights: dict[str, float],
     return suv, info
 
 
-def check_mask(mask: LabelMap, image: PetImage, labels: pd.DataFrame, labels_path: str, options: QuantifyOptions):
+def check_mask(
+    mask: LabelMap,
+    image: PetImage,
+    labels: pd.DataFrame,
+    labels_path: str,
+    options: QuantifyOptions,
+    counts: np.ndarray | None = None,
+):
     """Stop on a mask in another space, labels absent from the labels table, or vice versa.
+
+    ``counts``: ``np.bincount`` of the mask's labels, when the caller has it already.
 
     A mask without world space (NIfTI sform and qform codes 0, :attr:`LabelMap.world_space`
     False) is refused: its affine would be nibabel's guess. With the cohort option
@@ -493,7 +510,10 @@ def check_mask(mask: LabelMap, image: PetImage, labels: pd.DataFrame, labels_pat
             f"label mask '{mask.source}' is in {TEMPLATE_SPACES[mask.space_code]} template space (NIfTI sform/qform code "
             f"{mask.space_code}), not in the scanner space of PET image '{image.source}'."
         )
-    present = set(present_labels(mask.labels).tolist())
+    if counts is None:
+        present = set(present_labels(mask.labels).tolist())
+    else:
+        present = {int(value) for value in np.flatnonzero(counts[1:]) + 1}
     listed = set(labels["label"].astype(int))
     unknown = sorted(present - listed)
     if unknown:
@@ -546,10 +566,17 @@ def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str
         )
 
 
-def _native_volumes(labels: np.ndarray, affine: np.ndarray, codes) -> dict[int, float]:
-    counts = np.bincount(labels.ravel(order="K"), minlength=max([0, *codes]) + 1)
+def _label_counts(labels: np.ndarray) -> np.ndarray:
+    # order="K": a NIfTI mask is stored column-major; a C-order ravel would copy it.
+    return np.bincount(labels.ravel(order="K"))
+
+
+def _native_volumes(
+    labels: np.ndarray, affine: np.ndarray, codes, counts: np.ndarray | None = None
+) -> dict[int, float]:
+    counts = _label_counts(labels) if counts is None else counts
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
-    return {int(code): float(counts[code] * voxel_ml) for code in codes}
+    return {int(code): float(counts[code] * voxel_ml) if code < len(counts) else 0.0 for code in codes}
 
 
 def load_mask(
@@ -567,12 +594,12 @@ def load_mask(
     codes = dict(zip(labels["label"].astype(str), labels["code"].astype(int), strict=True))
     if kind == "nifti":
         mask = read_label_map(file)
-        check_mask(mask, image, labels, labels_path, options)
+        counts = _label_counts(mask.labels)
+        check_mask(mask, image, labels, labels_path, options, counts)
         grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine)
         resampled = not (mask.labels.shape == image.values.shape and np.allclose(mask.affine, image.affine, atol=1e-4))
-        return PetMask(
-            grid, _native_volumes(mask.labels, mask.affine, codes.values()), kind, resampled, not mask.world_space
-        )
+        volumes = _native_volumes(mask.labels, mask.affine, codes.values(), counts)
+        return PetMask(grid, volumes, kind, resampled, not mask.world_space)
     if kind == "rtstruct":
         structure = read_structure_set(file)
         if image.frame_of_reference_uid is None:
@@ -621,7 +648,8 @@ def quantify_scan(
     labels = read_labels_table(labels_path, mask_file(mask_path)[0])
     mask = load_mask(mask_path, image, labels, str(labels_path), options)
     grid = mask.grid
-    present = set(present_labels(grid).tolist())
+    on_grid = present_labels(grid)
+    present = set(on_grid.tolist())
     vanished = [label for label, code in zip(labels["label"], labels["code"], strict=True) if code not in present]
     if vanished:
         raise InputError(
@@ -629,7 +657,7 @@ def quantify_scan(
             "on the PET grid (smaller than a PET voxel?)."
         )
     voxel_ml = abs(float(np.linalg.det(image.affine[:3, :3]))) / 1000.0
-    stats = voi_statistics(suv, grid, voxel_ml, peak_kernel(image.affine, options.peak_volume_ml))
+    stats = voi_statistics(suv, grid, voxel_ml, peak_kernel(image.affine, options.peak_volume_ml), on_grid)
     # Volume at the mask's own resolution; the SUV statistics stay on the PET grid.
     stats["volume_ml"] = stats["label"].map(mask.volumes_ml)
     stats = stats.rename(columns={"label": "code"})
