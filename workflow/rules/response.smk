@@ -153,8 +153,9 @@ rule response_classifier:
         "../../envs/response.yaml"
     # Bootstrap and permutation replicates refitted across processes (contexture.parallel);
     # every random draw is made first, so the table does not depend on the count. One
-    # thread per 50 patients, at most 8 (common.smk).
-    threads: threads_by_table_rows("patients", 50)
+    # thread per 1,000 patients, at most 8 (common.smk): the 300 default replicates cost
+    # ~8.5 CPU-s per 1,000 patients, too little to hold a second core for (docs/scale.md).
+    threads: threads_by_table_rows("patients", 1000)
     resources:
         mem_mb=lambda wildcards, threads: 1000 + 500 * threads,
         runtime=30,
