@@ -542,16 +542,29 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
 
 
 def write_nifti(path: str | os.PathLike, values: np.ndarray, affine: np.ndarray, sidecar: dict | None = None) -> None:
-    """Write a NIfTI image (scanner space, sform = qform = 1) and optionally its sidecar."""
+    """Write a NIfTI image (scanner space, sform = qform = 1) and optionally its sidecar.
+
+    An image (floating point) ``.nii.gz`` is compressed with ISA-L's gzip (``isal.igzip``,
+    level 1, time stamp 0 so reruns are byte-identical): 0.9 ms for a 64 x 64 x 48 float32
+    volume against 7.4 ms for zlib at its fastest level, a smaller file, and 2.4 rather
+    than 3.5 ms to read back. A label map (integers, mostly zeros) keeps nibabel's zlib:
+    ISA-L's stream of long zero runs takes 2.4 times as long to inflate (1.95 against
+    0.81 ms), more than its compression saves. Any gzip reader (nibabel's included)
+    reads both; the NIfTI inside is the one nibabel writes.
+    """
     path = Path(path)
     image = nib.Nifti1Image(values, affine)
     image.set_sform(affine, code=1)
     image.set_qform(affine, code=1)
-    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
     with atomic_path(path) as temporary:
-        target = temporary.with_name(temporary.name + suffix)
-        nib.save(image, str(target))
-        os.replace(target, temporary)
+        if path.name.endswith(".gz") and np.issubdtype(np.asarray(values).dtype, np.floating):
+            from isal import igzip
+
+            temporary.write_bytes(igzip.compress(image.to_bytes(), compresslevel=1, mtime=0))
+        else:
+            target = temporary.with_name(temporary.name + (".nii.gz" if path.name.endswith(".gz") else ".nii"))
+            nib.save(image, str(target))
+            os.replace(target, temporary)
     if sidecar is not None:
         with atomic_path(sidecar_path(path)) as temporary:
             temporary.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
