@@ -155,22 +155,35 @@ def resolve_columns(
 
 
 def _read(path: Path, columns: dict[str, str], numeric: tuple[str, ...], what: str) -> pd.DataFrame:
+    """The needed columns, read by Arrow's CSV reader as pandas' ``engine="pyarrow"`` reads
+    them (its missing-value words, type inference, then float64 / category), but
+    decompressing in Arrow and decoding text columns straight to categories: 15 -> 6 ms
+    for a slide of 8,000 cells (issue 21)."""
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+    from pandas._libs.parsers import STR_NA_VALUES
+
     usecols = list(dict.fromkeys(columns.values()))
-    dtype = {columns[k]: "float64" for k in numeric}
-    dtype.update({name: "category" for k, name in columns.items() if k not in numeric})
+    text = {name for logical, name in columns.items() if logical not in numeric}
     try:
-        table = pd.read_csv(
+        table = arrow_csv.read_csv(
             path,
-            sep=_separator(path),
-            usecols=usecols,
-            dtype=dtype,
-            engine="pyarrow",
-            encoding="utf-8-sig",
+            read_options=arrow_csv.ReadOptions(encoding="utf-8-sig"),
+            parse_options=arrow_csv.ParseOptions(delimiter=_separator(path)),
+            convert_options=arrow_csv.ConvertOptions(
+                include_columns=usecols,
+                null_values=sorted(STR_NA_VALUES),
+                strings_can_be_null=True,
+                column_types={name: pa.dictionary(pa.int32(), pa.string()) for name in text},
+            ),
         )
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
+        frame = table.to_pandas()
+        for logical in numeric:  # an all-missing column reads as Arrow's null type
+            frame[columns[logical]] = frame[columns[logical]].astype("float64")
+    except (ValueError, TypeError, pa.ArrowInvalid, UnicodeDecodeError, EOFError, OSError) as error:
         # pyarrow reports the column of an unparsable number in its message.
         raise InputError(f"{what} '{path}' could not be read ({', '.join(usecols)}): {error}") from error
-    return table.rename(columns={name: logical for logical, name in columns.items()})
+    return frame[usecols].rename(columns={name: logical for logical, name in columns.items()})
 
 
 def _clean_category(column: pd.Series) -> pd.Series:
