@@ -21,7 +21,7 @@ again); elsewhere the default start method is used.
 
 A rule given ``threads`` cores uses that many and no more. Native libraries start their
 own thread pools sized to the machine (OpenBLAS / OpenMP behind numpy, scipy and
-scikit-learn; Arrow's CPU pool behind pandas' ``engine="pyarrow"`` CSV reader), so
+scikit-learn; Arrow's CPU pool behind its CSV reader, used for QuPath exports), so
 without a cap a "one-thread" run already used 1.25 of 2 cores and ``threads`` workers
 each started a pool of their own (oversubscription). :func:`native_threads` caps both
 (threadpoolctl for BLAS/OpenMP, ``pyarrow.set_cpu_count`` for Arrow): while units run,
