@@ -31,6 +31,7 @@ same stem. 4-D images with one frame are accepted; dynamic images are refused.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import os
@@ -593,21 +594,14 @@ def _encoded(dataset: pydicom.Dataset) -> bytes:
 def _series_pieces(series: pydicom.Dataset, slice_tags: tuple[int, ...]) -> list[bytes | int]:
     """The series-wide elements encoded in runs, with each slice element's tag between the
     runs where it belongs in tag order (PS3.5 7.1: a dataset's elements ascend by tag)."""
-    pieces: list[bytes | int] = []
     tags = sorted(series.keys())
+    pieces: list[bytes | int] = []
     start = 0
     for tag in sorted(slice_tags):
-        stop = next((i for i in range(start, len(tags)) if tags[i] > tag), len(tags))
-        run = pydicom.Dataset()
-        for element_tag in tags[start:stop]:
-            run[element_tag] = series[element_tag]
-        pieces += [_encoded(run), tag]
+        stop = bisect.bisect_right(tags, tag)
+        pieces += [_encoded(_subset(series, tags[start:stop])), tag]
         start = stop
-    run = pydicom.Dataset()
-    for element_tag in tags[start:]:
-        run[element_tag] = series[element_tag]
-    pieces.append(_encoded(run))
-    return pieces
+    return [*pieces, _encoded(_subset(series, tags[start:]))]
 
 
 def _file_bytes(meta, pieces: list[bytes | int], own: pydicom.Dataset) -> bytes:
@@ -616,14 +610,16 @@ def _file_bytes(meta, pieces: list[bytes | int], own: pydicom.Dataset) -> bytes:
     head.is_little_endian, head.is_implicit_VR = True, False
     head.write(b"\x00" * 128 + b"DICM")
     write_file_meta_info(head, meta, enforce_standard=True)
-    body = [piece if isinstance(piece, bytes) else _encoded(_only(own, piece)) for piece in pieces]
+    body = [piece if isinstance(piece, bytes) else _encoded(_subset(own, [piece])) for piece in pieces]
     return head.getvalue() + b"".join(body)
 
 
-def _only(dataset: pydicom.Dataset, tag: int) -> pydicom.Dataset:
-    single = pydicom.Dataset()
-    single[tag] = dataset[tag]
-    return single
+def _subset(dataset: pydicom.Dataset, tags) -> pydicom.Dataset:
+    """A dataset holding ``dataset``'s elements of ``tags`` (the same element objects)."""
+    subset = pydicom.Dataset()
+    for tag in tags:
+        subset[tag] = dataset[tag]
+    return subset
 
 
 def write_dicom_pet(

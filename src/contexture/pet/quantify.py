@@ -179,8 +179,7 @@ def resample_labels(
     if labels.shape == tuple(target_shape) and np.allclose(label_affine, target_affine, atol=1e-4):
         return labels.astype(np.int32, copy=True)
     to_target = np.linalg.inv(target_affine) @ label_affine
-    lo, hi = extent
-    corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    corners = _box_corners(*extent)
     # Half a mask voxel beyond the corner centres, in target index space.
     half = np.abs(to_target[:3, :3]) @ np.full(3, 0.5)
     mapped = (to_target @ corners.T)[:3]
@@ -221,9 +220,7 @@ def labels_outside_fov(
     # is the parallelepiped spanned by the box's corners; inside the (convex) field of
     # view when all eight corners are. Most masks end here, without listing every voxel.
     # The margin leaves a corner within rounding of the limit to the voxel-by-voxel test.
-    lo, hi = extent
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    if not beyond(corners @ to_target[:3, :3].T + to_target[:3, 3], margin=1e-6).any():
+    if not beyond((to_target @ _box_corners(*extent).T)[:3].T, margin=1e-6).any():
         return {}
     nonzero = np.argwhere(labels != 0)
     outside = beyond(nonzero @ to_target[:3, :3].T + to_target[:3, 3])
@@ -231,6 +228,11 @@ def labels_outside_fov(
         return {}
     values, counts = np.unique(labels[tuple(nonzero[outside].T)], return_counts=True)
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def _box_corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The eight corners of the index box [lo, hi] as homogeneous coordinates (8 x 4)."""
+    return np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
 
 
 def labelled_extent(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -252,9 +254,7 @@ def labelled_extent(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def present_labels(labels: np.ndarray) -> np.ndarray:
     """Sorted nonzero label values occurring in a non-negative integer array."""
-    counts = _label_counts(labels)
-    counts[0] = 0
-    return np.flatnonzero(counts)
+    return _counted_labels(_label_counts(labels))
 
 
 def peak_kernel(affine: np.ndarray, volume_ml: float = 1.0) -> np.ndarray:
@@ -510,10 +510,7 @@ def check_mask(
             f"label mask '{mask.source}' is in {TEMPLATE_SPACES[mask.space_code]} template space (NIfTI sform/qform code "
             f"{mask.space_code}), not in the scanner space of PET image '{image.source}'."
         )
-    if counts is None:
-        present = set(present_labels(mask.labels).tolist())
-    else:
-        present = {int(value) for value in np.flatnonzero(counts[1:]) + 1}
+    present = set(_counted_labels(_label_counts(mask.labels) if counts is None else counts).tolist())
     listed = set(labels["label"].astype(int))
     unknown = sorted(present - listed)
     if unknown:
@@ -569,6 +566,11 @@ def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str
 def _label_counts(labels: np.ndarray) -> np.ndarray:
     # order="K": a NIfTI mask is stored column-major; a C-order ravel would copy it.
     return np.bincount(labels.ravel(order="K"))
+
+
+def _counted_labels(counts: np.ndarray) -> np.ndarray:
+    """The nonzero labels with a count, from ``np.bincount`` of a label array."""
+    return np.flatnonzero(counts[1:]) + 1
 
 
 def _native_volumes(
