@@ -462,12 +462,45 @@ def sidecar_path(image: str | os.PathLike) -> Path:
 
 
 def _load_nifti(path: Path, what: str):
+    """The NIfTI image at ``path``, its header parsed and its voxels not yet read."""
     if not path.is_file():
         raise InputError(f"{what} '{path}' does not exist.")
     try:
         return nib.load(str(path))
     except Exception as error:  # nibabel raises several types for corrupt files
         raise InputError(f"{what} '{path}' could not be read as NIfTI: {error}") from error
+
+
+def _voxels(image, path: Path, what: str, dtype=None) -> np.ndarray:
+    """The voxel array of an image from :func:`_load_nifti`, as nibabel gives it (scaled).
+
+    A ``.nii.gz`` is inflated by ISA-L in one call: nibabel reads it through Python's
+    ``GzipFile`` in small pieces (18 against 3.5 ms for a 200 x 200 x 300 int16 mask).
+    Unscaled voxels already in ``dtype`` are then a read-only view of the inflated bytes
+    (``np.frombuffer`` at the header's offset, shape and order, as nibabel lays them
+    out), not a second copy of the volume; scaled ones are nibabel's (``from_bytes``).
+    A file that is not gzip, is cut short, has bytes after its gzip stream or holds
+    fewer voxels than its header declares is refused, naming the file.
+    """
+    proxy = image.dataobj
+    try:
+        if not path.name.lower().endswith(".gz"):
+            return np.asarray(proxy, dtype=dtype)
+        from isal import igzip
+
+        try:
+            data = igzip.decompress(path.read_bytes())
+        except (OSError, EOFError, ValueError) as error:  # isal: BadGzipFile (an OSError), EOFError, ...
+            raise InputError(f"{what} '{path}' could not be decompressed (gzip): {error}") from error
+        count = int(np.prod(proxy.shape))
+        unscaled = proxy.slope == 1 and proxy.inter == 0 and (dtype is None or proxy.dtype == dtype)
+        if unscaled and len(data) >= proxy.offset + count * proxy.dtype.itemsize:
+            return np.frombuffer(data, proxy.dtype, count, proxy.offset).reshape(proxy.shape, order=proxy.order)
+        return np.asarray(type(image).from_bytes(data).dataobj, dtype=dtype)
+    except (OSError, EOFError, ValueError) as error:  # nibabel: "Expected N bytes, got M bytes ..."
+        raise InputError(
+            f"{what} '{path}': its voxel data could not be read ({error}); is the file complete?"
+        ) from error
 
 
 def read_nifti_pet(path: str | os.PathLike) -> PetImage:
@@ -487,7 +520,7 @@ def read_nifti_pet(path: str | os.PathLike) -> PetImage:
         raise InputError(f"BIDS-PET sidecar '{sidecar}' must hold a JSON object.")
     image = _load_nifti(path, "PET image")
     check_image_shape(image.shape, str(path), "PET image")
-    values = np.asarray(image.dataobj, dtype=np.float32)
+    values = _voxels(image, path, "PET image", np.float32)
     if values.ndim == 4 and values.shape[3] == 1:
         values = values[..., 0]
     if values.ndim != 3:
@@ -512,12 +545,21 @@ def read_pet_image(path: str | os.PathLike) -> PetImage:
     raise InputError(f"PET image '{path}': expected a DICOM series folder or a .nii/.nii.gz file.")
 
 
+# Integer types whose every value an int32 holds: such a mask is kept as stored (no copy).
+_INT32_RANGE_TYPES = {np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32)}
+
+
 def read_label_map(path: str | os.PathLike) -> LabelMap:
-    """Read an integer NIfTI label map (0 = background)."""
+    """Read an integer NIfTI label map (0 = background).
+
+    ``labels`` keeps the file's integer type when an int32 holds all its values (int8 to
+    int32, uint8, uint16), and is int32 otherwise. A mask with negative labels, labels
+    beyond the int32 range, or non-integer values is refused.
+    """
     path = Path(path)
     image = _load_nifti(path, "label mask")
     check_image_shape(image.shape, str(path), "label mask")
-    data = np.asarray(image.dataobj)
+    data = _voxels(image, path, "label mask")
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -525,9 +567,16 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
     if not np.issubdtype(data.dtype, np.integer):
         if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
             raise InputError(f"label mask '{path}' holds non-integer values; expected integer labels (0 = background).")
-    labels = data.astype(np.int32)
-    if labels.size and labels.min() < 0:
+    if data.size and data.min() < 0:
         raise InputError(f"label mask '{path}' holds negative values; expected labels >= 0 (0 = background).")
+    if data.dtype not in _INT32_RANGE_TYPES:
+        # A wider type (uint32, int64, float): cast only what an int32 holds, never wrapped.
+        if data.size and data.max() > np.iinfo(np.int32).max:
+            raise InputError(
+                f"label mask '{path}' holds label {data.max():.0f}; expected labels up to {np.iinfo(np.int32).max}."
+            )
+        data = data.astype(np.int32)
+    labels = data
     sform, qform = int(image.header["sform_code"]), int(image.header["qform_code"])
     code = sform if sform > 0 else qform
     return LabelMap(
