@@ -49,12 +49,14 @@ Patient features (geometric mean SUVmax per timepoint) are in :mod:`contexture.p
 from __future__ import annotations
 
 __all__ = [
+    "LabelIndex",
     "PetMask",
     "QuantifyOptions",
     "add_sul",
     "check_mask",
     "finish_lesions",
     "iter_scans",
+    "label_boxes",
     "labelled_extent",
     "labels_outside_fov",
     "load_mask",
@@ -68,7 +70,7 @@ __all__ = [
     "read_voi_table",
     "resample_labels",
     "sort_references",
-    "suv_volume",
+    "suv_scale",
     "voi_scans",
     "voi_statistics",
 ]
@@ -167,17 +169,21 @@ def resample_labels(
     label_affine: np.ndarray,
     target_shape: tuple[int, int, int],
     target_affine: np.ndarray,
+    index: LabelIndex | None = None,
 ) -> np.ndarray:
     """Labels at the centres of the target grid's voxels (nearest neighbour), int32.
 
-    Only the block of the target grid covering the labelled voxels is computed.
+    Only the block of the target grid covering the labelled voxels is computed. On the
+    same grid the result is ``labels`` itself, in its own integer type (not a copy: the
+    callers only read it). ``index``: the :class:`LabelIndex` of ``labels``, when the
+    caller has it.
     """
+    if labels.shape == tuple(target_shape) and np.allclose(label_affine, target_affine, atol=1e-4):
+        return labels
     out = np.zeros(target_shape, dtype=np.int32)
-    extent = labelled_extent(labels)
+    extent = (index or LabelIndex(labels)).extent
     if extent is None:
         return out
-    if labels.shape == tuple(target_shape) and np.allclose(label_affine, target_affine, atol=1e-4):
-        return labels.astype(np.int32, copy=True)
     to_target = np.linalg.inv(target_affine) @ label_affine
     corners = _box_corners(*extent)
     # Half a mask voxel beyond the corner centres, in target index space.
@@ -204,10 +210,19 @@ def resample_labels(
 
 
 def labels_outside_fov(
-    labels: np.ndarray, label_affine: np.ndarray, target_shape, target_affine, tolerance_voxels: float = 1.0
+    labels: np.ndarray,
+    label_affine: np.ndarray,
+    target_shape,
+    target_affine,
+    tolerance_voxels: float = 1.0,
+    index: LabelIndex | None = None,
 ) -> dict[int, int]:
-    """Per label, how many labelled mask voxels lie beyond the PET field of view (+ tolerance)."""
-    extent = labelled_extent(labels)
+    """Per label, how many labelled mask voxels lie beyond the PET field of view (+ tolerance).
+
+    ``index``: the :class:`LabelIndex` of ``labels``, when the caller has it.
+    """
+    index = index or LabelIndex(labels)
+    extent = index.extent
     if extent is None:
         return {}
     to_target = np.linalg.inv(target_affine) @ label_affine
@@ -222,11 +237,10 @@ def labels_outside_fov(
     # The margin leaves a corner within rounding of the limit to the voxel-by-voxel test.
     if not beyond((to_target @ _box_corners(*extent).T)[:3].T, margin=1e-6).any():
         return {}
-    nonzero = np.argwhere(labels != 0)
-    outside = beyond(nonzero @ to_target[:3, :3].T + to_target[:3, 3])
+    outside = beyond(index.coordinates() @ to_target[:3, :3].T + to_target[:3, 3])
     if not outside.any():
         return {}
-    values, counts = np.unique(labels[tuple(nonzero[outside].T)], return_counts=True)
+    values, counts = np.unique(index.values[outside], return_counts=True)
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
@@ -235,26 +249,88 @@ def _box_corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
 
 
+class LabelIndex:
+    """Where the labels of a non-negative integer array lie, from one pass over the array.
+
+    The positions of the labelled (nonzero) voxels are found once, in the array's memory
+    order (a NIfTI volume is column-major); the voxel counts per label, each label's
+    bounding box and the extent of all of them then come from those positions, not from
+    further passes over the whole volume. For a 200 x 200 x 300 whole-body mask with
+    77,000 labelled voxels: ~4 ms, against ~24 ms for numpy's ``bincount``, three
+    projections and scipy's ``find_objects``, which each walk every voxel. Written by
+    hand for that reason; the results equal those (tested).
+    """
+
+    def __init__(self, labels: np.ndarray) -> None:
+        if labels.flags.c_contiguous:
+            self.order = "C"
+        elif labels.flags.f_contiguous:
+            self.order = "F"
+        else:  # a strided view: listed from a C-ordered copy
+            labels, self.order = np.ascontiguousarray(labels), "C"
+        flat = labels.ravel(order=self.order)  # a view, no copy
+        self.shape = labels.shape
+        #: Flat positions (in ``order``) of the labelled voxels, ascending, and their labels.
+        self.positions = np.flatnonzero(flat != 0)  # a bool pass: 10x faster than on int16
+        self.values = flat[self.positions]
+        #: Voxels per label value (``np.bincount`` of the labelled voxels; ``counts[0]`` is 0).
+        self.counts = np.bincount(self.values) if self.values.size else np.zeros(0, dtype=np.intp)
+
+    @property
+    def present(self) -> np.ndarray:
+        """Sorted nonzero label values that occur."""
+        return np.flatnonzero(self.counts)
+
+    def coordinates(self) -> np.ndarray:
+        """Index of every labelled voxel (rows in ``positions`` order), like ``np.argwhere``."""
+        return np.stack(np.unravel_index(self.positions, self.shape, order=self.order), axis=1)
+
+    @functools.cached_property
+    def boxes(self) -> list[tuple[slice, ...] | None]:
+        """Bounding box of each label 1 .. max, None for a value that does not occur
+        (``scipy.ndimage.find_objects``' list)."""
+        if not self.values.size:
+            return []
+        by_label = np.argsort(self.values, kind="stable")
+        labels = self.values[by_label]
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        axes = np.unravel_index(self.positions[by_label], self.shape, order=self.order)
+        lows = [np.minimum.reduceat(axis, starts) for axis in axes]
+        highs = [np.maximum.reduceat(axis, starts) for axis in axes]
+        boxes: list[tuple[slice, ...] | None] = [None] * int(labels[-1])
+        for k, label in enumerate(labels[starts].tolist()):
+            boxes[label - 1] = tuple(
+                slice(int(low[k]), int(high[k]) + 1) for low, high in zip(lows, highs, strict=True)
+            )
+        return boxes
+
+    @functools.cached_property
+    def extent(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lowest and highest index of the labelled voxels along each axis (None when there are none)."""
+        boxes = [box for box in self.boxes if box is not None]
+        if not boxes:
+            return None
+        lo = np.array([min(box[axis].start for box in boxes) for axis in range(len(self.shape))])
+        hi = np.array([max(box[axis].stop for box in boxes) - 1 for axis in range(len(self.shape))])
+        return lo, hi
+
+
 def labelled_extent(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Lowest and highest index of the nonzero voxels along each axis (None when there are none).
 
-    The same as the minimum and maximum of ``np.argwhere(labels != 0)``, from one
-    projection per axis instead of a list of every labelled voxel.
+    The same as the minimum and maximum of ``np.argwhere(labels != 0)`` (:class:`LabelIndex`).
     """
-    labelled = labels != 0
-    lo, hi = [], []
-    for axis in range(labels.ndim):
-        occupied = np.flatnonzero(labelled.any(axis=tuple(a for a in range(labels.ndim) if a != axis)))
-        if occupied.size == 0:
-            return None
-        lo.append(occupied[0])
-        hi.append(occupied[-1])
-    return np.array(lo), np.array(hi)
+    return LabelIndex(labels).extent
+
+
+def label_boxes(labels: np.ndarray) -> list[tuple[slice, ...] | None]:
+    """``scipy.ndimage.find_objects`` of a non-negative label array (:class:`LabelIndex`)."""
+    return LabelIndex(labels).boxes
 
 
 def present_labels(labels: np.ndarray) -> np.ndarray:
     """Sorted nonzero label values occurring in a non-negative integer array."""
-    return _counted_labels(_label_counts(labels))
+    return LabelIndex(labels).present
 
 
 def peak_kernel(affine: np.ndarray, volume_ml: float = 1.0) -> np.ndarray:
@@ -275,23 +351,28 @@ def voi_statistics(
     label_grid: np.ndarray,
     voxel_volume_ml: float,
     kernel: np.ndarray,
-    present: np.ndarray | None = None,
+    index: LabelIndex | None = None,
+    scale: np.ndarray | float | None = None,
 ) -> pd.DataFrame:
     """SUVmax, SUVmean, SUVpeak, voxels and volume per nonzero label of ``label_grid``.
 
-    ``present``: the grid's :func:`present_labels`, when the caller has them already.
+    ``index``: the grid's :class:`LabelIndex`, when the caller has it already.
+    ``scale``: when given, ``suv`` holds the stored values and each window read from it
+    is multiplied by ``scale`` (float32: one factor, or one per slice along the third
+    axis), the same numbers as scaling the whole volume first, which is never done:
+    a whole-body scan is read only where its regions lie (a memory-mapped ``.nii``).
     """
-    present = present_labels(label_grid) if present is None else present
+    index = index or LabelIndex(label_grid)
     rows = []
     half = np.array(kernel.shape) // 2
     kernel_f = kernel.astype(np.float64)
-    objects = ndimage.find_objects(label_grid)
-    for label in present:
-        box = objects[label - 1]
+    for label in index.present:
+        box = index.boxes[label - 1]
         start = [max(s.start - h, 0) for s, h in zip(box, half, strict=True)]
         stop = [min(s.stop + h, n) for s, h, n in zip(box, half, suv.shape, strict=True)]
         window = tuple(slice(a, b) for a, b in zip(start, stop, strict=True))
-        sub = suv[window].astype(np.float64)
+        sub = suv[window] if scale is None else suv[window] * _window_scale(scale, window)
+        sub = sub.astype(np.float64)
         inside = label_grid[window] == label
         values = sub[inside]
         total = ndimage.correlate(sub, kernel_f, mode="constant", cval=0.0)
@@ -310,6 +391,12 @@ def voi_statistics(
             }
         )
     return pd.DataFrame(rows, columns=["label", "voxels", "volume_ml", "suvmax", "suvmean", "suvpeak"])
+
+
+def _window_scale(scale: np.ndarray | float, window: tuple[slice, ...]) -> np.ndarray | np.float32:
+    """The factor(s) of ``scale`` for one window: per slice (third axis), or the one factor."""
+    scale = np.asarray(scale, dtype=np.float32)
+    return scale[window[2]][None, None, :] if scale.ndim == 1 else scale[()]
 
 
 def plausibility_flags(
@@ -431,8 +518,13 @@ def read_labels_table(path: str | os.PathLike, mask_kind: str = "nifti") -> pd.D
     return table
 
 
-def suv_volume(image: PetImage, scan: str, row: dict, weights: dict[str, float], options: QuantifyOptions):
-    """The SUVbw volume of one scan and the provenance of its conversion factor."""
+def suv_scale(image: PetImage, scan: str, row: dict, weights: dict[str, float], options: QuantifyOptions):
+    """The SUVbw factor of one scan's stored values and the provenance of its conversion.
+
+    A float32 scalar for a NIfTI image, one float32 factor per slice (third axis) for a
+    DICOM series; ``image.values * scale`` is the SUVbw volume. Callers scale only the
+    voxels they read (:func:`voi_statistics`), never the whole volume.
+    """
     fallback = weights.get(str(row["patient_id"]))
     override = row.get("weight_kg")
     override = None if override is None or pd.isna(override) else float(override)
@@ -450,7 +542,7 @@ def suv_volume(image: PetImage, scan: str, row: dict, weights: dict[str, float],
             injection_date=injection_date,
             default_half_life_s=options.default_half_life_s,
         )
-        suv = image.values * factors.astype(np.float32)[None, None, :]
+        scale = factors.astype(np.float32)
     else:
         factor, info = bids_suv_factor(
             image.attributes,
@@ -459,11 +551,11 @@ def suv_volume(image: PetImage, scan: str, row: dict, weights: dict[str, float],
             fallback_weight_kg=fallback,
             default_half_life_s=options.default_half_life_s,
         )
-        suv = image.values * np.float32(factor)
+        scale = np.float32(factor)
     declared = row.get("days_post_injection")
     declared = None if declared is None or pd.isna(declared) else float(declared)
     info["uptake_in_window"] = check_uptake_time(scan, info, options.uptake_window_hours, declared)
-    return suv, info
+    return scale, info
 
 
 def check_mask(
@@ -472,11 +564,11 @@ def check_mask(
     labels: pd.DataFrame,
     labels_path: str,
     options: QuantifyOptions,
-    counts: np.ndarray | None = None,
+    index: LabelIndex | None = None,
 ):
     """Stop on a mask in another space, labels absent from the labels table, or vice versa.
 
-    ``counts``: ``np.bincount`` of the mask's labels, when the caller has it already.
+    ``index``: the mask's :class:`LabelIndex`, when the caller has it already.
 
     A mask without world space (NIfTI sform and qform codes 0, :attr:`LabelMap.world_space`
     False) is refused: its affine would be nibabel's guess. With the cohort option
@@ -510,7 +602,8 @@ def check_mask(
             f"label mask '{mask.source}' is in {TEMPLATE_SPACES[mask.space_code]} template space (NIfTI sform/qform code "
             f"{mask.space_code}), not in the scanner space of PET image '{image.source}'."
         )
-    present = set(_counted_labels(_label_counts(mask.labels) if counts is None else counts).tolist())
+    index = index or LabelIndex(mask.labels)
+    present = set(index.present.tolist())
     listed = set(labels["label"].astype(int))
     unknown = sorted(present - listed)
     if unknown:
@@ -525,7 +618,7 @@ def check_mask(
             f"'{mask.source}'."
         )
     outside = labels_outside_fov(
-        mask.labels, mask.affine, image.values.shape, image.affine, options.fov_tolerance_voxels
+        mask.labels, mask.affine, image.values.shape, image.affine, options.fov_tolerance_voxels, index
     )
     if outside:
         raise InputError(
@@ -545,6 +638,7 @@ class PetMask:
     kind: str
     resampled: bool
     grid_adopted: bool = False  # a NIfTI without world space placed on the PET grid (opt-in)
+    index: LabelIndex | None = None  # the grid's, when it is the mask itself (not resampled)
 
 
 def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str) -> None:
@@ -563,20 +657,8 @@ def _check_frame(mask_frame: str | None, image: PetImage, source: str, what: str
         )
 
 
-def _label_counts(labels: np.ndarray) -> np.ndarray:
-    # order="K": a NIfTI mask is stored column-major; a C-order ravel would copy it.
-    return np.bincount(labels.ravel(order="K"))
-
-
-def _counted_labels(counts: np.ndarray) -> np.ndarray:
-    """The nonzero labels with a count, from ``np.bincount`` of a label array."""
-    return np.flatnonzero(counts[1:]) + 1
-
-
-def _native_volumes(
-    labels: np.ndarray, affine: np.ndarray, codes, counts: np.ndarray | None = None
-) -> dict[int, float]:
-    counts = _label_counts(labels) if counts is None else counts
+def _native_volumes(affine: np.ndarray, codes, counts: np.ndarray) -> dict[int, float]:
+    """Volume (ml) of each code at the mask's own resolution, from its voxel ``counts``."""
     voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
     return {int(code): float(counts[code] * voxel_ml) if code < len(counts) else 0.0 for code in codes}
 
@@ -596,12 +678,12 @@ def load_mask(
     codes = dict(zip(labels["label"].astype(str), labels["code"].astype(int), strict=True))
     if kind == "nifti":
         mask = read_label_map(file)
-        counts = _label_counts(mask.labels)
-        check_mask(mask, image, labels, labels_path, options, counts)
-        grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine)
-        resampled = not (mask.labels.shape == image.values.shape and np.allclose(mask.affine, image.affine, atol=1e-4))
-        volumes = _native_volumes(mask.labels, mask.affine, codes.values(), counts)
-        return PetMask(grid, volumes, kind, resampled, not mask.world_space)
+        index = LabelIndex(mask.labels)
+        check_mask(mask, image, labels, labels_path, options, index)
+        grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine, index)
+        resampled = grid is not mask.labels
+        volumes = _native_volumes(mask.affine, codes.values(), index.counts)
+        return PetMask(grid, volumes, kind, resampled, not mask.world_space, None if resampled else index)
     if kind == "rtstruct":
         structure = read_structure_set(file)
         if image.frame_of_reference_uid is None:
@@ -618,8 +700,9 @@ def load_mask(
     seg = read_segmentation(file, list(codes), codes)
     _check_frame(seg.frame_of_reference_uid, image, str(file), "DICOM SEG")
     mask = seg.label_map
+    index = LabelIndex(mask.labels)
     outside = labels_outside_fov(
-        mask.labels, mask.affine, image.values.shape, image.affine, options.fov_tolerance_voxels
+        mask.labels, mask.affine, image.values.shape, image.affine, options.fov_tolerance_voxels, index
     )
     if outside:
         names = {code: name for name, code in codes.items()}
@@ -627,9 +710,10 @@ def load_mask(
             f"DICOM SEG '{file}': segment voxels lie outside the field of view of PET image '{image.source}' "
             f"({ {names[c]: n for c, n in outside.items()} }); the SEG is not in the PET's world space."
         )
-    grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine)
-    resampled = not (mask.labels.shape == image.values.shape and np.allclose(mask.affine, image.affine, atol=1e-4))
-    return PetMask(grid, _native_volumes(mask.labels, mask.affine, codes.values()), kind, resampled)
+    grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine, index)
+    resampled = grid is not mask.labels
+    volumes = _native_volumes(mask.affine, codes.values(), index.counts)
+    return PetMask(grid, volumes, kind, resampled, index=None if resampled else index)
 
 
 def quantify_scan(
@@ -645,13 +729,12 @@ def quantify_scan(
     labels_path = base / str(row["labels"]) if not Path(str(row["labels"])).is_absolute() else Path(row["labels"])
     scan = str(given)  # as given, not resolved: tables must not depend on the working folder
     image = read_pet_image(image_path)
-    suv, info = suv_volume(image, scan, row, weights, options)
-    image.values = suv  # drop the stored values: one volume in memory
+    scale, info = suv_scale(image, scan, row, weights, options)
     labels = read_labels_table(labels_path, mask_file(mask_path)[0])
     mask = load_mask(mask_path, image, labels, str(labels_path), options)
     grid = mask.grid
-    on_grid = present_labels(grid)
-    present = set(on_grid.tolist())
+    on_grid = mask.index or LabelIndex(grid)
+    present = set(on_grid.present.tolist())
     vanished = [label for label, code in zip(labels["label"], labels["code"], strict=True) if code not in present]
     if vanished:
         raise InputError(
@@ -659,7 +742,8 @@ def quantify_scan(
             "on the PET grid (smaller than a PET voxel?)."
         )
     voxel_ml = abs(float(np.linalg.det(image.affine[:3, :3]))) / 1000.0
-    stats = voi_statistics(suv, grid, voxel_ml, peak_kernel(image.affine, options.peak_volume_ml), on_grid)
+    kernel = peak_kernel(image.affine, options.peak_volume_ml)
+    stats = voi_statistics(image.values, grid, voxel_ml, kernel, on_grid, scale)
     # Volume at the mask's own resolution; the SUV statistics stay on the PET grid.
     stats["volume_ml"] = stats["label"].map(mask.volumes_ml)
     stats = stats.rename(columns={"label": "code"})
@@ -700,7 +784,7 @@ def quantify_scan(
         "image": str(row["image"]),
         "format": image.format,
         "voxel_volume_ml": voxel_ml,
-        "shape": "x".join(map(str, suv.shape)),
+        "shape": "x".join(map(str, image.values.shape)),
         "mask_format": mask.kind,
         "mask_resampled": mask.resampled,
         "mask_grid_adopted": mask.grid_adopted,

@@ -11,6 +11,8 @@ import pytest
 from contexture.errors import InputError
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import (
+    LabelIndex,
+    label_boxes,
     labelled_extent,
     labels_outside_fov,
     peak_kernel,
@@ -73,6 +75,32 @@ def test_labelled_extent_and_labels_equal_the_voxel_lists_in_either_memory_order
             np.testing.assert_array_equal(hi, nonzero.max(0))
             np.testing.assert_array_equal(present_labels(labels), np.unique(labels[labels != 0]))
     assert labelled_extent(np.zeros((4, 4, 4), np.int32)) is None
+
+
+def test_label_index_equals_find_objects_bincount_and_argwhere_in_either_memory_order():
+    # LabelIndex lists the labelled voxels once, in memory order. Reference: scipy's
+    # find_objects, numpy's bincount of every voxel and argwhere, on C- and F-ordered
+    # int16/int32/uint8 arrays and a strided view, with up to 40 labels.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    for order, dtype in itertools.product(("C", "F"), (np.uint8, np.int16, np.int32)):
+        for _ in range(10):
+            labels = np.zeros((17, 12, 9), dtype=dtype, order=order)
+            n = int(rng.integers(1, 60))
+            labels[tuple(rng.integers(0, s, n) for s in labels.shape)] = rng.integers(1, 41, n)
+            for array in (labels, labels[::2, 1:, :]):
+                index = LabelIndex(array)
+                assert index.boxes == label_boxes(array) == ndimage.find_objects(array)
+                full = np.bincount(array.ravel())
+                assert index.counts[0] == 0 and len(index.counts) == len(full)
+                np.testing.assert_array_equal(index.counts[1:], full[1:])
+                np.testing.assert_array_equal(index.present, np.unique(array[array != 0]))
+                listed = index.coordinates()
+                np.testing.assert_array_equal(array[tuple(listed.T)], index.values)
+                assert sorted(map(tuple, listed)) == sorted(map(tuple, np.argwhere(array != 0)))
+    empty = LabelIndex(np.zeros((3, 3, 3), np.int16))
+    assert empty.counts.size == 0 and empty.boxes == [] and empty.extent is None and empty.present.size == 0
 
 
 def test_labels_outside_fov_counts_what_mapping_every_voxel_counts():
