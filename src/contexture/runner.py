@@ -9,16 +9,66 @@ its traceback (also to the log).
 
 from __future__ import annotations
 
-__all__ = ["run"]
+__all__ = ["job_process", "retain_freed_memory", "run"]
 
+import contextlib
+import ctypes
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from contexture.errors import ContextureError
 from contexture.parallel import native_threads
 
 log = logging.getLogger("contexture")
+
+
+# glibc's mallopt(3) parameters (malloc.h) and the most freed memory a job keeps.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+RETAINED_BYTES = 1 << 30
+
+
+def retain_freed_memory(limit: int = RETAINED_BYTES) -> bool:
+    """Let this process reuse the memory it frees, up to ``limit`` bytes, instead of
+    returning it to the kernel (glibc's ``mallopt``).
+
+    By default glibc gives every block over 32 MB its own ``mmap`` and unmaps it when it
+    is freed, so a job that reads one volume after another (a PET scan, a mask, a QuPath
+    export) has the kernel zero and map the same ~100 MB again for every unit: ~23,000
+    page faults and ~50 ms a 200 x 200 x 300 scan, about 40 % of its time (measured with
+    ``getrusage``). With blocks up to ``limit`` taken from the heap, and up to ``limit``
+    of free heap kept, the next unit reuses the pages. Workers forked by
+    :func:`contexture.parallel.map_units` inherit the setting. The cost: a job's resident
+    memory stays at its peak until it ends, which is what a scheduler reserves anyway.
+    Returns whether glibc took both settings; elsewhere (macOS, musl) nothing changes.
+    """
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # not a glibc system
+        glibc = False
+    if not glibc:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - glibc always has mallopt
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, limit)) & bool(mallopt(_M_TRIM_THRESHOLD, limit))
+
+
+@contextlib.contextmanager
+def job_process(threads: int) -> Iterator[None]:
+    """What a job's process runs its stage under: the memory it frees kept for its next
+    unit of work (:func:`retain_freed_memory`), and native libraries' thread pools capped
+    at the ``threads`` Snakemake granted (:func:`contexture.parallel.native_threads`).
+
+    :func:`run` uses it for every job; the stage benchmarks measure a stage under it, in
+    a fresh process as Snakemake starts one.
+    """
+    retain_freed_memory()
+    with native_threads(max(1, int(threads or 1))):
+        yield
 
 
 def run(main: Callable[[object], None], snakemake: object) -> None:
@@ -34,9 +84,8 @@ def run(main: Callable[[object], None], snakemake: object) -> None:
     )
     log.setLevel(logging.INFO)
     try:
-        # The job uses the cores Snakemake granted it, native libraries' pools included
-        # (contexture.parallel.native_threads).
-        with native_threads(int(getattr(snakemake, "threads", 1) or 1)):
+        # The job uses the cores Snakemake granted it, native libraries' pools included.
+        with job_process(getattr(snakemake, "threads", 1)):
             main(snakemake)
     except ContextureError as error:
         rule = getattr(snakemake, "rule", "?")
