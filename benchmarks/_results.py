@@ -1,9 +1,13 @@
-"""Shared by the benchmarks: the result-table writer (the `make bench` contract in run.py) and CPU time."""
+"""Shared by the benchmarks: the result-table writer (the `make bench` contract in run.py),
+CPU time, and a stage measured in a fresh process (as Snakemake runs a job)."""
 
 from __future__ import annotations
 
 import csv
+import json
 import resource
+import subprocess
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -36,3 +40,46 @@ def cpu_seconds() -> float:
         usage.ru_utime + usage.ru_stime
         for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     )
+
+
+MEASURED = "measured: "
+
+
+def measure_in_fresh_process(script: str | Path, arguments: list[str]) -> dict:
+    """Run ``script --measure <arguments>`` in a new interpreter and return what it reports.
+
+    A Snakemake job is a fresh process at any thread count: a stage measured in the
+    process that generated its inputs starts with that memory already mapped (its first
+    unit of work is cheaper), while the workers a 2-thread run forks start cold, so a
+    same-process anchor flatters the 1-thread run. The script's measure mode prints one
+    line ``measured: {json}`` (see :func:`report_measurement`); its other output is shown.
+    """
+    result = subprocess.run(
+        [sys.executable, str(script), "--measure", *arguments], capture_output=True, text=True, check=False
+    )
+    lines = result.stdout.splitlines()
+    for line in lines:
+        if not line.startswith(MEASURED):
+            print(line)
+    if result.returncode != 0 or not any(line.startswith(MEASURED) for line in lines):
+        sys.stderr.write(result.stderr)
+        raise RuntimeError(f"{Path(script).name} --measure {' '.join(arguments)} failed (exit {result.returncode})")
+    return json.loads(next(line for line in lines if line.startswith(MEASURED))[len(MEASURED) :])
+
+
+def report_measurement(values: dict) -> None:
+    """Print the measure mode's result line for :func:`measure_in_fresh_process`."""
+    print(MEASURED + json.dumps(values), flush=True)
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory (MB) since it started its program.
+
+    ``/proc/self/status`` VmHWM where there is one: ``getrusage``'s ``ru_maxrss`` survives
+    ``exec`` on Linux, so a fresh process started by a large one reports its parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

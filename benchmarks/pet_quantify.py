@@ -5,8 +5,9 @@
 Writes ``--distinct`` NIfTI scans of 200 x 200 x 300 voxels (4 mm, float32, ~48 MB
 each; BIDS-PET sidecars, label masks with lesions and reference regions) to a temporary
 folder, lists them ``--scans`` times in a scans table (different patients), runs
-:func:`contexture.pet.quantify.quantify_scans` once per ``--threads`` value (what rule
-``pet_quantify`` does with that many threads), and reports scans/s at each, the speed-up
+:func:`contexture.pet.quantify.quantify_scans` once per ``--threads`` value, each in a
+fresh process under :func:`contexture.runner.job_process` (what rule ``pet_quantify``'s
+job does with that many threads), and reports scans/s at each, the speed-up
 of the last over the first, whether the three tables are byte-identical (sha256 of their
 TSV text) and the peak resident memory of this process and of the largest worker. Image
 generation is not timed. The machine's load average is printed with the times: on a
@@ -26,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _results import cpu_seconds, write_results
+from _results import cpu_seconds, measure_in_fresh_process, peak_resident_mb, report_measurement, write_results
 
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import quantify_scans
+from contexture.runner import job_process
 
 SHAPE = (200, 200, 300)
 
@@ -67,6 +69,31 @@ def make_scan(folder: Path, number: int, lesions: int, rng: np.random.Generator)
     (folder / f"labels{number}.tsv").write_text(header + "\n".join(rows) + "\n" + references)
 
 
+def measure(folder: Path, threads: int, scans: int) -> None:
+    """Quantify the scans table in this (fresh) process as rule pet_quantify's job does."""
+    with job_process(threads):
+        load = os.getloadavg()[0]
+        start, cpu_start = time.perf_counter(), cpu_seconds()
+        tables = quantify_scans(folder / "scans.tsv", threads=threads)
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+    text = "".join(table.to_csv(sep="\t", index=False) for table in tables)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    print(
+        f"threads {threads}: {elapsed:.1f} s, {scans / elapsed:.2f} scans/s (load average before: {load:.2f}), "
+        f"CPU {cpu:.1f} s; tables sha256 {digest[:16]}"
+    )
+    report_measurement(
+        {
+            "elapsed": elapsed,
+            "cpu": cpu,
+            "digest": digest,
+            "lesion_rows": len(tables[0]),
+            "peak_mb": peak_resident_mb(),
+            "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        }
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=200)
@@ -74,10 +101,14 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=4)
     parser.add_argument("--lesions", type=int, default=10)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="worker counts to time (first = anchor)")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: one fresh-process measurement
     args = parser.parse_args()
     if args.small:
         args.scans = 20
     logging.basicConfig(level=logging.ERROR)  # not the per-scan SUL warning (no height in these sidecars)
+    if args.measure:
+        measure(args.measure, args.threads[0], args.scans)
+        return
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -94,26 +125,28 @@ def main() -> None:
             }
         )
         scans.to_csv(folder / "scans.tsv", sep="\t", index=False)
-        elapsed, cpu, digests = {}, {}, {}
-        for threads in args.threads:
-            load = os.getloadavg()[0]
-            start, cpu_start = time.perf_counter(), cpu_seconds()
-            tables = quantify_scans(folder / "scans.tsv", threads=threads)
-            elapsed[threads], cpu[threads] = time.perf_counter() - start, cpu_seconds() - cpu_start
-            text = "".join(table.to_csv(sep="\t", index=False) for table in tables)
-            digests[threads] = hashlib.sha256(text.encode()).hexdigest()
-            print(
-                f"threads {threads}: {elapsed[threads]:.1f} s, {args.scans / elapsed[threads]:.2f} scans/s "
-                f"(load average before: {load:.2f}), CPU {cpu[threads]:.1f} s; tables sha256 {digests[threads][:16]}"
+        # Each thread count in a fresh process, as Snakemake starts the job
+        # (_results.measure_in_fresh_process).
+        runs = {
+            threads: measure_in_fresh_process(
+                __file__, [str(folder), "--threads", str(threads), "--scans", str(args.scans)]
             )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            for threads in args.threads
+        }
+    elapsed = {t: run["elapsed"] for t, run in runs.items()}
+    cpu = {t: run["cpu"] for t, run in runs.items()}
+    peak_mb = max(run["peak_mb"] for run in runs.values())
+    worker_mb = max(run["worker_mb"] for run in runs.values())
+    generation_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     first, last = args.threads[0], args.threads[-1]
     speedup = elapsed[first] / elapsed[last]
-    identical = len(set(digests.values())) == 1
-    print(f"scans: {args.scans} of {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} voxels, {len(tables[0])} lesion rows")
+    identical = len({run["digest"] for run in runs.values()}) == 1
+    print(f"scans: {args.scans} of {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} voxels, {runs[first]['lesion_rows']} lesion rows")
     print(f"speed-up {last} vs {first} thread(s): {speedup:.2f}x; tables identical: {identical}")
-    print(f"peak memory (max RSS, including generation): {peak_mb:.0f} MB; largest worker {worker_mb:.0f} MB")
+    print(
+        f"peak memory (max RSS) of a quantifying process: {peak_mb:.0f} MB; largest worker {worker_mb:.0f} MB "
+        f"(generation: {generation_mb:.0f} MB)"
+    )
     shape = "x".join(map(str, SHAPE))
     rows = [(f"scans of {shape} voxels", args.scans, "scans")]
     rows += [(f"scans_per_second, {t} thread(s)", f"{args.scans / elapsed[t]:.2f}", "scans/s") for t in args.threads]
