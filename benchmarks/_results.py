@@ -83,3 +83,26 @@ def peak_resident_mb() -> float:
             return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
     except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_thread_counts(script: str | Path, arguments, thread_counts: list[int], repeats: int) -> dict[int, dict]:
+    """The fastest of ``repeats`` fresh-process runs at each thread count, run alternately.
+
+    ``arguments(threads)`` gives the measure mode's arguments. Runs alternate between the
+    thread counts (1, 2, 1, 2, ...) so that a busy spell of a shared machine does not fall
+    on one count only, and the fastest run of each is kept (as ``timeit`` reports the
+    minimum: slower runs measure other processes). Each kept run carries ``all_elapsed``
+    (every run's seconds) and ``identical`` (every run's tables had one digest).
+    """
+    runs: dict[int, list[dict]] = {threads: [] for threads in thread_counts}
+    for _ in range(max(1, repeats)):
+        for threads in thread_counts:
+            runs[threads].append(measure_in_fresh_process(script, arguments(threads)))
+    digests = {run["digest"] for measured in runs.values() for run in measured}
+    best = {}
+    for threads, measured in runs.items():
+        best[threads] = min(measured, key=lambda run: run["elapsed"]) | {
+            "all_elapsed": [run["elapsed"] for run in measured],
+            "identical": len(digests) == 1,
+        }
+    return best
