@@ -4,7 +4,9 @@ Every image, mask and labels file named by the scans table exists; an ``on_treat
 scan dated before treatment start (``scan_day < 0``) is an error (scans table and VOI
 table); every label in a mask is in its labels table and vice versa (for an RTSTRUCT or SEG mask:
 every ROI or segment the labels table names exists in the file); image and mask headers
-are read (no voxel data) and absurd dimensions refused; a NIfTI mask without world space
+are read and absurd dimensions refused before any voxel data (an image's voxels are not
+read here; a NIfTI mask's are, to compare its labels with its labels table, so
+``pet_quantify`` reads each mask a second time); a NIfTI mask without world space
 (sform and qform codes 0) is refused unless ``pet.adopt_pet_grid_for_unoriented_masks``. Called through
 :data:`contexture.modalities.MODALITIES` by :func:`contexture.inputs.validate_cohort_inputs`.
 """
