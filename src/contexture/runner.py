@@ -54,7 +54,8 @@ def retain_freed_memory(limit: int = RETAINED_BYTES) -> bool:
     except (OSError, AttributeError):  # pragma: no cover - glibc always has mallopt
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, limit)) & bool(mallopt(_M_TRIM_THRESHOLD, limit))
+    mapped, trimmed = mallopt(_M_MMAP_THRESHOLD, limit), mallopt(_M_TRIM_THRESHOLD, limit)  # both, always
+    return bool(mapped and trimmed)
 
 
 @contextlib.contextmanager

@@ -576,11 +576,10 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
                 f"label mask '{path}' holds label {data.max():.0f}; expected labels up to {np.iinfo(np.int32).max}."
             )
         data = data.astype(np.int32)
-    labels = data
     sform, qform = int(image.header["sform_code"]), int(image.header["qform_code"])
     code = sform if sform > 0 else qform
     return LabelMap(
-        labels=labels,
+        labels=data,
         affine=image.affine.astype(float),
         source=str(path),
         space_code=code,

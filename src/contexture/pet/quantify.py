@@ -56,8 +56,6 @@ __all__ = [
     "check_mask",
     "finish_lesions",
     "iter_scans",
-    "label_boxes",
-    "labelled_extent",
     "labels_outside_fov",
     "load_mask",
     "peak_kernel",
@@ -313,19 +311,6 @@ class LabelIndex:
         lo = np.array([min(box[axis].start for box in boxes) for axis in range(len(self.shape))])
         hi = np.array([max(box[axis].stop for box in boxes) - 1 for axis in range(len(self.shape))])
         return lo, hi
-
-
-def labelled_extent(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Lowest and highest index of the nonzero voxels along each axis (None when there are none).
-
-    The same as the minimum and maximum of ``np.argwhere(labels != 0)`` (:class:`LabelIndex`).
-    """
-    return LabelIndex(labels).extent
-
-
-def label_boxes(labels: np.ndarray) -> list[tuple[slice, ...] | None]:
-    """``scipy.ndimage.find_objects`` of a non-negative label array (:class:`LabelIndex`)."""
-    return LabelIndex(labels).boxes
 
 
 def present_labels(labels: np.ndarray) -> np.ndarray:

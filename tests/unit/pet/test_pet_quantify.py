@@ -12,8 +12,6 @@ from contexture.errors import InputError
 from contexture.io.pet_images import write_nifti
 from contexture.pet.quantify import (
     LabelIndex,
-    label_boxes,
-    labelled_extent,
     labels_outside_fov,
     peak_kernel,
     present_labels,
@@ -62,7 +60,7 @@ def test_mask_with_flipped_axes_and_oblique_pet_matches_brute_force():
     assert set(np.unique(grid)) == {0, 1, 2}
 
 
-def test_labelled_extent_and_labels_equal_the_voxel_lists_in_either_memory_order():
+def test_label_extent_and_labels_equal_the_voxel_lists_in_either_memory_order():
     rng = np.random.default_rng(7)
     for order in ("C", "F"):
         for _ in range(20):
@@ -70,11 +68,11 @@ def test_labelled_extent_and_labels_equal_the_voxel_lists_in_either_memory_order
             n = int(rng.integers(1, 6))
             labels[tuple(rng.integers(0, s, n) for s in labels.shape)] = rng.integers(1, 9, n)
             nonzero = np.argwhere(labels != 0)
-            lo, hi = labelled_extent(labels)
+            lo, hi = LabelIndex(labels).extent
             np.testing.assert_array_equal(lo, nonzero.min(0))
             np.testing.assert_array_equal(hi, nonzero.max(0))
             np.testing.assert_array_equal(present_labels(labels), np.unique(labels[labels != 0]))
-    assert labelled_extent(np.zeros((4, 4, 4), np.int32)) is None
+    assert LabelIndex(np.zeros((4, 4, 4), np.int32)).extent is None
 
 
 def test_label_index_equals_find_objects_bincount_and_argwhere_in_either_memory_order():
@@ -91,7 +89,7 @@ def test_label_index_equals_find_objects_bincount_and_argwhere_in_either_memory_
             labels[tuple(rng.integers(0, s, n) for s in labels.shape)] = rng.integers(1, 41, n)
             for array in (labels, labels[::2, 1:, :]):
                 index = LabelIndex(array)
-                assert index.boxes == label_boxes(array) == ndimage.find_objects(array)
+                assert index.boxes == ndimage.find_objects(array)
                 full = np.bincount(array.ravel())
                 assert index.counts[0] == 0 and len(index.counts) == len(full)
                 np.testing.assert_array_equal(index.counts[1:], full[1:])
