@@ -334,7 +334,10 @@ def parse_rcc(text: str, path: str = "<text>") -> RccFile:
     clean = " " not in block and "\t" not in block  # the usual case: no stripping needed
     lines = block.strip("\n").split("\n") if clean and "\n\n" not in block.strip("\n") else None
     if lines is None:
-        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        # Leading indentation and blank lines go; trailing blanks stay, because the count is
+        # the last cell of a line and a digit lost beside one ("40" -> "4 ") must be refused
+        # below, not stripped into another number.
+        lines = [line.lstrip() for line in block.split("\n") if line.strip()]
     if not lines:
         raise InputError(f"RCC file '{path}', line {first_line}: <Code_Summary> is empty.")
     header = [c.strip() for c in lines[0].split(",")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -100,6 +101,18 @@ def test_non_digit_bytes_in_a_count_are_refused(original, span, offset, junk):
     position = start + offset % (end - start)
     data[position : position + 1] = junk
     _same_or_clear_error(_write("flipped.RCC", bytes(data)), original)
+
+
+@pytest.mark.parametrize("blank", [" ", "\t"])
+def test_a_count_that_lost_its_last_digit_to_a_blank_is_refused(blank):
+    # "40" -> "4 " at the end of its line: stripping the line would read 4 (found by the
+    # property test above).
+    end = _COUNT_SPANS[1][1]
+    data = bytearray(VALID_RCC.encode())
+    data[end - 1 : end] = blank.encode()
+    path = _write("lost_digit.RCC", bytes(data))
+    with pytest.raises(InputError, match=re.escape(str(path))):
+        read_rcc(path)
 
 
 @SETTINGS
