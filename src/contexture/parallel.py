@@ -114,12 +114,27 @@ def _init_worker(level: int, contexture_level: int, native: int) -> None:
     root.setLevel(level)
     logging.getLogger("contexture").setLevel(contexture_level)
     # The worker's share of the rule's cores, for the life of the worker.
-    from threadpoolctl import threadpool_limits
+    _share_native_threads(native)
 
-    threadpool_limits(limits=native)
+
+def _share_native_threads(limit: int) -> None:
+    """Cap native pools at ``limit`` threads in a worker, setting only those not there yet.
+
+    A forked worker inherits the caps :func:`map_units` set before forking, and setting
+    OpenBLAS's count again there is not free: OpenBLAS stops its threads at fork, and
+    ``openblas_set_num_threads`` in the child starts new ones, which busy-wait ~0.1 s each
+    before they sleep. With numpy's and scipy's OpenBLAS that was 0.2 CPU-s per worker
+    (``getrusage`` of an idle forked child), taken on 2 cores from the workers' first
+    units. A worker started another way (spawn) gets its caps here.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    for library in ThreadpoolController().lib_controllers:
+        if library.num_threads != limit:
+            library.set_num_threads(limit)
     arrow = _arrow()
-    if arrow is not None:
-        arrow.set_cpu_count(native)
+    if arrow is not None and arrow.cpu_count() != limit:
+        arrow.set_cpu_count(limit)
 
 
 def _run_unit(function: Callable, unit) -> tuple[object, list[logging.LogRecord]]:
@@ -162,10 +177,16 @@ def map_units(function: Callable, units: Iterable, threads: int = 1, *, chunksiz
         return
     if chunksize is None:
         chunksize = 1 if streamed else max(1, len(units) // (4 * threads))
-    initargs = (logging.getLogger().level, logging.getLogger("contexture").level, max(1, budget // threads))
-    with ProcessPoolExecutor(
-        max_workers=threads, mp_context=_context(), initializer=_init_worker, initargs=initargs
-    ) as pool:
+    native = max(1, budget // threads)
+    initargs = (logging.getLogger().level, logging.getLogger("contexture").level, native)
+    # The workers are forked with their share of native threads already set, which they
+    # inherit (_share_native_threads); this process waits for them meanwhile.
+    with (
+        native_threads(native),
+        ProcessPoolExecutor(
+            max_workers=threads, mp_context=_context(), initializer=_init_worker, initargs=initargs
+        ) as pool,
+    ):
         try:
             for result, records in pool.map(_run_unit, itertools.repeat(function), units, chunksize=chunksize):
                 for record in records:

@@ -102,6 +102,27 @@ def test_native_pools_get_the_rule_budget_and_no_more():
     assert ({pool["num_threads"] for pool in threadpool_info()}, pyarrow.cpu_count()) == before
 
 
+def _threads_of_this_process(_):
+    import numpy  # noqa: F401  (OpenBLAS loaded, as in every stage)
+    import scipy.spatial  # noqa: F401  (scipy's own OpenBLAS)
+
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_a_forked_worker_starts_no_native_threads_of_its_own():
+    """Workers inherit their native caps from the fork, so none re-sets OpenBLAS: setting
+    it in the child started new BLAS threads (2 with numpy's and scipy's OpenBLAS), which
+    busy-wait ~0.1 s each, on the cores the workers need (parallel._share_native_threads)."""
+    import numpy  # noqa: F401
+    import scipy.spatial  # noqa: F401
+
+    from contexture.parallel import native_threads
+
+    with native_threads(2):  # as under runner.job_process(2)
+        assert list(map_units(_threads_of_this_process, range(4), 2, chunksize=1)) == [1, 1, 1, 1]
+
+
 def test_threads_for_work_is_one_per_share_of_work_between_one_and_the_most():
     # ceil(work / work per thread), clipped to [1, most]: 22 MB at 50 MB a thread is 1,
     # 580 MB is 12 -> the most (8); nothing (a dry run's missing inputs) is 1.
