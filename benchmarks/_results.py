@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -45,17 +46,38 @@ def cpu_seconds() -> float:
 MEASURED = "measured: "
 
 
-def measure_in_fresh_process(script: str | Path, arguments: list[str]) -> dict:
+# What Snakemake sets in a job's environment to the job's threads (snakemake/shell.py,
+# for `shell:` and `script:` jobs), so that native libraries size their pools at start.
+JOB_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def measure_in_fresh_process(script: str | Path, arguments: list[str], threads: int | None = None) -> dict:
     """Run ``script --measure <arguments>`` in a new interpreter and return what it reports.
 
     A Snakemake job is a fresh process at any thread count: a stage measured in the
     process that generated its inputs starts with that memory already mapped (its first
     unit of work is cheaper), while the workers a 2-thread run forks start cold, so a
-    same-process anchor flatters the 1-thread run. The script's measure mode prints one
-    line ``measured: {json}`` (see :func:`report_measurement`); its other output is shown.
+    same-process anchor flatters the 1-thread run. Given ``threads``, the process starts
+    with the thread variables Snakemake gives a job of that many threads
+    (:data:`JOB_THREAD_VARIABLES`). The script's measure mode prints one line
+    ``measured: {json}`` (see :func:`report_measurement`); its other output is shown.
     """
+    environment = None
+    if threads is not None:
+        environment = os.environ | dict.fromkeys(JOB_THREAD_VARIABLES, str(threads))
     result = subprocess.run(
-        [sys.executable, str(script), "--measure", *arguments], capture_output=True, text=True, check=False
+        [sys.executable, str(script), "--measure", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
     )
     lines = result.stdout.splitlines()
     for line in lines:
@@ -97,7 +119,7 @@ def measure_thread_counts(script: str | Path, arguments, thread_counts: list[int
     runs: dict[int, list[dict]] = {threads: [] for threads in thread_counts}
     for _ in range(max(1, repeats)):
         for threads in thread_counts:
-            runs[threads].append(measure_in_fresh_process(script, arguments(threads)))
+            runs[threads].append(measure_in_fresh_process(script, arguments(threads), threads))
     digests = {run["digest"] for measured in runs.values() for run in measured}
     best = {}
     for threads, measured in runs.items():
