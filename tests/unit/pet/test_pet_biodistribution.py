@@ -183,7 +183,11 @@ def test_intervals_and_tests_equal_lmertest_satterthwaite():
         for day, (ratio, low, high, df, t, p) in expected.items():
             part = rows[(rows["tissue"] == tissue) & rows["ratio"].notna()]
             row = part[part["day"].isna() if day is None else part["day"] == day].iloc[0]
-            assert row[["ratio", "ci_low", "ci_high"]].tolist() == pytest.approx([ratio, low, high], rel=1e-6)
+            assert row["ratio"] == pytest.approx(ratio, rel=1e-6)
+            # The bounds use qt(0.975, df); the df agree with lmerTest's to 1e-4 (both take
+            # numerical derivatives at an optimum found to finite tolerance; on some CPUs
+            # ours lands 2.5e-5 from R's at df 5.95), which moves the bounds by up to ~2e-6.
+            assert row[["ci_low", "ci_high"]].tolist() == pytest.approx([low, high], rel=1e-5)
             assert row["df"] == pytest.approx(df, rel=1e-4)
             assert row["test_statistic"] == pytest.approx(t, rel=1e-5)
             assert row["p"] == pytest.approx(p, rel=1e-4)

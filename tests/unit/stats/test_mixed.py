@@ -190,7 +190,9 @@ def test_satterthwaite_t_and_f_equal_lmertest():
     # (contest(m, rbind(c(0,0,1,0), c(0,0,0,1))) gives the same for this basis).
     f = fit.f_test(np.array([[0, 0, 1, 0], [0, 0, 0, 1.0]]))
     assert f.df_num == 2
-    assert f.statistic == pytest.approx(1.237784236, rel=1e-8)
+    # rel 1e-7: F moves with the variance estimate, which lme4's optimizer finds to its own
+    # tolerance (ours agrees to 1.1e-8 on some CPUs, closer on others).
+    assert f.statistic == pytest.approx(1.237784236, rel=1e-7)
     assert f.df_den == pytest.approx(36.31739066, rel=1e-6)
     assert f.p == pytest.approx(0.3019717794, rel=1e-6)
     # A one-row F test is the squared t test.
