@@ -47,6 +47,7 @@ Inputs are only ever opened for reading.
 from __future__ import annotations
 
 __all__ = [
+    "LIMIT_DEFAULTS",
     "Collector",
     "check_declared_paths",
     "declared_paths",

@@ -18,6 +18,7 @@ def main(smk):
         lean_body_mass=smk.params.lean_body_mass,
         adopt_pet_grid_for_unoriented_masks=smk.params.adopt_pet_grid_for_unoriented_masks,
         uptake_window_hours=smk.params.uptake_window_hours,
+        image_voxels=smk.params.image_voxels,
         threads=smk.threads,
     )
     write_table(result.lesions, smk.output.lesions)

@@ -56,8 +56,6 @@ __all__ = [
     "DICOMDIR_STORAGE",
     "MAX_IMAGE_VOXELS",
     "check_image_shape",
-    "nifti_shape",
-    "dicom_series_shape",
     "PetImage",
     "LabelMap",
     "parse_da",
@@ -82,7 +80,7 @@ DICOMDIR_STORAGE = "1.2.840.10008.1.3.10"
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 # Hard ceiling on the voxels of an image or mask, checked from the header before any
 # voxel is read (2048 x 2048 x 4096: no PET or CT is that large; a header claiming it is
-# damaged or malicious). The validation step applies the stricter config limits.image_voxels.
+# damaged or malicious). pet_quantify passes the cohort's stricter config limits.image_voxels.
 MAX_IMAGE_VOXELS = 2048 * 2048 * 4096
 
 
@@ -93,31 +91,9 @@ def check_image_shape(shape, source: str, what: str, max_voxels: int = MAX_IMAGE
     if not dims or min(dims) <= 0 or voxels > max_voxels:
         raise InputError(
             f"{what} '{source}': its header claims dimensions {' x '.join(map(str, dims)) or '()'} "
-            f"({voxels} voxels); expected positive dimensions and at most {max_voxels} voxels. Refused before "
-            "reading voxel data (a damaged or implausible header)."
+            f"({voxels} voxels); expected positive dimensions and at most {max_voxels} voxels (config "
+            "limits.image_voxels). Refused before reading voxel data (a damaged or implausible header)."
         )
-
-
-def nifti_shape(path: str | os.PathLike) -> tuple[int, ...]:
-    """The dimensions a NIfTI header declares (no voxel data is read)."""
-    return tuple(int(d) for d in _load_nifti(Path(path), "image").shape)
-
-
-def dicom_series_shape(folder: str | os.PathLike) -> tuple[int, int, int]:
-    """(Columns, Rows, number of PT slices) of a DICOM series folder, from headers only."""
-    columns = rows = slices = 0
-    for path in _dicom_files(Path(folder)):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality", "Rows", "Columns"])
-        except (InvalidDicomError, OSError, EOFError):
-            continue
-        if ds.get("Modality") != "PT":
-            continue
-        slices += 1
-        columns, rows = max(columns, int(ds.get("Columns", 0) or 0)), max(rows, int(ds.get("Rows", 0) or 0))
-    if not slices:
-        raise InputError(f"PET DICOM series '{folder}' has no DICOM file with Modality 'PT'.")
-    return columns, rows, slices
 
 
 @dataclass
@@ -279,8 +255,9 @@ def _damaged_pet_file(ds: pydicom.Dataset) -> str | None:
     return None
 
 
-def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
-    """Read one DICOM PET series from ``folder`` (see the module docstring)."""
+def read_dicom_pet(folder: str | os.PathLike, max_voxels: int = MAX_IMAGE_VOXELS) -> PetImage:
+    """Read one DICOM PET series from ``folder`` (see the module docstring); a series of
+    more than ``max_voxels`` voxels is refused before its pixels are decoded."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"PET DICOM series '{folder}' is not a folder.")
@@ -358,7 +335,7 @@ def read_dicom_pet(folder: str | os.PathLike) -> PetImage:
     affine_lps[:3, 2] = normal * spacing
     affine_lps[:3, 3] = positions[0]
 
-    check_image_shape((int(first.Columns), int(first.Rows), len(headers)), str(folder), "PET DICOM series")
+    check_image_shape((int(first.Columns), int(first.Rows), len(headers)), str(folder), "PET DICOM series", max_voxels)
     values = np.empty((int(first.Columns), int(first.Rows), len(headers)), dtype=np.float32)
     rows = []
     for k, (path, ds) in enumerate(headers):
@@ -503,8 +480,9 @@ def _voxels(image, path: Path, what: str, dtype=None) -> np.ndarray:
         ) from error
 
 
-def read_nifti_pet(path: str | os.PathLike) -> PetImage:
-    """Read a NIfTI PET image and its BIDS-PET JSON sidecar (required)."""
+def read_nifti_pet(path: str | os.PathLike, max_voxels: int = MAX_IMAGE_VOXELS) -> PetImage:
+    """Read a NIfTI PET image and its BIDS-PET JSON sidecar (required); a header declaring
+    more than ``max_voxels`` voxels is refused before any voxel is read."""
     path = Path(path)
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
@@ -519,7 +497,7 @@ def read_nifti_pet(path: str | os.PathLike) -> PetImage:
     if not isinstance(attributes, dict):
         raise InputError(f"BIDS-PET sidecar '{sidecar}' must hold a JSON object.")
     image = _load_nifti(path, "PET image")
-    check_image_shape(image.shape, str(path), "PET image")
+    check_image_shape(image.shape, str(path), "PET image", max_voxels)
     values = _voxels(image, path, "PET image", np.float32)
     if values.ndim == 4 and values.shape[3] == 1:
         values = values[..., 0]
@@ -533,13 +511,13 @@ def read_nifti_pet(path: str | os.PathLike) -> PetImage:
     )
 
 
-def read_pet_image(path: str | os.PathLike) -> PetImage:
-    """A DICOM series folder or a NIfTI file, chosen by what ``path`` is."""
+def read_pet_image(path: str | os.PathLike, max_voxels: int = MAX_IMAGE_VOXELS) -> PetImage:
+    """A DICOM series folder or a NIfTI file, chosen by what ``path`` is (at most ``max_voxels``)."""
     path = Path(path)
     if path.is_dir():
-        return read_dicom_pet(path)
+        return read_dicom_pet(path, max_voxels)
     if path.name.lower().endswith((".nii", ".nii.gz")):
-        return read_nifti_pet(path)
+        return read_nifti_pet(path, max_voxels)
     if not path.exists():
         raise InputError(f"PET image '{path}' does not exist.")
     raise InputError(f"PET image '{path}': expected a DICOM series folder or a .nii/.nii.gz file.")
@@ -549,7 +527,7 @@ def read_pet_image(path: str | os.PathLike) -> PetImage:
 _INT32_RANGE_TYPES = {np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32)}
 
 
-def read_label_map(path: str | os.PathLike) -> LabelMap:
+def read_label_map(path: str | os.PathLike, max_voxels: int = MAX_IMAGE_VOXELS) -> LabelMap:
     """Read an integer NIfTI label map (0 = background).
 
     ``labels`` keeps the file's integer type when an int32 holds all its values (int8 to
@@ -558,7 +536,7 @@ def read_label_map(path: str | os.PathLike) -> LabelMap:
     """
     path = Path(path)
     image = _load_nifti(path, "label mask")
-    check_image_shape(image.shape, str(path), "label mask")
+    check_image_shape(image.shape, str(path), "label mask", max_voxels)
     data = _voxels(image, path, "label mask")
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]

@@ -29,7 +29,6 @@ __all__ = [
     "RoiContours",
     "SegmentationMask",
     "StructureSet",
-    "dicom_mask_names",
     "mask_file",
     "mask_kind",
     "read_segmentation",
@@ -50,7 +49,7 @@ from pydicom.errors import InvalidDicomError
 
 from contexture.errors import InputError
 from contexture.io import atomic_path
-from contexture.io.pet_images import LPS_TO_RAS, LabelMap, check_image_shape
+from contexture.io.pet_images import LPS_TO_RAS, MAX_IMAGE_VOXELS, LabelMap, check_image_shape
 
 RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -246,7 +245,9 @@ def select_segments(labels: dict[int, str], wanted: list[str], source: str) -> d
     return selection
 
 
-def read_segmentation(path: str | os.PathLike, wanted: list[str], codes: dict[str, int]) -> SegmentationMask:
+def read_segmentation(
+    path: str | os.PathLike, wanted: list[str], codes: dict[str, int], max_voxels: int = MAX_IMAGE_VOXELS
+) -> SegmentationMask:
     """The wanted segments of a DICOM SEG as a label map (value ``codes[name]``) on the SEG's grid.
 
     ``highdicom.Segmentation.get_volume`` sorts the frames into a regular volume and
@@ -276,7 +277,7 @@ def read_segmentation(path: str | os.PathLike, wanted: list[str], codes: dict[st
             "volume (one frame per slice and segment)."
         ) from error
     array = np.asarray(volume.array)
-    check_image_shape(array.shape[:3], str(path), "DICOM SEG")
+    check_image_shape(array.shape[:3], str(path), "DICOM SEG", max_voxels)
     inside = array >= FRACTIONAL_THRESHOLD if array.dtype.kind == "f" else array > 0
     overlap = inside.sum(axis=3) > 1
     if overlap.any():
@@ -297,27 +298,6 @@ def read_segmentation(path: str | os.PathLike, wanted: list[str], codes: dict[st
         referenced_series=series,
         segments=selection,
     )
-
-
-def dicom_mask_names(path: str | os.PathLike) -> tuple[str, dict[str, str]]:
-    """``(kind, {selectable name: description})`` of an RTSTRUCT or SEG, from headers only.
-
-    RTSTRUCT: every ROIName. SEG: every SegmentLabel and every SegmentNumber as text.
-    """
-    kind, file = mask_file(path)
-    if kind == "nifti":
-        raise InputError(f"label mask '{path}' is a NIfTI label map, not a DICOM mask.")
-    try:
-        ds = pydicom.dcmread(file, stop_before_pixels=True)
-    except (InvalidDicomError, OSError, EOFError) as error:
-        raise InputError(f"label mask '{file}' could not be read as DICOM: {error}") from error
-    if kind == "rtstruct":
-        return kind, {str(item.get("ROIName", "")).strip(): "ROIName" for item in ds.get("StructureSetROISequence", [])}
-    names = {}
-    for item in ds.get("SegmentSequence", []):
-        names[str(item.get("SegmentLabel", "")).strip()] = "SegmentLabel"
-        names.setdefault(str(int(item.SegmentNumber)), "SegmentNumber")
-    return kind, names
 
 
 # --- writers (the demo simulator, tests) -------------------------------------------------

@@ -26,6 +26,7 @@ File formats are read in :mod:`contexture.io.pet_images`; the methods are in doc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import NamedTuple
 
@@ -57,6 +58,7 @@ def quantify_cohort(
     lean_body_mass: str = "janmahasatian",
     adopt_pet_grid_for_unoriented_masks: bool = False,
     uptake_window_hours: dict | None = None,
+    image_voxels: int | None = None,
     threads: int = 1,
 ) -> Quantification:
     """Lesions, reference regions, scans and patient features of a cohort's PET.
@@ -71,7 +73,10 @@ def quantify_cohort(
     ``lean_body_mass`` picks the LBM formula (``janmahasatian`` or ``james``);
     ``uptake_window_hours`` maps radionuclide keys (``Zr89``) to the expected
     ``[earliest, latest]`` uptake in hours (default
-    :data:`contexture.pet.suv.DEFAULT_UPTAKE_WINDOWS_H`). ``threads`` scans are
+    :data:`contexture.pet.suv.DEFAULT_UPTAKE_WINDOWS_H`). ``image_voxels`` (config
+    ``limits.image_voxels``) is the most voxels an image or mask header may declare; the
+    readers' hard ceiling when None. Scans whose files are refused are all named in one
+    :class:`~contexture.errors.InputError`. ``threads`` scans are
     quantified at once (the rule's threads; the tables do not depend on it).
     Patient features: :func:`contexture.pet.features.patient_features`.
     """
@@ -102,6 +107,8 @@ def quantify_cohort(
                 k: tuple(v) for k, v in (uptake_window_hours or dict(DEFAULT_UPTAKE_WINDOWS_H)).items()
             },
         )
+        if image_voxels is not None:
+            options = dataclasses.replace(options, image_voxels=int(image_voxels))
         lesions, references, scan_table = quantify_scans(scans, weights, options, body, threads=threads)
     return Quantification(lesions, references, scan_table, patient_features(lesions))
 

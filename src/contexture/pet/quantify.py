@@ -52,6 +52,8 @@ __all__ = [
     "LabelIndex",
     "PetMask",
     "QuantifyOptions",
+    "SCANS_ROW",
+    "ScanRefusal",
     "add_sul",
     "check_mask",
     "finish_lesions",
@@ -60,9 +62,10 @@ __all__ = [
     "load_mask",
     "peak_kernel",
     "plausibility_flags",
-    "present_labels",
+    "quantify_or_refuse",
     "quantify_scan",
     "quantify_scans",
+    "raise_scan_refusals",
     "read_labels_table",
     "read_voi_export",
     "read_voi_table",
@@ -73,6 +76,7 @@ __all__ = [
     "voi_statistics",
 ]
 
+import contextlib
 import functools
 import logging
 import math
@@ -87,7 +91,7 @@ from scipy import ndimage
 
 from contexture.errors import InputError, Problem, raise_problems
 from contexture.io import read_input_table
-from contexture.io.pet_images import LabelMap, PetImage, read_label_map, read_pet_image
+from contexture.io.pet_images import MAX_IMAGE_VOXELS, LabelMap, PetImage, read_label_map, read_pet_image
 from contexture.io.pet_masks import mask_file, read_segmentation, read_structure_set
 from contexture.io.validation import load_schema, read_validated_table, validate_frame
 from contexture.io.voi_columns import rename_voi_columns
@@ -157,6 +161,8 @@ class QuantifyOptions:
     lean_body_mass: str = "janmahasatian"
     adopt_pet_grid_for_unoriented_masks: bool = False
     uptake_window_hours: dict = field(default_factory=lambda: dict(DEFAULT_UPTAKE_WINDOWS_H))
+    # Most voxels an image or mask header may declare (config limits.image_voxels).
+    image_voxels: int = MAX_IMAGE_VOXELS
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -311,11 +317,6 @@ class LabelIndex:
         lo = np.array([min(box[axis].start for box in boxes) for axis in range(len(self.shape))])
         hi = np.array([max(box[axis].stop for box in boxes) - 1 for axis in range(len(self.shape))])
         return lo, hi
-
-
-def present_labels(labels: np.ndarray) -> np.ndarray:
-    """Sorted nonzero label values occurring in a non-negative integer array."""
-    return LabelIndex(labels).present
 
 
 def peak_kernel(affine: np.ndarray, volume_ml: float = 1.0) -> np.ndarray:
@@ -662,7 +663,7 @@ def load_mask(
     kind, file = mask_file(mask_path)
     codes = dict(zip(labels["label"].astype(str), labels["code"].astype(int), strict=True))
     if kind == "nifti":
-        mask = read_label_map(file)
+        mask = read_label_map(file, options.image_voxels)
         index = LabelIndex(mask.labels)
         check_mask(mask, image, labels, labels_path, options, index)
         grid = resample_labels(mask.labels, mask.affine, image.values.shape, image.affine, index)
@@ -682,7 +683,7 @@ def load_mask(
             options.fov_tolerance_voxels,
         )
         return PetMask(grid, volumes, kind, True)
-    seg = read_segmentation(file, list(codes), codes)
+    seg = read_segmentation(file, list(codes), codes, options.image_voxels)
     _check_frame(seg.frame_of_reference_uid, image, str(file), "DICOM SEG")
     mask = seg.label_map
     index = LabelIndex(mask.labels)
@@ -713,10 +714,13 @@ def quantify_scan(
     mask_path = base / str(row["mask"]) if not Path(str(row["mask"])).is_absolute() else Path(row["mask"])
     labels_path = base / str(row["labels"]) if not Path(str(row["labels"])).is_absolute() else Path(row["labels"])
     scan = str(given)  # as given, not resolved: tables must not depend on the working folder
-    image = read_pet_image(image_path)
+    with _scans_column("image"):
+        image = read_pet_image(image_path, options.image_voxels)
     scale, info = suv_scale(image, scan, row, weights, options)
-    labels = read_labels_table(labels_path, mask_file(mask_path)[0])
-    mask = load_mask(mask_path, image, labels, str(labels_path), options)
+    with _scans_column("labels"):
+        labels = read_labels_table(labels_path, mask_file(mask_path)[0])
+    with _scans_column("mask"):
+        mask = load_mask(mask_path, image, labels, str(labels_path), options)
     grid = mask.grid
     on_grid = mask.index or LabelIndex(grid)
     present = set(on_grid.present.tolist())
@@ -780,8 +784,48 @@ def quantify_scan(
     return lesions[keep], references[REFERENCE_COLUMNS], provenance
 
 
+@contextlib.contextmanager
+def _scans_column(column: str) -> Iterator[None]:
+    """Note on an :class:`InputError` raised in the block the scans-table column of the file it concerns."""
+    try:
+        yield
+    except InputError as error:
+        error.scans_column = getattr(error, "scans_column", None) or column
+        raise
+
+
+# The scans table's data row (1 = first) each record came from, for messages.
+SCANS_ROW = "_scans_row"
+
+
 def iter_scans(scans: pd.DataFrame) -> Iterator[dict]:
-    yield from scans.sort_values(["patient_id", "timepoint", "scan_day"], kind="stable").to_dict("records")
+    """The scans table's rows as records, sorted by patient, timepoint and day, each with
+    its data row number (:data:`SCANS_ROW`)."""
+    numbered = scans.assign(**{SCANS_ROW: np.arange(1, len(scans) + 1)})
+    yield from numbered.sort_values(["patient_id", "timepoint", "scan_day"], kind="stable").to_dict("records")
+
+
+@dataclass(frozen=True)
+class ScanRefusal:
+    """Why one scan of a scans table was refused: its data row, the column of the file
+    concerned (None when the scan as a whole is), and the reader's message."""
+
+    row: int
+    column: str | None
+    message: str
+
+    def describe(self, scans_path: str | os.PathLike) -> str:
+        column = f", column '{self.column}'" if self.column else ""
+        return f"scans table '{scans_path}', row {self.row}{column}: {self.message}"
+
+
+def quantify_or_refuse(row: dict, **arguments) -> tuple[pd.DataFrame, pd.DataFrame, dict] | ScanRefusal:
+    """:func:`quantify_scan`, or the :class:`ScanRefusal` of a scan whose files it refuses
+    (an :class:`InputError`), so that one run names every refused scan of a cohort."""
+    try:
+        return quantify_scan(row, **arguments)
+    except InputError as error:
+        return ScanRefusal(int(row.get(SCANS_ROW, 0)), getattr(error, "scans_column", None), str(error))
 
 
 def sort_references(references: pd.DataFrame) -> pd.DataFrame:
@@ -813,21 +857,40 @@ def quantify_scans(
     scans = read_validated_table(scans_path, "tables/pet_scans", what="PET scans table")
     base = scans_path.parent
     lesion_parts, reference_parts, provenance = [], [], []
-    one_scan = functools.partial(quantify_scan, base=base, weights=weights, options=options, body=body)
+    one_scan = functools.partial(quantify_or_refuse, base=base, weights=weights, options=options, body=body)
     # Up to 8 scans a message to a worker: at ~30 ms a whole-body scan, one scan a message
     # spent ~1 ms of this process's CPU on each (the pool's queues), beside the workers.
     # At least 16 messages a worker, so the last ones still balance unequal scans.
     chunksize = max(1, min(8, len(scans) // (16 * max(1, threads))))
     results = map_units(one_scan, iter_scans(scans), threads, chunksize=chunksize)
-    for number, (lesions, references, info) in enumerate(results, start=1):
+    refusals = []
+    for number, result in enumerate(results, start=1):
+        if isinstance(result, ScanRefusal):
+            refusals.append(result)
+            log.info("PET scan %d/%d refused (scans table row %d)", number, len(scans), result.row)
+            continue
+        lesions, references, info = result
         lesion_parts.append(lesions)
         reference_parts.append(references)
         provenance.append(info)
         log.info("PET scan %d/%d quantified: %s (%d lesions)", number, len(scans), info["image"], len(lesions))
+    if refusals:
+        raise_scan_refusals(refusals, scans_path, len(scans))
     lesions = finish_lesions(pd.concat(lesion_parts, ignore_index=True) if lesion_parts else pd.DataFrame())
     references = pd.concat(reference_parts, ignore_index=True) if reference_parts else pd.DataFrame()
     references = sort_references(references.reindex(columns=REFERENCE_COLUMNS))
     return lesions, references, pd.DataFrame(provenance)
+
+
+def raise_scan_refusals(refusals: list[ScanRefusal], scans_path: str | os.PathLike, total: int) -> None:
+    """One :class:`InputError` naming every refused scan, in scans-table row order."""
+    refusals = sorted(refusals, key=lambda refusal: refusal.row)
+    if len(refusals) == 1:
+        raise InputError(refusals[0].describe(scans_path))
+    raise InputError(
+        f"{len(refusals)} of {total} PET scans were refused (no table is written):\n"
+        + "\n".join(f"  - {refusal.describe(scans_path)}" for refusal in refusals)
+    )
 
 
 def finish_lesions(lesions: pd.DataFrame) -> pd.DataFrame:

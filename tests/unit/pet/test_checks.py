@@ -1,6 +1,7 @@
-"""Raw-input checks of PET scans tables, images and VOI tables (contexture.pet.checks)."""
+"""Raw-input checks of PET scans tables and VOI tables (contexture.pet.checks); the files they name are parsed by pet_quantify."""
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -9,7 +10,7 @@ import pytest
 from contexture.errors import InputError
 from contexture.inputs import Collector
 from contexture.io.pet_images import read_dicom_pet, write_dicom_pet
-from contexture.pet.checks import check_pet_inputs, image_shape
+from contexture.pet.checks import check_pet_inputs
 
 
 def test_on_treatment_scan_before_treatment_start_is_an_error(tmp_path):
@@ -38,8 +39,8 @@ def test_scans_table_naming_missing_files_names_row_and_column(tmp_path):
 
 
 # --- absurd image headers ----------------------------------------------------------------------
-def test_dicom_series_claiming_absurd_dimensions_is_refused_before_reading_pixels(tmp_path):
-    folder = tmp_path / "series"
+def _small_series(folder: Path) -> Path:
+    """A 4 x 4 x 5 DICOM PET series (80 voxels)."""
     start = dt.datetime(2020, 1, 1, 10, 0)
     write_dicom_pet(
         folder,
@@ -51,32 +52,59 @@ def test_dicom_series_claiming_absurd_dimensions_is_refused_before_reading_pixel
         half_life_s=78.41 * 3600,
         injection=start,
         scan_start=start + dt.timedelta(days=4),
-        uid_seed="absurd",
+        uid_seed="small",
     )
+    return folder
+
+
+def test_dicom_series_claiming_absurd_dimensions_is_refused_before_reading_pixels(tmp_path):
+    folder = _small_series(tmp_path / "series")
     for path in folder.iterdir():  # headers claim 65535 x 65535 per slice; pixel data stays 4 x 4
         ds = pydicom.dcmread(path)
         ds.Rows = ds.Columns = 65535
         ds.save_as(path)
-    assert image_shape(folder) == (65535, 65535, 5)
     with pytest.raises(InputError, match=r"65535 x 65535 x 5 .*Refused before reading voxel data") as error:
         read_dicom_pet(folder)
     assert str(folder) in str(error.value)
 
 
-def test_mask_without_world_space_is_refused_at_validation_unless_adopted(tmp_path):
-    from tests.unit.pet.test_pet_quantify import _scan_files, _unoriented_mask
+def test_a_dicom_series_over_the_configured_voxel_limit_is_refused_naming_the_setting(tmp_path):
+    folder = _small_series(tmp_path / "series")
+    assert read_dicom_pet(folder, max_voxels=80).values.shape == (4, 4, 5)  # 80 voxels: at the limit
+    with pytest.raises(
+        InputError, match=r"4 x 4 x 5 \(80 voxels\); .*at most 79 voxels \(config limits.image_voxels\)"
+    ):
+        read_dicom_pet(folder, max_voxels=79)
+
+
+def test_validation_parses_no_image_mask_or_labels_file_and_records_each(tmp_path):
+    """The files a scans table names are parsed once, by pet_quantify (issue 21): here
+    they must exist and be recorded, whatever they hold."""
+    from tests.unit.pet.test_pet_quantify import _scan_files
 
     scans = _scan_files(tmp_path)
-    labels = np.asarray(__import__("nibabel").load(tmp_path / "mask.nii.gz").dataobj)
-    _unoriented_mask(tmp_path / "mask.nii.gz", labels)
+    for name in ("mask.nii.gz", "labels.tsv"):
+        (tmp_path / name).write_bytes(b"not what the scans table says")
     found = Collector()
     check_pet_inputs({"scans": str(scans)}, found)
-    assert [p for p in found.problems if "no world space" in p] == [
-        f"label mask '{tmp_path / 'mask.nii.gz'}' has no world space (NIfTI sform_code and qform_code are both 0), "
-        "so its position relative to the PET is unknown; re-export it with its scanner-space affine, or, if it was "
-        "drawn voxel by voxel on its PET, set pet.adopt_pet_grid_for_unoriented_masks: true (scans table "
-        f"{scans}, row 1, column 'mask')"
-    ]
-    found = Collector()
-    check_pet_inputs({"scans": str(scans), "adopt_pet_grid_for_unoriented_masks": True}, found)
     assert found.problems == []
+    kinds = {Path(entry["file"]).name: entry["kind"] for entry in found.files.values()}
+    assert kinds == {
+        "scans.tsv": "PET scans table",
+        "pet.nii.gz": "PET image",
+        "pet.json": "BIDS-PET sidecar",
+        "mask.nii.gz": "PET mask",
+        "labels.tsv": "PET labels table",
+    }
+
+
+def test_a_labels_table_over_the_table_size_limit_is_refused_unread(tmp_path):
+    from tests.unit.pet.test_pet_quantify import _scan_files
+
+    scans = _scan_files(tmp_path)
+    with open(tmp_path / "labels.tsv", "a") as handle:
+        handle.write("\n" * 5000)  # 5 kB, against a 1 kB limit the scans table (~100 bytes) is within
+    found = Collector({"table_mb": 1000 / 1024**2})
+    check_pet_inputs({"scans": str(scans)}, found)
+    assert len(found.problems) == 1
+    assert "labels.tsv" in found.problems[0] and "config limits.table_mb" in found.problems[0]

@@ -327,18 +327,16 @@ def test_labels_table_for_a_nifti_mask_needs_integers(tmp_path):
     assert isinstance(pd.DataFrame(table)["label"].iloc[0], str)
 
 
-def test_input_check_names_an_roi_the_rtstruct_lacks(tmp_path):
-    from contexture.inputs import Collector
-    from contexture.pet.checks import check_pet_inputs
-
+def test_an_roi_the_rtstruct_lacks_is_refused_naming_the_scans_row_and_the_rois_it_has(tmp_path):
+    # Validation records the mask; pet_quantify reads it once and names the ROI, the scans
+    # table's row and column, and the ROIs the file has.
     _dicom_scan(tmp_path)
     write_rtstruct(tmp_path / "rs.dcm", {"GTV": [_circle((0, 0), 5, 0.0)]}, tmp_path / "pet", uid_seed="r")
-    found = Collector()
-    check_pet_inputs({"scans": str(_tables(tmp_path, "rs.dcm", "GTV"))}, found)
-    assert found.problems == []
-    found = Collector()
-    check_pet_inputs({"scans": str(_tables(tmp_path, "rs.dcm", "GTV_1"))}, found)
-    assert found.problems == [
-        f"labels table '{tmp_path / 'labels.tsv'}' lists ['GTV_1'] (column 'label'), but RTSTRUCT "
-        f"'{tmp_path / 'rs.dcm'}' has no such ROI; it has: ['GTV']"
-    ]
+    lesions, _, _ = quantify_scans(_tables(tmp_path, "rs.dcm", "GTV"))
+    assert lesions["lesion_id"].tolist() == ["L1"]
+    with pytest.raises(InputError) as refused:
+        quantify_scans(_tables(tmp_path, "rs.dcm", "GTV_1"))
+    assert str(refused.value) == (
+        f"scans table '{tmp_path / 'scans.tsv'}', row 1, column 'mask': RTSTRUCT '{tmp_path / 'rs.dcm'}' has no "
+        "ROI named ['GTV_1'] (labels table column 'label'); its ROIs are: ['GTV']."
+    )

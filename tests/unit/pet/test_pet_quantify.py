@@ -14,7 +14,6 @@ from contexture.pet.quantify import (
     LabelIndex,
     labels_outside_fov,
     peak_kernel,
-    present_labels,
     quantify_scans,
     resample_labels,
     voi_statistics,
@@ -71,7 +70,7 @@ def test_label_extent_and_labels_equal_the_voxel_lists_in_either_memory_order():
             lo, hi = LabelIndex(labels).extent
             np.testing.assert_array_equal(lo, nonzero.min(0))
             np.testing.assert_array_equal(hi, nonzero.max(0))
-            np.testing.assert_array_equal(present_labels(labels), np.unique(labels[labels != 0]))
+            np.testing.assert_array_equal(LabelIndex(labels).present, np.unique(labels[labels != 0]))
     assert LabelIndex(np.zeros((4, 4, 4), np.int32)).extent is None
 
 
@@ -435,3 +434,34 @@ def test_a_failing_scan_in_a_worker_is_refused_as_on_one_core(tmp_path):
     with pytest.raises(InputError) as parallel:
         quantify_scans(scans, threads=2)
     assert str(parallel.value) == str(serial.value) and "pet3.nii.gz" in str(serial.value)
+
+
+def test_every_refused_scan_is_named_in_one_message_by_its_scans_table_row_and_column(tmp_path):
+    """Two bad scans of four: one message, in scans-table row order (not the stage's
+    patient order), each with the column of the file refused; the same on two workers."""
+    from contexture.pet.quantify import QuantifyOptions
+
+    scans = _cohort_files(tmp_path)
+    header, *rows = scans.read_text().splitlines(keepends=True)
+    scans.write_text(header + "".join(reversed(rows)))  # P4 is data row 1, P2 row 3
+    labels = np.zeros((12, 12, 12), np.int16)
+    labels[2:5, 2:5, 2:5], labels[0, 0, 0] = 1, 7  # label 7 is not in the labels table
+    write_nifti(tmp_path / "mask2.nii.gz", labels, _iso(4.0))
+    sidecar = dict(SIDECAR_70KG_50MBQ_48H)
+    write_nifti(tmp_path / "pet4.nii.gz", np.ones((12, 12, 20), np.float32), _iso(4.0), sidecar=sidecar)
+    options = QuantifyOptions(image_voxels=2000)  # 12 x 12 x 12 = 1728 passes, 12 x 12 x 20 = 2880 does not
+    messages = []
+    for threads in (1, 2):
+        with pytest.raises(InputError) as refused:
+            quantify_scans(scans, options=options, threads=threads)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]
+    first, second = messages[0].split("\n  - ")[1:]
+    assert messages[0].startswith("2 of 4 PET scans were refused (no table is written):\n")
+    assert first.startswith(
+        f"scans table '{scans}', row 1, column 'image': PET image '{tmp_path / 'pet4.nii.gz'}': its header "
+        "claims dimensions 12 x 12 x 20 (2880 voxels); expected positive dimensions and at most 2000 voxels "
+        "(config limits.image_voxels)."
+    )
+    assert second.startswith(f"scans table '{scans}', row 3, column 'mask': ")
+    assert "mask2.nii.gz" in second and "label(s) [7]" in second

@@ -1,7 +1,7 @@
 # Input functions and helpers of the pet stage; pet.smk includes this file before its
 # rules (snakemake --lint wants rules and functions in separate files).
 from contexture.errors import ContextureError
-from contexture.inputs import sheet_files
+from contexture.inputs import LIMIT_DEFAULTS, sheet_files
 from contexture.modalities import BY_NAME
 
 # The PET models' figures and the patients.tsv column each groups by (None: always made).
@@ -26,6 +26,11 @@ def pet_figures_available(cohort):
 def pet_options(cohort):
     """The cohort's pet section with schema defaults (simulated cohorts may omit it)."""
     return cohort_config(cohort).get("pet") or {}
+
+
+def input_limits(cohort):
+    """The cohort's `limits` section with its defaults (contexture.inputs.LIMIT_DEFAULTS)."""
+    return {**LIMIT_DEFAULTS, **(cohort_config(cohort).get("limits") or {})}
 
 
 def pet_image_files(scans_path):
