@@ -11,7 +11,7 @@ built on the stage's own validators (the row schemas of ``src/contexture/schemas
 through :func:`contexture.io.validation.validate_frame`,
 :func:`contexture.clinical.derive_follow_up`, :func:`contexture.response.recist.check_measurements`,
 :func:`contexture.nanostring.match_sample_sheet`, :func:`contexture.io.rcc.read_rcc`,
-:func:`contexture.pet.quantify.read_labels_table`, :func:`contexture.io.qupath.resolve_columns`).
+:func:`contexture.io.qupath.resolve_columns`).
 Every problem of every file is collected into one :class:`InputError` naming the
 file, row, column (or key), value and what was expected -- not only the first one.
 
@@ -25,10 +25,10 @@ Beyond the tables' own schemas, the stage checks reconcile the modalities' files
   and one probe set; the RLF, when given, must name that CodeSet. A cohort of several
   runs (``nanostring.runs``) is checked run by run, each run one CodeSet, and a sample ID
   or an RCC file in two runs is an error (:func:`contexture.nanostring.checks.check_nanostring_runs`).
-* PET: every image, mask and labels file named by the scans table exists; an
-  ``on_treatment`` scan dated before treatment start (``scan_day < 0``) is an error
-  (scans table and VOI table); every label in a mask is in its labels table and vice
-  versa; image and mask headers are read (no voxel data) and absurd dimensions refused.
+* PET: every image, mask and labels file named by the scans table exists (a NIfTI image
+  with its BIDS-PET sidecar); an ``on_treatment`` scan dated before treatment start
+  (``scan_day < 0``) is an error (scans table and VOI table). The images, masks and
+  labels tables are parsed once, by ``pet_quantify`` (:mod:`contexture.pet.checks`).
 * IHC: every QuPath export named by the slide sheet exists and its header has the
   required columns (header only: the exports can be gigabytes).
 * Patients (:func:`reconcile_patients`): every patient of a PET, RECIST, IHC or
@@ -37,7 +37,8 @@ Beyond the tables' own schemas, the stage checks reconcile the modalities' files
   warning. The IDs come from the tables the checks above already read and typed.
 
 Size limits (cohort config section ``limits``, see :data:`LIMIT_DEFAULTS`) are checked
-from the file size or the image header before any file is read into memory.
+from the file size before any file is read into memory; ``limits.image_voxels`` from
+each image or mask header, by ``pet_quantify``'s readers, before its voxels are read.
 
 The result is ``results/{cohort}/validation/inputs.tsv``: one row per input file with
 its SHA-256 (the run's record of exactly which bytes were analysed), row count and status.
