@@ -9,7 +9,7 @@ its traceback (also to the log).
 
 from __future__ import annotations
 
-__all__ = ["job_process", "retain_freed_memory", "run"]
+__all__ = ["end_scheduler_timers", "job_process", "retain_freed_memory", "run"]
 
 import contextlib
 import ctypes
@@ -97,3 +97,23 @@ def run(main: Callable[[object], None], snakemake: object) -> None:
         console.flush()
         handle.flush()
         sys.exit(1)
+
+
+def end_scheduler_timers() -> int:
+    """Cancel the scheduler's pending re-evaluation timers when a run has ended; returns
+    how many were cancelled.
+
+    Snakemake's scheduler starts a non-daemon ``threading.Timer`` (its job rate limiter's
+    timespan, 1 s by default, at least 1 s on the command line) after each scheduling pass
+    (``JobScheduler._schedule_reevalutation``), and the interpreter waits for such threads
+    at exit: every run ended up to a second after its last job (the demo: 1.0-1.2 s, its
+    final ``threading._shutdown`` in py-spy). Called from the Snakefile's ``onsuccess`` and
+    ``onerror`` hooks, after the scheduler has returned, when a timer's only effect would
+    be to wake a scheduler that no longer runs.
+    """
+    import threading
+
+    timers = [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
+    for timer in timers:
+        timer.cancel()
+    return len(timers)

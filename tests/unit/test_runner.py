@@ -1,4 +1,4 @@
-"""contexture.runner.retain_freed_memory: a freed 200 MB array stays in the process (glibc)."""
+"""contexture.runner: a freed 200 MB array stays in the process (glibc); the scheduler's timers end with the run."""
 
 import os
 import subprocess
@@ -53,3 +53,23 @@ def test_freed_memory_is_kept_and_reused_without_page_faults():
     # Without it, glibc unmaps the block on free: the resident size drops by ~195,000 kB.
     _, before, after, _ = _run("default")
     assert before - after > 150_000
+
+
+def test_the_schedulers_pending_timer_is_cancelled_so_the_run_ends_with_its_last_job():
+    """What Snakemake's scheduler leaves after its last pass: a non-daemon timer the
+    interpreter would wait for at exit. Cancelled, it ends at once without firing."""
+    import threading
+    import time
+
+    from contexture.runner import end_scheduler_timers
+
+    fired = threading.Event()
+    timer = threading.Timer(30.0, fired.set)
+    timer.start()
+    other = threading.Thread(target=time.sleep, args=(0.01,))  # not a timer: left alone
+    other.start()
+    assert end_scheduler_timers() >= 1
+    timer.join(timeout=5.0)
+    assert not timer.is_alive() and not fired.is_set()
+    other.join()
+    assert end_scheduler_timers() == 0
