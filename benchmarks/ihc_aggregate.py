@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=2, help="distinct export files to generate")
     parser.add_argument("--threads", type=int, nargs="+", default=[1], help="worker counts to time (first = anchor)")
     parser.add_argument("--folder", type=Path, default=None, help="where to write the exports (default: a temp dir)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per thread count, alternating; fastest kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per thread count, alternating; fastest kept")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: one fresh-process measurement
     args = parser.parse_args()
     if args.measure:

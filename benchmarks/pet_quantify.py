@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=4)
     parser.add_argument("--lesions", type=int, default=10)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="worker counts to time (first = anchor)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per thread count, alternating; fastest kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per thread count, alternating; fastest kept")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: one fresh-process measurement
     args = parser.parse_args()
     if args.small:

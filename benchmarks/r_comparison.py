@@ -24,7 +24,7 @@ the ``survival`` and ``lme4`` packages (Debian: r-cran-survival, r-cran-lme4); w
 them every metric is written as not measured.
 
     .venv/bin/python benchmarks/r_comparison.py            # 100,000 patients / lesions
-    .venv/bin/python benchmarks/r_comparison.py --small    # 10,000 each
+    .venv/bin/python benchmarks/r_comparison.py --small    # Cox at 100,000, mixed models at 10,000
 """
 
 from __future__ import annotations
@@ -166,9 +166,14 @@ def r_missing() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--small", action="store_true", help="10,000 patients / lesions instead of 100,000")
+    parser.add_argument(
+        "--small", action="store_true", help="mixed models on 10,000 lesions (Cox stays at 100,000, the target's size)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    # Cox is held to coxph at 100,000 rows (issue 21), and both fitters take well under a
+    # second there, so make bench measures that size; statsmodels' MixedLM is what is slow.
+    cox_size = 100_000
     size = 10_000 if args.small else 100_000
     rows = []
 
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             add(f"{metric} ({missing})", "", "ratio", "", "not measured")
     else:
         rng = np.random.default_rng(20240901)
-        cox_data = simulate_survival(size, rng)
+        cox_data = simulate_survival(cox_size, rng)
         mixed_data = simulate_lesions(size, 5, rng)
         with tempfile.TemporaryDirectory(prefix="contexture-r-") as folder:
             folder = Path(folder)
@@ -200,10 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         r["mixed_contexture_seconds"], r["mixed_contexture"] = r["mixed_seconds"], r["mixed"]
         r["cox_lifelines_seconds"], r["cox_lifelines"] = r["cox_seconds"], r["cox"]
         for model, label in (
-            ("cox", f"cox_{size}_patients_efron_contexture"),
-            ("cox_breslow", f"cox_{size}_patients_breslow_contexture"),
-            ("cox_strata", f"cox_{size}_patients_efron_4_strata_contexture"),
-            ("cox_lifelines", f"cox_{size}_patients_efron_lifelines"),
+            ("cox", f"cox_{cox_size}_patients_efron_contexture"),
+            ("cox_breslow", f"cox_{cox_size}_patients_breslow_contexture"),
+            ("cox_strata", f"cox_{cox_size}_patients_efron_4_strata_contexture"),
+            ("cox_lifelines", f"cox_{cox_size}_patients_efron_lifelines"),
             ("mixed", f"random_intercept_{size}_lesions_statsmodels"),
             ("mixed_contexture", f"random_intercept_{size}_lesions_contexture"),
         ):
