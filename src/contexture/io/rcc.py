@@ -236,8 +236,42 @@ def _decode(raw: bytes, path: str) -> str:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")  # older Windows exports; names are ASCII anyway
     if "\r" in text:
+        _check_one_line_ending(text, path)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
+
+
+def _check_one_line_ending(text: str, path: str) -> None:
+    """Refuse a file whose lines do not all end alike (CRLF, LF or CR).
+
+    A file mixing them has a line end where none belongs: a count "40" whose last digit
+    became a CR reads "4" CR LF, which a CRLF file's line end cannot be told from, so it
+    would be read as 4. A file from one writer has one kind (the 66 real RCC files of the
+    shared fixtures: LF throughout).
+    """
+    crlf = text.count("\r\n")
+    kinds = {"CRLF": crlf, "LF": text.count("\n") - crlf, "CR": text.count("\r") - crlf}
+    used = [kind for kind, count in kinds.items() if count]
+    if len(used) < 2:
+        return
+    first = min(used, key=lambda kind: _first_line_end(text, kind))
+    odd = next(kind for kind in used if kind != first)
+    before = text[: _first_line_end(text, odd)]
+    line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1  # each line end once
+    raise InputError(
+        f"RCC file '{path}' mixes line endings ({', '.join(f'{kinds[k]} {k}' for k in used)}): the first line "
+        f"ends in {first}, line {line} in {odd}. A line end inside a line (a damaged count such as '40' -> '4' "
+        "+ CR) cannot be told from a line's end; expected one kind throughout."
+    )
+
+
+def _first_line_end(text: str, kind: str) -> int:
+    """Position of the first line end of ``kind`` (CRLF, LF alone, CR alone) in ``text``."""
+    if kind == "CRLF":
+        return text.find("\r\n")
+    pattern = re.compile(r"(?<!\r)\n" if kind == "LF" else r"\r(?!\n)")
+    match = pattern.search(text)
+    return match.start() if match else len(text)
 
 
 def _sections(text: str, path: str) -> dict[str, tuple[int, str]]:

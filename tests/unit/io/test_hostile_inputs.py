@@ -103,10 +103,10 @@ def test_non_digit_bytes_in_a_count_are_refused(original, span, offset, junk):
     _same_or_clear_error(_write("flipped.RCC", bytes(data)), original)
 
 
-@pytest.mark.parametrize("blank", [" ", "\t"])
+@pytest.mark.parametrize("blank", [" ", "\t", "\r"])
 def test_a_count_that_lost_its_last_digit_to_a_blank_is_refused(blank):
-    # "40" -> "4 " at the end of its line: stripping the line would read 4 (found by the
-    # property test above).
+    # "40" -> "4 " at the end of its line: stripping the line would read 4; "40" -> "4" CR
+    # reads as a CRLF line end in an LF file (both found by the property test above).
     end = _COUNT_SPANS[1][1]
     data = bytearray(VALID_RCC.encode())
     data[end - 1 : end] = blank.encode()
@@ -274,3 +274,15 @@ def test_recist_engine_refuses_clearly_or_obeys_the_rules(text):
             if total >= 1.2 * baseline + 1e-9 and total - baseline >= 5 + 1e-9 and number == 0:
                 assert row.overall_response == "PD"
     assert set(features["bor"]) <= {"CR", "PR", "SD", "PD", "NE", "NON-CR/NON-PD"}
+
+
+def test_mixed_line_endings_are_refused_naming_the_line():
+    # The fixture's lines end in LF; line 3 is made to end in CRLF.
+    lines = VALID_RCC.split("\n")
+    path = _write("mixed.RCC", ("\n".join(lines[:2]) + "\n" + lines[2] + "\r\n" + "\n".join(lines[3:])).encode())
+    with pytest.raises(InputError) as refused:
+        read_rcc(path)
+    total = VALID_RCC.count("\n")
+    assert str(refused.value).startswith(
+        f"RCC file '{path}' mixes line endings (1 CRLF, {total - 1} LF): the first line ends in LF, line 3 in CRLF."
+    )
