@@ -717,8 +717,10 @@ def quantify_scan(
     with _scans_column("image"):
         image = read_pet_image(image_path, options.image_voxels)
     scale, info = suv_scale(image, scan, row, weights, options)
+    with _scans_column("mask"):
+        kind = mask_file(mask_path)[0]  # what the labels table's labels name: values, ROIs or segments
     with _scans_column("labels"):
-        labels = read_labels_table(labels_path, mask_file(mask_path)[0])
+        labels = read_labels_table(labels_path, kind)
     with _scans_column("mask"):
         mask = load_mask(mask_path, image, labels, str(labels_path), options)
     grid = mask.grid

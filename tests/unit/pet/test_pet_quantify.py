@@ -465,3 +465,14 @@ def test_every_refused_scan_is_named_in_one_message_by_its_scans_table_row_and_c
     )
     assert second.startswith(f"scans table '{scans}', row 3, column 'mask': ")
     assert "mask2.nii.gz" in second and "label(s) [7]" in second
+
+
+def test_a_mask_that_is_neither_nifti_nor_dicom_is_refused_in_column_mask(tmp_path):
+    scans = _scan_files(tmp_path)
+    (tmp_path / "mask.txt").write_text("not a mask")
+    scans.write_text(scans.read_text().replace("mask.nii.gz", "mask.txt"))
+    with pytest.raises(InputError) as refused:
+        quantify_scans(scans)
+    assert str(refused.value).startswith(
+        f"scans table '{scans}', row 1, column 'mask': label mask '{tmp_path / 'mask.txt'}'"
+    )
