@@ -53,6 +53,7 @@ __all__ = [
     "check_declared_paths",
     "declared_paths",
     "input_files",
+    "input_limits",
     "missing_declared_paths",
     "reconcile_patients",
     "resolve_path",
@@ -85,11 +86,17 @@ LIMIT_DEFAULTS = {
 }
 
 
+def input_limits(limits: dict | None) -> dict:
+    """A cohort's ``limits`` section with :data:`LIMIT_DEFAULTS` for the keys it leaves out
+    (what validation and ``pet_quantify`` both apply)."""
+    return {**LIMIT_DEFAULTS, **(limits or {})}
+
+
 class Collector:
     """Problems (as readable text) and the rows of ``inputs.tsv``, gathered across modalities."""
 
     def __init__(self, limits: dict | None = None, cohort: dict | None = None) -> None:
-        self.limits = {**LIMIT_DEFAULTS, **(limits or {})}
+        self.limits = input_limits(limits)
         # The cohort's config, for checks whose rules are options (e.g. response.units).
         self.cohort = cohort or {}
         self.problems: list[str] = []

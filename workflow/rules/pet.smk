@@ -77,7 +77,7 @@ rule pet_quantify:
             "adopt_pet_grid_for_unoriented_masks"
         ],
         uptake_window_hours=lambda wc: pet_options(wc.cohort)["uptake_window_hours"],
-        image_voxels=lambda wc: input_limits(wc.cohort)["image_voxels"],
+        image_voxels=lambda wc: cohort_limits(wc.cohort)["image_voxels"],
         voi_columns=lambda wc: pet_options(wc.cohort).get("columns", {}),
     script:
         "../scripts/pet_quantify.py"

@@ -1,7 +1,7 @@
 # Input functions and helpers of the pet stage; pet.smk includes this file before its
 # rules (snakemake --lint wants rules and functions in separate files).
 from contexture.errors import ContextureError
-from contexture.inputs import LIMIT_DEFAULTS, sheet_files
+from contexture.inputs import input_limits, sheet_files
 from contexture.modalities import BY_NAME
 
 # The PET models' figures and the patients.tsv column each groups by (None: always made).
@@ -28,9 +28,9 @@ def pet_options(cohort):
     return cohort_config(cohort).get("pet") or {}
 
 
-def input_limits(cohort):
-    """The cohort's `limits` section with its defaults (contexture.inputs.LIMIT_DEFAULTS)."""
-    return {**LIMIT_DEFAULTS, **(cohort_config(cohort).get("limits") or {})}
+def cohort_limits(cohort):
+    """The cohort's `limits` section with its defaults (contexture.inputs.input_limits)."""
+    return input_limits(cohort_config(cohort).get("limits"))
 
 
 def pet_image_files(scans_path):
